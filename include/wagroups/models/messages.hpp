@@ -1,0 +1,131 @@
+#pragma once
+
+/// @file
+/// Messages to a group (`recipient_type: "group"`, `to: <group id>`) and the 1:1 template send used
+/// by the invite flow.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wagroups/export.hpp"
+
+namespace wagroups {
+
+/// Cloud API message types. Groups accept text, media, non-authentication templates and pin;
+/// the client refuses the others before sending (kind `unsupported`).
+enum class MessageType {
+  text,
+  image,
+  video,
+  audio,
+  document,
+  sticker,
+  template_,
+  pin,
+  // Not supported in groups:
+  interactive,
+  reaction,
+  location,
+  contacts,
+};
+
+/// The wire name ("text", "template", ...).
+WAGROUPS_API const char* to_string(MessageType type) noexcept;
+/// Whether Meta allows this type in a group.
+WAGROUPS_API bool is_supported_in_groups(MessageType type) noexcept;
+
+/// A media object by uploaded media `id` or public `link` (exactly one of the two).
+struct MediaRef {
+  std::optional<std::string> id;
+  std::optional<std::string> link;
+  std::optional<std::string> caption;   ///< image, video, document; at most 1024 characters
+  std::optional<std::string> filename;  ///< document only
+
+  static MediaRef from_id(std::string media_id) { MediaRef m; m.id = std::move(media_id); return m; }
+  static MediaRef from_link(std::string url) { MediaRef m; m.link = std::move(url); return m; }
+};
+
+/// One template parameter. `type` is Meta's parameter type ("text", "image", "document", "video",
+/// "group_id", "payload", ...); the member matching it is serialised.
+struct TemplateParameter {
+  std::string type = "text";
+  std::optional<std::string> text;
+  std::optional<std::string> parameter_name;  ///< for templates with named parameters
+  std::optional<MediaRef> media;              ///< for image / document / video
+  std::optional<std::string> group_id;        ///< Meta turns it into the group's invite link
+  std::optional<std::string> payload;         ///< quick-reply button payload
+
+  static TemplateParameter text_value(std::string value) {
+    TemplateParameter p; p.type = "text"; p.text = std::move(value); return p;
+  }
+  /// The invite-link parameter: Meta replaces the group id with the group's invite link.
+  static TemplateParameter invite_link_for(std::string group) {
+    TemplateParameter p; p.type = "group_id"; p.group_id = std::move(group); return p;
+  }
+  static TemplateParameter media_value(std::string media_type, MediaRef ref) {
+    TemplateParameter p; p.type = std::move(media_type); p.media = std::move(ref); return p;
+  }
+};
+
+struct TemplateComponent {
+  std::string type = "body";          ///< "header", "body" or "button"
+  std::optional<std::string> sub_type;  ///< buttons: "quick_reply", "url", ...
+  std::optional<int> index;             ///< buttons: position
+  std::vector<TemplateParameter> parameters;
+};
+
+/// What the template was approved as; authentication templates are not allowed in groups.
+enum class TemplateCategory { marketing, utility, authentication };
+
+struct TemplateMessage {
+  std::string name;
+  std::string language = "en";  ///< language.code, e.g. "en_US"
+  std::vector<TemplateComponent> components;
+  /// Set it when known: an authentication template is refused for a group before sending.
+  std::optional<TemplateCategory> category;
+};
+
+enum class PinOperation { pin, unpin };
+
+struct PinMessage {
+  PinOperation operation = PinOperation::pin;
+  std::string message_id;              ///< the wamid to pin or unpin
+  std::optional<int> expiration_days;  ///< 1-30, required to pin
+};
+
+/// Any message to a group. `type` selects which payload member is sent; the convenience methods
+/// of `Client` fill this in for you.
+struct GroupMessage {
+  std::string group_id;
+  MessageType type = MessageType::text;
+  std::optional<std::string> text;  ///< text: 1-4096 characters
+  bool preview_url = false;         ///< text: render a link preview
+  std::optional<MediaRef> media;    ///< image, video, audio, document, sticker
+  std::optional<TemplateMessage> template_message;
+  std::optional<PinMessage> pin;
+  std::optional<std::string> reply_to;  ///< context.message_id: reply to this wamid
+  std::optional<std::string> biz_opaque_callback_data;
+};
+
+struct SentContact {
+  std::optional<std::string> input;
+  std::optional<std::string> wa_id;
+  std::optional<std::string> user_id;
+};
+
+struct SentMessage {
+  std::string id;  ///< wamid
+  std::optional<std::string> message_status;  ///< accepted | held_for_quality_assessment | paused
+};
+
+struct SendMessageResponse {
+  std::optional<std::string> messaging_product;
+  std::vector<SentContact> contacts;
+  std::vector<SentMessage> messages;
+  /// The first message id, or empty when Meta sent none.
+  std::string message_id() const { return messages.empty() ? std::string() : messages.front().id; }
+};
+
+}  // namespace wagroups

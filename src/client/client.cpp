@@ -1,0 +1,463 @@
+#include "wagroups/client.hpp"
+
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include "client/validation.hpp"
+#include "http/retry.hpp"
+#include "json/codecs.hpp"
+#include "wagroups/curl_transport.hpp"
+#include "wagroups/version.hpp"
+
+namespace wagroups {
+
+namespace {
+
+constexpr int kMaxCursorRestarts = 3;
+
+bool is_unreserved(unsigned char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// Percent-encodes everything outside RFC 3986's unreserved set (and `keep`).
+std::string percent_encode(std::string_view text, std::string_view keep = {}) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (is_unreserved(c) || keep.find(ch) != std::string_view::npos) {
+      out += ch;
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 0x0F];
+    }
+  }
+  return out;
+}
+
+using Query = std::vector<std::pair<std::string, std::string>>;
+
+void add_page_query(Query& query, const PageRequest& page) {
+  if (page.limit) query.emplace_back("limit", std::to_string(*page.limit));
+  if (page.after) query.emplace_back("after", *page.after);
+  if (page.before) query.emplace_back("before", *page.before);
+}
+
+// One walk over a cursor-paged list. An invalid cursor (131059) restarts from the first page and
+// items already visited are skipped, so `visit` sees each id once.
+template <typename Page, typename Item, typename Fetch, typename ItemsOf, typename IdOf>
+Result<std::size_t> walk_pages(int page_size, Fetch fetch, ItemsOf items_of, IdOf id_of,
+                               const std::function<bool(const Item&)>& visit, const PageProgress& progress) {
+  std::set<std::string> seen;
+  std::size_t pages = 0;
+  int restarts = 0;
+  PageRequest page;
+  page.limit = page_size;
+  for (;;) {
+    Result<Page> result = fetch(page);
+    if (!result) {
+      if (result.error().graph_code() == graph_codes::invalid_cursor && page.after && restarts < kMaxCursorRestarts) {
+        ++restarts;
+        page.after.reset();
+        continue;
+      }
+      return std::move(result).error();
+    }
+    ++pages;
+    for (const Item& item : items_of(*result)) {
+      if (!seen.insert(id_of(item)).second) continue;
+      if (!visit(item)) {
+        if (progress) progress(pages, seen.size());
+        return seen.size();
+      }
+    }
+    if (progress) progress(pages, seen.size());
+    const Paging& paging = result->paging;
+    const bool more = paging.next && paging.after && !items_of(*result).empty() && paging.after != page.after;
+    if (!more) return seen.size();
+    page.after = paging.after;
+  }
+}
+
+}  // namespace
+
+struct Client::Impl {
+  ClientOptions options;
+  std::shared_ptr<Transport> transport;
+  std::string user_agent;
+  retry::Hooks hooks;
+  mutable std::mutex rng_mutex;
+  mutable std::mt19937_64 rng{std::random_device{}()};
+
+  explicit Impl(ClientOptions o) : options(std::move(o)) {
+    transport = options.transport ? options.transport : make_curl_transport();
+    user_agent = std::string("wagroups/") + WAGROUPS_VERSION_STRING;
+    if (!options.user_agent_suffix.empty()) user_agent += " " + options.user_agent_suffix;
+    while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
+    hooks.sleeper = options.sleeper ? options.sleeper : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
+    hooks.clock = options.clock ? options.clock : [] { return std::chrono::system_clock::now(); };
+    if (options.random) {
+      hooks.random = options.random;
+    } else {
+      hooks.random = [this] {
+        std::lock_guard<std::mutex> lock(rng_mutex);
+        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+      };
+    }
+  }
+
+  Result<void> check_credentials(bool needs_phone) const {
+    if (options.access_token.empty())
+      return Error::invalid_argument("access_token", "non-empty", "ClientOptions.access_token is not set");
+    if (options.api_version.empty())
+      return Error::invalid_argument("api_version", "non-empty, e.g. v23.0", "ClientOptions.api_version is empty");
+    if (options.base_url.empty()) return Error::invalid_argument("base_url", "non-empty", "ClientOptions.base_url is empty");
+    if (needs_phone && validation::trim(options.phone_number_id).empty())
+      return Error::invalid_argument("phone_number_id", "non-empty",
+                                     "ClientOptions.phone_number_id is not set; this operation needs it");
+    return {};
+  }
+
+  std::string url(std::initializer_list<std::string_view> segments, const Query& query = {}) const {
+    std::string out = options.base_url + "/" + options.api_version;
+    for (std::string_view s : segments) {
+      out += '/';
+      out += percent_encode(s);
+    }
+    char sep = '?';
+    for (const auto& [k, v] : query) {
+      out += sep;
+      out += percent_encode(k);
+      out += '=';
+      out += percent_encode(v, ",");
+      sep = '&';
+    }
+    return out;
+  }
+
+  HttpRequest request(HttpMethod method, std::string target, std::string body, const CallOptions& call,
+                      std::string content_type = "application/json") const {
+    HttpRequest r;
+    r.method = method;
+    r.url = std::move(target);
+    r.headers.emplace_back("Authorization", "Bearer " + options.access_token);
+    r.headers.emplace_back("Accept", "application/json");
+    r.headers.emplace_back("User-Agent", user_agent);
+    if (!body.empty()) r.headers.emplace_back("Content-Type", std::move(content_type));
+    r.body = std::move(body);
+    r.timeout = call.timeout.value_or(options.request_timeout);
+    return r;
+  }
+
+  Result<HttpResponse> execute(const HttpRequest& r, Idempotency idempotency, const CallOptions& call) const {
+    return retry::send_with_retries(*transport, r, call.idempotency.value_or(idempotency),
+                                    call.retry.value_or(options.retry), hooks);
+  }
+
+  // Sends and decodes: the common shape of every operation.
+  template <typename Decode>
+  auto call(HttpMethod method, std::string target, std::string body, Idempotency idempotency,
+            const CallOptions& call_options, Decode decode, std::string content_type = "application/json") const
+      -> decltype(decode(std::declval<HttpResponse&>())) {
+    auto sent = execute(request(method, std::move(target), std::move(body), call_options, std::move(content_type)),
+                        idempotency, call_options);
+    if (!sent) return std::move(sent).error();
+    auto decoded = decode(*sent);
+    if (!decoded) decoded.error().http_status = sent->status;
+    return decoded;
+  }
+
+  std::string multipart_boundary(const UpdateGroupSettingsRequest& req) const {
+    for (;;) {
+      std::uint64_t n;
+      {
+        std::lock_guard<std::mutex> lock(rng_mutex);
+        n = rng();
+      }
+      std::string boundary = "wagroups-" + std::to_string(n);
+      if (req.profile_picture->jpeg_bytes.find(boundary) == std::string::npos) return boundary;
+    }
+  }
+};
+
+namespace {
+
+void add_form_field(std::string& body, const std::string& boundary, std::string_view name, std::string_view value) {
+  body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"";
+  body += name;
+  body += "\"\r\n\r\n";
+  body += value;
+  body += "\r\n";
+}
+
+// Meta's picture upload follows the media-upload shape: a multipart `file` part (image/jpeg).
+std::string encode_settings_multipart(const UpdateGroupSettingsRequest& req, const std::string& boundary) {
+  std::string body;
+  add_form_field(body, boundary, "messaging_product", "whatsapp");
+  if (req.subject) add_form_field(body, boundary, "subject", validation::trim(*req.subject));
+  if (req.description) add_form_field(body, boundary, "description", *req.description);
+  std::string filename;
+  for (char c : req.profile_picture->filename) filename += (c == '"' || c == '\r' || c == '\n') ? '_' : c;
+  body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
+          "\"\r\nContent-Type: image/jpeg\r\n\r\n";
+  body += req.profile_picture->jpeg_bytes;
+  body += "\r\n--" + boundary + "--\r\n";
+  return body;
+}
+
+}  // namespace
+
+Client::Client(ClientOptions options) : impl_(std::make_shared<const Impl>(std::move(options))) {}
+
+const ClientOptions& Client::options() const noexcept { return impl_->options; }
+
+Result<CreateGroupResponse> Client::create_group(const CreateGroupRequest& request, const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(true); !r) return r.error();
+  if (auto r = validation::check(request); !r) return r.error();
+  return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "groups"}),
+                     codec::encode_create_group(request), Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_create_group(resp.body); });
+}
+
+Result<ListGroupsResponse> Client::list_groups(const ListGroupsRequest& request, const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(true); !r) return r.error();
+  if (auto r = validation::check_page(request.page); !r) return r.error();
+  Query query;
+  add_page_query(query, request.page);
+  return impl_->call(HttpMethod::get, impl_->url({impl_->options.phone_number_id, "groups"}, query), {},
+                     Idempotency::idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_list_groups(resp.body); });
+}
+
+Result<std::size_t> Client::for_each_group(const std::function<bool(const GroupSummary&)>& visit, int page_size,
+                                           const PageProgress& progress, const CallOptions& call) const {
+  if (auto r = validation::check_page(PageRequest{page_size, std::nullopt, std::nullopt}); !r) return r.error();
+  return walk_pages<ListGroupsResponse, GroupSummary>(
+      page_size, [&](const PageRequest& page) { return list_groups(ListGroupsRequest{page}, call); },
+      [](const ListGroupsResponse& r) -> const std::vector<GroupSummary>& { return r.groups; },
+      [](const GroupSummary& g) { return g.id; }, visit, progress);
+}
+
+Result<std::vector<GroupSummary>> Client::list_all_groups(int page_size, const PageProgress& progress,
+                                                          const CallOptions& call) const {
+  std::vector<GroupSummary> all;
+  auto walked = for_each_group(
+      [&](const GroupSummary& g) {
+        all.push_back(g);
+        return true;
+      },
+      page_size, progress, call);
+  if (!walked) return std::move(walked).error();
+  return all;
+}
+
+Result<GroupInfo> Client::get_group_info(const GetGroupInfoRequest& request, const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::require_id("group_id", request.group_id); !r) return r.error();
+  static constexpr GroupField kAll[] = {GroupField::subject,           GroupField::description,
+                                        GroupField::participants,      GroupField::total_participant_count,
+                                        GroupField::suspended,         GroupField::creation_timestamp,
+                                        GroupField::join_approval_mode};
+  std::string fields;
+  auto append = [&](GroupField f) {
+    if (!fields.empty()) fields += ',';
+    fields += to_string(f);
+  };
+  if (request.fields.empty()) {
+    for (GroupField f : kAll) append(f);
+  } else {
+    for (GroupField f : request.fields) append(f);
+  }
+  return impl_->call(HttpMethod::get, impl_->url({request.group_id}, {{"fields", fields}}), {},
+                     Idempotency::idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_group_info(resp.body); });
+}
+
+Result<UpdateGroupSettingsResponse> Client::update_group_settings(const UpdateGroupSettingsRequest& request,
+                                                                  const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::check(request); !r) return r.error();
+  std::string body, content_type = "application/json";
+  if (request.profile_picture) {
+    const std::string boundary = impl_->multipart_boundary(request);
+    body = encode_settings_multipart(request, boundary);
+    content_type = "multipart/form-data; boundary=" + boundary;
+  } else {
+    body = codec::encode_update_settings(request);
+  }
+  return impl_->call(
+      HttpMethod::post, impl_->url({request.group_id}), std::move(body), Idempotency::non_idempotent, call,
+      [](const HttpResponse& resp) { return codec::decode_update_settings(resp.body); }, std::move(content_type));
+}
+
+Result<DeleteGroupResponse> Client::delete_group(const std::string& group_id, const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  return impl_->call(HttpMethod::delete_, impl_->url({group_id}), {}, Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_delete_group(resp.body); });
+}
+
+Result<InviteLink> Client::get_invite_link(const std::string& group_id, const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  return impl_->call(HttpMethod::get, impl_->url({group_id, "invite_link"}), {}, Idempotency::idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
+}
+
+Result<InviteLink> Client::reset_invite_link(const std::string& group_id, const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  return impl_->call(HttpMethod::post, impl_->url({group_id, "invite_link"}), codec::encode_messaging_product_only(),
+                     Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
+}
+
+Result<DeleteInviteLinkResponse> Client::delete_invite_link(const std::string& group_id,
+                                                            const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  return impl_->call(HttpMethod::delete_, impl_->url({group_id, "invite_link"}),
+                     codec::encode_messaging_product_only(), Idempotency::idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_delete_invite_link(resp.body); });
+}
+
+Result<JoinRequestsPage> Client::list_join_requests(const ListJoinRequestsRequest& request,
+                                                    const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::require_id("group_id", request.group_id); !r) return r.error();
+  if (auto r = validation::check_page(request.page); !r) return r.error();
+  Query query;
+  add_page_query(query, request.page);
+  return impl_->call(HttpMethod::get, impl_->url({request.group_id, "join_requests"}, query), {},
+                     Idempotency::idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_join_requests(resp.body); });
+}
+
+Result<std::vector<JoinRequest>> Client::list_all_join_requests(const std::string& group_id,
+                                                                const PageProgress& progress,
+                                                                const CallOptions& call) const {
+  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  std::vector<JoinRequest> all;
+  auto walked = walk_pages<JoinRequestsPage, JoinRequest>(
+      100,
+      [&](const PageRequest& page) { return list_join_requests(ListJoinRequestsRequest{group_id, page}, call); },
+      [](const JoinRequestsPage& p) -> const std::vector<JoinRequest>& { return p.data; },
+      [](const JoinRequest& j) { return j.join_request_id; },
+      std::function<bool(const JoinRequest&)>([&](const JoinRequest& j) {
+        all.push_back(j);
+        return true;
+      }),
+      progress);
+  if (!walked) return std::move(walked).error();
+  return all;
+}
+
+Result<JoinRequestsResult> Client::approve_join_requests(const JoinRequestsAction& request,
+                                                         const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::check(request); !r) return r.error();
+  return impl_->call(HttpMethod::post, impl_->url({request.group_id, "join_requests"}),
+                     codec::encode_join_request_ids(request), Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) {
+                       return codec::decode_join_requests_result(resp.body, "approved_join_requests");
+                     });
+}
+
+Result<JoinRequestsResult> Client::reject_join_requests(const JoinRequestsAction& request,
+                                                        const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::check(request); !r) return r.error();
+  return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}),
+                     codec::encode_join_request_ids(request), Idempotency::idempotent, call,
+                     [](const HttpResponse& resp) {
+                       return codec::decode_join_requests_result(resp.body, "rejected_join_requests");
+                     });
+}
+
+Result<RemoveParticipantsResponse> Client::remove_participants(const RemoveParticipantsRequest& request,
+                                                               const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(false); !r) return r.error();
+  if (auto r = validation::check(request); !r) return r.error();
+  RemoveParticipantsRequest trimmed = request;
+  for (auto& p : trimmed.participants) p = validation::trim(p);
+  return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "participants"}),
+                     codec::encode_remove_participants(trimmed), Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_remove_participants(resp); });
+}
+
+Result<SendMessageResponse> Client::send_group_message(const GroupMessage& message, const CallOptions& call) const {
+  if (auto r = validation::check(message); !r) return r.error();
+  if (auto r = impl_->check_credentials(true); !r) return r.error();
+  return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
+                     codec::encode_group_message(message), Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+}
+
+Result<SendMessageResponse> Client::send_text(const std::string& group_id, const std::string& body, bool preview_url,
+                                              const CallOptions& call) const {
+  GroupMessage m;
+  m.group_id = group_id;
+  m.type = MessageType::text;
+  m.text = body;
+  m.preview_url = preview_url;
+  return send_group_message(m, call);
+}
+
+Result<SendMessageResponse> Client::send_media(const std::string& group_id, MessageType type, const MediaRef& media,
+                                               const CallOptions& call) const {
+  if (!validation::is_media(type) && is_supported_in_groups(type))
+    return Error::invalid_argument("type", "one of image, video, audio, document, sticker",
+                                   std::string("send_media takes a media type, not '") + to_string(type) + "'");
+  GroupMessage m;
+  m.group_id = group_id;
+  m.type = type;
+  m.media = media;
+  return send_group_message(m, call);
+}
+
+Result<SendMessageResponse> Client::send_template(const std::string& group_id, const TemplateMessage& template_message,
+                                                  const CallOptions& call) const {
+  GroupMessage m;
+  m.group_id = group_id;
+  m.type = MessageType::template_;
+  m.template_message = template_message;
+  return send_group_message(m, call);
+}
+
+Result<SendMessageResponse> Client::pin_message(const std::string& group_id, const std::string& message_id,
+                                                int expiration_days, const CallOptions& call) const {
+  GroupMessage m;
+  m.group_id = group_id;
+  m.type = MessageType::pin;
+  m.pin = PinMessage{PinOperation::pin, message_id, expiration_days};
+  return send_group_message(m, call);
+}
+
+Result<SendMessageResponse> Client::unpin_message(const std::string& group_id, const std::string& message_id,
+                                                  const CallOptions& call) const {
+  GroupMessage m;
+  m.group_id = group_id;
+  m.type = MessageType::pin;
+  m.pin = PinMessage{PinOperation::unpin, message_id, std::nullopt};
+  return send_group_message(m, call);
+}
+
+Result<SendMessageResponse> Client::send_template_to_phone(const std::string& phone_number,
+                                                           const TemplateMessage& template_message,
+                                                           const CallOptions& call) const {
+  if (auto r = validation::check_phone(phone_number); !r) return r.error();
+  if (auto r = validation::check_template(template_message, false); !r) return r.error();
+  if (auto r = impl_->check_credentials(true); !r) return r.error();
+  return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
+                     codec::encode_template_to_phone(validation::trim(phone_number), template_message),
+                     Idempotency::non_idempotent, call,
+                     [](const HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+}
+
+}  // namespace wagroups

@@ -1,0 +1,253 @@
+#include "client/validation.hpp"
+
+#include <set>
+#include <string>
+
+#include "client/jpeg.hpp"
+
+namespace wagroups {
+namespace validation {
+
+namespace {
+
+bool is_space(unsigned char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string indexed(const char* field, std::size_t i) { return std::string(field) + "[" + std::to_string(i) + "]"; }
+
+Result<void> check_text_length(const std::string& field, std::string_view text, std::size_t min_chars,
+                               std::size_t max_chars) {
+  std::size_t n = utf8_length(text);
+  if (n == std::string_view::npos) return Error::invalid_argument(field, "valid UTF-8", field + " is not valid UTF-8");
+  if (n < min_chars || n > max_chars) {
+    std::string limit = min_chars == 0 ? "at most " + std::to_string(max_chars) + " characters"
+                                       : std::to_string(min_chars) + "-" + std::to_string(max_chars) + " characters";
+    return Error::invalid_argument(field, limit, field + " has " + std::to_string(n) + " characters; it must have " + limit);
+  }
+  return {};
+}
+
+Result<void> check_media(const std::string& field, MessageType type, const MediaRef& media) {
+  if (media.id.has_value() == media.link.has_value())
+    return Error::invalid_argument(field, "exactly one of id or link", field + " must set exactly one of id and link");
+  if (media.id && media.id->empty()) return Error::invalid_argument(field + ".id", "non-empty");
+  if (media.link && media.link->empty()) return Error::invalid_argument(field + ".link", "non-empty");
+  if (media.caption) {
+    if (!media_takes_caption(type))
+      return Error::invalid_argument(field + ".caption", "only image, video and document take a caption");
+    if (auto r = check_text_length(field + ".caption", *media.caption, 0, limits::caption_max_chars); !r) return r;
+  }
+  if (media.filename && type != MessageType::document)
+    return Error::invalid_argument(field + ".filename", "only a document takes a filename");
+  return {};
+}
+
+}  // namespace
+
+std::string trim(std::string_view text) {
+  std::size_t b = 0, e = text.size();
+  while (b < e && is_space(static_cast<unsigned char>(text[b]))) ++b;
+  while (e > b && is_space(static_cast<unsigned char>(text[e - 1]))) --e;
+  return std::string(text.substr(b, e - b));
+}
+
+std::size_t utf8_length(std::string_view text) noexcept {
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len;
+    std::uint32_t cp;
+    if (c < 0x80) { len = 1; cp = c; }
+    else if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1Fu; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0Fu; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07u; }
+    else return std::string_view::npos;
+    if (i + len > text.size()) return std::string_view::npos;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto cc = static_cast<unsigned char>(text[i + k]);
+      if ((cc & 0xC0) != 0x80) return std::string_view::npos;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return std::string_view::npos;
+    i += len;
+    ++count;
+  }
+  return count;
+}
+
+Result<void> require_id(const char* field, std::string_view value) {
+  if (trim(value).empty()) return Error::invalid_argument(field, "non-empty", std::string(field) + " must not be empty");
+  return {};
+}
+
+Result<void> check_subject(const char* field, std::string_view subject) {
+  const std::string trimmed = trim(subject);
+  const std::size_t n = utf8_length(trimmed);
+  const std::string name(field);
+  if (n == std::string_view::npos) return Error::invalid_argument(name, "valid UTF-8", name + " is not valid UTF-8");
+  if (n < 1 || n > limits::subject_max_chars) {
+    return Error::invalid_argument(name, "1-128 characters after trimming",
+                                   name + " has " + std::to_string(n) +
+                                       " characters after trimming; it must have 1-128");
+  }
+  return {};
+}
+
+Result<void> check_description(const char* field, std::string_view description) {
+  return check_text_length(field, description, 0, limits::description_max_chars);
+}
+
+Result<void> check_page(const PageRequest& page) {
+  if (page.limit && (*page.limit < limits::list_limit_min || *page.limit > limits::list_limit_max)) {
+    return Error::invalid_argument("limit", "1-1024",
+                                   "limit is " + std::to_string(*page.limit) + "; it must be 1-1024");
+  }
+  if (page.after && page.before)
+    return Error::invalid_argument("after", "not together with before", "set either after or before, not both");
+  if (page.after && page.after->empty()) return Error::invalid_argument("after", "non-empty cursor");
+  if (page.before && page.before->empty()) return Error::invalid_argument("before", "non-empty cursor");
+  return {};
+}
+
+Result<void> check(const CreateGroupRequest& request) {
+  if (auto r = check_subject("subject", request.subject); !r) return r;
+  if (request.description) return check_description("description", *request.description);
+  return {};
+}
+
+Result<void> check(const UpdateGroupSettingsRequest& request) {
+  if (auto r = require_id("group_id", request.group_id); !r) return r;
+  if (!request.subject && !request.description && !request.profile_picture)
+    return Error::invalid_argument("subject", "at least one of subject, description, profile_picture",
+                                   "nothing to update: set subject, description or profile_picture");
+  if (request.subject) {
+    if (auto r = check_subject("subject", *request.subject); !r) return r;
+  }
+  if (request.description) {
+    if (auto r = check_description("description", *request.description); !r) return r;
+  }
+  if (request.profile_picture) return jpeg::check_profile_picture(request.profile_picture->jpeg_bytes);
+  return {};
+}
+
+Result<void> check(const JoinRequestsAction& request) {
+  if (auto r = require_id("group_id", request.group_id); !r) return r;
+  if (request.join_request_ids.empty())
+    return Error::invalid_argument("join_request_ids", "at least 1 id", "join_request_ids must not be empty");
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < request.join_request_ids.size(); ++i) {
+    const auto& id = request.join_request_ids[i];
+    if (trim(id).empty()) return Error::invalid_argument(indexed("join_request_ids", i), "non-empty");
+    if (!seen.insert(id).second)
+      return Error::invalid_argument(indexed("join_request_ids", i), "unique ids", "duplicate join request id " + id);
+  }
+  return {};
+}
+
+Result<void> check(const RemoveParticipantsRequest& request) {
+  if (auto r = require_id("group_id", request.group_id); !r) return r;
+  const std::size_t n = request.participants.size();
+  if (n < 1 || n > limits::max_participants) {
+    return Error::invalid_argument("participants", "1-8 unique entries",
+                                   "participants has " + std::to_string(n) + " entries; it must have 1-8");
+  }
+  std::set<std::string> seen;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::string user = trim(request.participants[i]);
+    if (user.empty()) return Error::invalid_argument(indexed("participants", i), "non-empty");
+    if (!seen.insert(user).second)
+      return Error::invalid_argument(indexed("participants", i), "1-8 unique entries",
+                                     "duplicate participant " + user + " (Meta answers 131202)");
+  }
+  return {};
+}
+
+bool media_takes_caption(MessageType type) noexcept {
+  return type == MessageType::image || type == MessageType::video || type == MessageType::document;
+}
+
+bool is_media(MessageType type) noexcept {
+  return type == MessageType::image || type == MessageType::video || type == MessageType::audio ||
+         type == MessageType::document || type == MessageType::sticker;
+}
+
+Result<void> check_template(const TemplateMessage& message, bool for_group) {
+  if (for_group && message.category == TemplateCategory::authentication)
+    return Error::unsupported("template.category", "authentication templates cannot be sent to a group");
+  if (auto r = require_id("template.name", message.name); !r) return r;
+  if (auto r = require_id("template.language", message.language); !r) return r;
+  for (std::size_t c = 0; c < message.components.size(); ++c) {
+    const auto& component = message.components[c];
+    const std::string prefix = "template.components[" + std::to_string(c) + "]";
+    if (component.type.empty()) return Error::invalid_argument(prefix + ".type", "non-empty");
+    for (std::size_t p = 0; p < component.parameters.size(); ++p) {
+      const auto& param = component.parameters[p];
+      const std::string field = prefix + ".parameters[" + std::to_string(p) + "]";
+      if (param.type.empty()) return Error::invalid_argument(field + ".type", "non-empty");
+      if (param.type == "text" && !param.text) return Error::invalid_argument(field + ".text", "set for a text parameter");
+      if (param.type == "group_id" && (!param.group_id || param.group_id->empty()))
+        return Error::invalid_argument(field + ".group_id", "non-empty for a group_id parameter");
+      if ((param.type == "image" || param.type == "video" || param.type == "document") && !param.media)
+        return Error::invalid_argument(field + ".media", "set for a media parameter");
+    }
+  }
+  return {};
+}
+
+Result<void> check_phone(std::string_view phone) {
+  std::string p = trim(phone);
+  if (p.empty()) return Error::invalid_argument("to", "a phone number", "the recipient phone number must not be empty");
+  for (char c : p) {
+    bool ok = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ' || c == '(' || c == ')' || c == '.' ||
+              (c >= 'A' && c <= 'Z');  // BSUIDs such as "US.1349..." are accepted too
+    if (!ok) return Error::invalid_argument("to", "a phone number or BSUID", "recipient contains an invalid character");
+  }
+  return {};
+}
+
+Result<void> check(const GroupMessage& m) {
+  if (auto r = require_id("group_id", m.group_id); !r) return r;
+  if (!is_supported_in_groups(m.type)) {
+    return Error::unsupported("type", std::string("message type '") + to_string(m.type) +
+                                          "' is not supported in groups (text, media, non-authentication "
+                                          "templates and pin are)");
+  }
+  if (m.reply_to && m.reply_to->empty()) return Error::invalid_argument("reply_to", "non-empty message id");
+  switch (m.type) {
+    case MessageType::text:
+      if (!m.text) return Error::invalid_argument("text", "1-4096 characters", "text must be set for a text message");
+      return check_text_length("text", *m.text, 1, limits::text_max_chars);
+    case MessageType::image:
+    case MessageType::video:
+    case MessageType::audio:
+    case MessageType::document:
+    case MessageType::sticker:
+      if (!m.media) return Error::invalid_argument("media", "set for a media message");
+      return check_media("media", m.type, *m.media);
+    case MessageType::template_:
+      if (!m.template_message) return Error::invalid_argument("template", "set for a template message");
+      return check_template(*m.template_message, true);
+    case MessageType::pin: {
+      if (!m.pin) return Error::invalid_argument("pin", "set for a pin message");
+      if (auto r = require_id("pin.message_id", m.pin->message_id); !r) return r;
+      if (m.pin->operation == PinOperation::pin) {
+        if (!m.pin->expiration_days || *m.pin->expiration_days < limits::pin_min_days ||
+            *m.pin->expiration_days > limits::pin_max_days) {
+          return Error::invalid_argument("pin.expiration_days", "1-30 days",
+                                         m.pin->expiration_days
+                                             ? "pin.expiration_days is " + std::to_string(*m.pin->expiration_days) +
+                                                   "; it must be 1-30"
+                                             : "pin.expiration_days must be set (1-30) to pin");
+        }
+      }
+      return {};
+    }
+    default:
+      return {};
+  }
+}
+
+}  // namespace validation
+}  // namespace wagroups

@@ -1,0 +1,155 @@
+#include "wagroups/error.hpp"
+
+#include <string>
+
+namespace wagroups {
+
+const char* to_string(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::invalid_argument: return "invalid_argument";
+    case ErrorCode::unsupported: return "unsupported";
+    case ErrorCode::transport: return "transport";
+    case ErrorCode::graph_api: return "graph_api";
+    case ErrorCode::decode: return "decode";
+  }
+  return "unknown";
+}
+
+bool is_throttling_code(int graph_code) noexcept {
+  switch (graph_code) {
+    case graph_codes::app_rate_limit:
+    case graph_codes::graph_rate_limit:
+    case graph_codes::waba_rate_limit:
+    case graph_codes::throughput_limit:
+    case graph_codes::spam_rate_limit:
+    case graph_codes::pair_rate_limit:
+    case graph_codes::group_rate_limit:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+bool is_temporary_code(int graph_code) noexcept {
+  switch (graph_code) {
+    case graph_codes::unknown_error:
+    case graph_codes::service_unavailable:
+    case graph_codes::generic_user_error:
+    case graph_codes::service_temporarily_unavailable:
+    case graph_codes::cloud_api_unavailable:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Conditions that no amount of waiting fixes, whatever `is_transient` or the HTTP status say.
+bool is_permanent_code(int graph_code) noexcept {
+  switch (graph_code) {
+    case graph_codes::not_eligible:
+    case graph_codes::group_create_limit:
+    case graph_codes::group_creation_disabled:
+    case graph_codes::group_suspended:
+    case graph_codes::group_unknown:
+    case graph_codes::bad_group:
+    case graph_codes::duplicate_participant:
+    case graph_codes::participant_overlimit:
+    case graph_codes::participant_not_in_group:
+    case graph_codes::join_request_not_found:
+    case graph_codes::picture_aspect_ratio:
+    case graph_codes::picture_too_small:
+    case graph_codes::invalid_cursor:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+bool Error::is_rate_limited() const noexcept {
+  if (code != ErrorCode::graph_api) return false;
+  return http_status == 429 || (graph && is_throttling_code(graph->code));
+}
+
+bool Error::is_not_eligible() const noexcept {
+  return code == ErrorCode::graph_api && graph && graph->code == graph_codes::not_eligible;
+}
+
+bool Error::is_retryable() const noexcept {
+  switch (code) {
+    case ErrorCode::invalid_argument:
+    case ErrorCode::unsupported:
+    case ErrorCode::decode:
+      return false;
+    case ErrorCode::transport:
+      return true;
+    case ErrorCode::graph_api:
+      break;
+  }
+  if (graph) {
+    if (is_permanent_code(graph->code)) return false;
+    if (is_throttling_code(graph->code) || is_temporary_code(graph->code)) return true;
+    if (graph->is_transient && *graph->is_transient) return true;
+  }
+  return http_status == 408 || http_status == 429 || (http_status >= 500 && http_status <= 599);
+}
+
+std::string Error::to_string() const {
+  std::string out = wagroups::to_string(code);
+  out += ": ";
+  out += message;
+  if (!field.empty()) out += " [field " + field + (limit.empty() ? "" : ", limit " + limit) + "]";
+  if (graph) {
+    out += " [graph code " + std::to_string(graph->code);
+    if (graph->error_subcode) out += ", subcode " + std::to_string(*graph->error_subcode);
+    if (!graph->type.empty()) out += ", " + graph->type;
+    if (graph->fbtrace_id) out += ", fbtrace_id " + *graph->fbtrace_id;
+    out += "]";
+  }
+  if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
+  if (curl_code != 0) out += " [curl " + std::to_string(curl_code) + "]";
+  if (attempts > 1) out += " [after " + std::to_string(attempts) + " attempts]";
+  return out;
+}
+
+Error Error::invalid_argument(std::string field_name, std::string limit_text, std::string text) {
+  Error e;
+  e.code = ErrorCode::invalid_argument;
+  e.request_may_have_been_sent = false;
+  if (text.empty()) text = field_name + " must be " + limit_text;
+  e.message = std::move(text);
+  e.field = std::move(field_name);
+  e.limit = std::move(limit_text);
+  e.attempts = 0;
+  return e;
+}
+
+Error Error::unsupported(std::string field_name, std::string text) {
+  Error e;
+  e.code = ErrorCode::unsupported;
+  e.request_may_have_been_sent = false;
+  e.message = std::move(text);
+  e.field = std::move(field_name);
+  e.attempts = 0;
+  return e;
+}
+
+Error Error::transport_failure(int curl, std::string text, bool may_have_been_sent) {
+  Error e;
+  e.code = ErrorCode::transport;
+  e.curl_code = curl;
+  e.message = std::move(text);
+  e.request_may_have_been_sent = may_have_been_sent;
+  return e;
+}
+
+Error Error::decode_failure(int status, std::string text) {
+  Error e;
+  e.code = ErrorCode::decode;
+  e.http_status = status;
+  e.message = std::move(text);
+  return e;
+}
+
+}  // namespace wagroups

@@ -1,0 +1,39 @@
+#pragma once
+
+// The client's retry loop: exponential backoff with full jitter, Retry-After honoured, and
+// re-sending only what is safe to re-send.
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+
+#include "wagroups/error.hpp"
+#include "wagroups/options.hpp"
+#include "wagroups/transport.hpp"
+
+namespace wagroups {
+namespace retry {
+
+/// Delta-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT") relative to `now`.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                           std::chrono::system_clock::time_point now);
+
+/// The full-jitter delay before retry `retry_number` (1 = first retry): random01 scaled onto
+/// [0, min(max_backoff, initial_backoff * multiplier^(retry_number-1))].
+std::chrono::milliseconds backoff_delay(const RetryOptions& options, int retry_number, double random01) noexcept;
+
+struct Hooks {
+  Sleeper sleeper;
+  RandomSource random;
+  Clock clock;
+};
+
+/// Sends `request` until it succeeds (HTTP 2xx), fails for good, or attempts run out. A non-2xx
+/// answer becomes a `graph_api` Error. A request that may have reached the server is re-sent only
+/// when `idempotency` is idempotent.
+Result<HttpResponse> send_with_retries(Transport& transport, const HttpRequest& request,
+                                       Idempotency idempotency, const RetryOptions& options,
+                                       const Hooks& hooks);
+
+}  // namespace retry
+}  // namespace wagroups

@@ -1,0 +1,490 @@
+#include "json/codecs.hpp"
+
+#include <utility>
+
+#include "client/validation.hpp"
+
+namespace wagroups {
+namespace codec {
+
+namespace {
+
+constexpr std::size_t kExcerptBytes = 200;
+
+// A short, printable excerpt of a body for decode errors (responses carry no secrets).
+std::string excerpt(std::string_view body) {
+  std::string out;
+  for (char c : body.substr(0, kExcerptBytes)) {
+    auto u = static_cast<unsigned char>(c);
+    out += (u >= 0x20 && u < 0x7f) ? c : '?';
+  }
+  if (body.size() > kExcerptBytes) out += "...";
+  return out;
+}
+
+// Parses a response body that must be a JSON object.
+bool parse_object(std::string_view body, json::Document& doc, Error& error, const char* what) {
+  std::string reason;
+  if (!json::parse(body, doc, reason)) {
+    error = Error::decode_failure(0, std::string(what) + ": " + reason + " (body: " + excerpt(body) + ")");
+    return false;
+  }
+  if (!doc.IsObject()) {
+    error = Error::decode_failure(0, std::string(what) + ": expected a JSON object (body: " + excerpt(body) + ")");
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> decode_string_array(const json::Value& obj, const char* key) {
+  std::vector<std::string> out;
+  if (const json::Value* arr = json::get_array(obj, key)) {
+    for (const auto& item : arr->GetArray()) {
+      if (auto s = json::as_string(item)) out.push_back(std::move(*s));
+    }
+  }
+  return out;
+}
+
+std::vector<Participant> decode_participants(const json::Value& obj, const char* key) {
+  std::vector<Participant> out;
+  if (const json::Value* arr = json::get_array(obj, key)) {
+    for (const auto& item : arr->GetArray()) out.push_back(decode_participant(item));
+  }
+  return out;
+}
+
+void write_media(json::Writer& w, const MediaRef& media, bool with_caption, bool with_filename) {
+  w.begin_object();
+  w.optional_field("id", media.id);
+  w.optional_field("link", media.link);
+  if (with_caption) w.optional_field("caption", media.caption);
+  if (with_filename) w.optional_field("filename", media.filename);
+  w.end_object();
+}
+
+void write_template(json::Writer& w, const TemplateMessage& t) {
+  w.begin_object();
+  w.field("name", t.name);
+  w.key("language").begin_object().field("code", t.language).end_object();
+  if (!t.components.empty()) {
+    w.key("components").begin_array();
+    for (const auto& c : t.components) {
+      w.begin_object();
+      w.field("type", c.type);
+      w.optional_field("sub_type", c.sub_type);
+      if (c.index) w.field("index", std::to_string(*c.index));  // Meta's examples send it as a string
+      w.key("parameters").begin_array();
+      for (const auto& p : c.parameters) {
+        w.begin_object();
+        w.field("type", p.type);
+        w.optional_field("parameter_name", p.parameter_name);
+        w.optional_field("text", p.text);
+        w.optional_field("group_id", p.group_id);
+        w.optional_field("payload", p.payload);
+        if (p.media) {
+          w.key(p.type);
+          write_media(w, *p.media, false, p.type == "document");
+        }
+        w.end_object();
+      }
+      w.end_array();
+      w.end_object();
+    }
+    w.end_array();
+  }
+  w.end_object();
+}
+
+void write_message_envelope(json::Writer& w, const char* recipient_type, const std::string& to,
+                            MessageType type) {
+  w.field("messaging_product", "whatsapp");
+  w.field("recipient_type", recipient_type);
+  w.field("to", to);
+  w.field("type", to_string(type));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+std::string encode_create_group(const CreateGroupRequest& request) {
+  json::Writer w;
+  w.begin_object();
+  w.field("messaging_product", "whatsapp");
+  w.field("subject", validation::trim(request.subject));
+  w.optional_field("description", request.description);
+  if (request.join_approval_mode) w.field("join_approval_mode", to_string(*request.join_approval_mode));
+  w.end_object();
+  return w.str();
+}
+
+std::string encode_update_settings(const UpdateGroupSettingsRequest& request) {
+  json::Writer w;
+  w.begin_object();
+  w.field("messaging_product", "whatsapp");
+  if (request.subject) w.field("subject", validation::trim(*request.subject));
+  w.optional_field("description", request.description);
+  w.end_object();
+  return w.str();
+}
+
+std::string encode_messaging_product_only() { return R"({"messaging_product":"whatsapp"})"; }
+
+std::string encode_join_request_ids(const JoinRequestsAction& request) {
+  json::Writer w;
+  w.begin_object();
+  w.field("messaging_product", "whatsapp");
+  w.key("join_requests").begin_array();
+  for (const auto& id : request.join_request_ids) w.string(id);
+  w.end_array();
+  w.end_object();
+  return w.str();
+}
+
+std::string encode_remove_participants(const RemoveParticipantsRequest& request) {
+  json::Writer w;
+  w.begin_object();
+  w.field("messaging_product", "whatsapp");
+  w.key("participants").begin_array();
+  for (const auto& user : request.participants) w.begin_object().field("user", user).end_object();
+  w.end_array();
+  w.end_object();
+  return w.str();
+}
+
+std::string encode_group_message(const GroupMessage& m) {
+  json::Writer w;
+  w.begin_object();
+  write_message_envelope(w, "group", m.group_id, m.type);
+  if (m.reply_to) w.key("context").begin_object().field("message_id", *m.reply_to).end_object();
+  w.optional_field("biz_opaque_callback_data", m.biz_opaque_callback_data);
+  switch (m.type) {
+    case MessageType::text:
+      w.key("text").begin_object().field("preview_url", m.preview_url).field("body", m.text.value_or("")).end_object();
+      break;
+    case MessageType::image:
+    case MessageType::video:
+    case MessageType::document:
+    case MessageType::audio:
+    case MessageType::sticker:
+      w.key(to_string(m.type));
+      write_media(w, m.media.value_or(MediaRef{}), validation::media_takes_caption(m.type),
+                  m.type == MessageType::document);
+      break;
+    case MessageType::template_:
+      w.key("template");
+      write_template(w, m.template_message.value_or(TemplateMessage{}));
+      break;
+    case MessageType::pin: {
+      const PinMessage pin = m.pin.value_or(PinMessage{});
+      w.key("pin").begin_object();
+      w.field("type", pin.operation == PinOperation::pin ? "pin" : "unpin");
+      w.field("message_id", pin.message_id);
+      if (pin.operation == PinOperation::pin && pin.expiration_days) w.field("expiration_days", *pin.expiration_days);
+      w.end_object();
+      break;
+    }
+    case MessageType::interactive:
+    case MessageType::reaction:
+    case MessageType::location:
+    case MessageType::contacts:
+      break;  // refused by validation before we get here
+  }
+  w.end_object();
+  return w.str();
+}
+
+std::string encode_template_to_phone(const std::string& phone, const TemplateMessage& message) {
+  json::Writer w;
+  w.begin_object();
+  write_message_envelope(w, "individual", phone, MessageType::template_);
+  w.key("template");
+  write_template(w, message);
+  w.end_object();
+  return w.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+
+Participant decode_participant(const json::Value& v) {
+  Participant p;
+  if (v.IsString() || v.IsNumber()) {  // a bare id in a list
+    p.wa_id = json::as_string(v);
+    return p;
+  }
+  p.wa_id = json::get_string(v, "wa_id");
+  p.user_id = json::get_string(v, "user_id");
+  p.parent_user_id = json::get_string(v, "parent_user_id");
+  p.username = json::get_string(v, "username");
+  p.input = json::get_string(v, "input");
+  if (!p.input) p.input = json::get_string(v, "user");
+  return p;
+}
+
+ItemError decode_item_error(const json::Value& v) {
+  ItemError e;
+  e.code = static_cast<int>(json::get_int64(v, "code").value_or(0));
+  e.title = json::get_string(v, "title");
+  e.message = json::get_string(v, "message");
+  if (const json::Value* data = json::get_object(v, "error_data")) e.details = json::get_string(*data, "details");
+  e.href = json::get_string(v, "href");
+  return e;
+}
+
+std::vector<ItemError> decode_item_errors(const json::Value& obj, const char* key) {
+  std::vector<ItemError> out;
+  if (const json::Value* arr = json::get_array(obj, key)) {
+    for (const auto& item : arr->GetArray()) {
+      if (item.IsObject()) out.push_back(decode_item_error(item));
+    }
+  }
+  return out;
+}
+
+Paging decode_paging(const json::Value& obj) {
+  Paging p;
+  const json::Value* paging = json::get_object(obj, "paging");
+  if (!paging) return p;
+  if (const json::Value* cursors = json::get_object(*paging, "cursors")) {
+    p.before = json::get_string(*cursors, "before");
+    p.after = json::get_string(*cursors, "after");
+  }
+  p.previous = json::get_string(*paging, "previous");
+  p.next = json::get_string(*paging, "next");
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+
+Result<CreateGroupResponse> decode_create_group(std::string_view body) {
+  CreateGroupResponse out;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;  // S1 documents no body
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "create group response")) return error;
+  out.request_id = json::get_string(doc, "request_id");
+  out.messaging_product = json::get_string(doc, "messaging_product");
+  return out;
+}
+
+Result<ListGroupsResponse> decode_list_groups(std::string_view body) {
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "list groups response")) return error;
+  ListGroupsResponse out;
+  // Meta nests the list: data is an object holding groups[]; tolerate a plain data[] too.
+  const json::Value* groups = nullptr;
+  if (const json::Value* data = json::member(doc, "data")) {
+    groups = data->IsArray() ? data : json::get_array(*data, "groups");
+  }
+  if (!groups) groups = json::get_array(doc, "groups");
+  if (!groups) return Error::decode_failure(0, "list groups response: no data.groups array (body: " + excerpt(body) + ")");
+  for (const auto& item : groups->GetArray()) {
+    auto id = json::get_string(item, "id");
+    if (!id || id->empty()) return Error::decode_failure(0, "list groups response: a group without an id");
+    GroupSummary g;
+    g.id = std::move(*id);
+    g.subject = json::get_string(item, "subject");
+    g.created_at = json::get_int64(item, "created_at");
+    if (!g.created_at) g.created_at = json::get_int64(item, "creation_timestamp");
+    out.groups.push_back(std::move(g));
+  }
+  out.paging = decode_paging(doc);
+  return out;
+}
+
+Result<GroupInfo> decode_group_info(std::string_view body) {
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "group info response")) return error;
+  GroupInfo g;
+  auto id = json::get_string(doc, "id");
+  if (!id || id->empty()) return Error::decode_failure(0, "group info response: no id");
+  g.id = std::move(*id);
+  g.messaging_product = json::get_string(doc, "messaging_product");
+  g.subject = json::get_string(doc, "subject");
+  g.description = json::get_string(doc, "description");
+  if (auto mode = json::get_string(doc, "join_approval_mode")) g.join_approval_mode = parse_join_approval_mode(*mode);
+  g.suspended = json::get_bool(doc, "suspended");
+  g.creation_timestamp = json::get_int64(doc, "creation_timestamp");
+  g.total_participant_count = json::get_int64(doc, "total_participant_count");
+  if (const json::Value* list = json::get_array(doc, "participants")) {
+    std::vector<Participant> participants;
+    for (const auto& item : list->GetArray()) participants.push_back(decode_participant(item));
+    g.participants = std::move(participants);
+  }
+  return g;
+}
+
+Result<UpdateGroupSettingsResponse> decode_update_settings(std::string_view body) {
+  UpdateGroupSettingsResponse out;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "update settings response")) return error;
+  out.request_id = json::get_string(doc, "request_id");
+  out.success = json::get_bool(doc, "success");
+  return out;
+}
+
+Result<DeleteGroupResponse> decode_delete_group(std::string_view body) {
+  DeleteGroupResponse out;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "delete group response")) return error;
+  out.success = json::get_bool(doc, "success");
+  out.request_id = json::get_string(doc, "request_id");
+  return out;
+}
+
+Result<InviteLink> decode_invite_link(std::string_view body) {
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "invite link response")) return error;
+  auto link = json::get_string(doc, "invite_link");
+  if (!link || link->empty()) return Error::decode_failure(0, "invite link response: no invite_link");
+  InviteLink out;
+  out.invite_link = std::move(*link);
+  out.messaging_product = json::get_string(doc, "messaging_product");
+  return out;
+}
+
+Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string_view body) {
+  DeleteInviteLinkResponse out;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "delete invite link response")) return error;
+  out.success = json::get_bool(doc, "success");
+  return out;
+}
+
+Result<JoinRequestsPage> decode_join_requests(std::string_view body) {
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "join requests response")) return error;
+  const json::Value* data = json::get_array(doc, "data");
+  if (!data) return Error::decode_failure(0, "join requests response: no data array (body: " + excerpt(body) + ")");
+  JoinRequestsPage page;
+  for (const auto& item : data->GetArray()) {
+    auto id = json::get_string(item, "join_request_id");
+    if (!id || id->empty()) return Error::decode_failure(0, "join requests response: an entry without join_request_id");
+    JoinRequest r;
+    r.join_request_id = std::move(*id);
+    r.requester = decode_participant(item);
+    r.creation_timestamp = json::get_int64(item, "creation_timestamp");
+    page.data.push_back(std::move(r));
+  }
+  page.paging = decode_paging(doc);
+  return page;
+}
+
+Result<JoinRequestsResult> decode_join_requests_result(std::string_view body, const char* succeeded_key) {
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "join requests result")) return error;
+  JoinRequestsResult out;
+  out.succeeded = decode_string_array(doc, succeeded_key);
+  if (const json::Value* failed = json::get_array(doc, "failed_join_requests")) {
+    for (const auto& item : failed->GetArray()) {
+      FailedJoinRequest f;
+      f.join_request_id = json::get_string(item, "join_request_id").value_or("");
+      f.errors = decode_item_errors(item);
+      out.failed.push_back(std::move(f));
+    }
+  }
+  out.errors = decode_item_errors(doc);
+  return out;
+}
+
+Result<RemoveParticipantsResponse> decode_remove_participants(const HttpResponse& response) {
+  RemoveParticipantsResponse out;
+  out.http_status = response.status;
+  out.partial = response.status == 206;
+  std::string_view body = response.body;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "remove participants response")) return error;
+  out.request_id = json::get_string(doc, "request_id");
+  out.success = json::get_bool(doc, "success");
+  out.removed_participants = decode_participants(doc, "removed_participants");
+  out.failed_participants = decode_participants(doc, "failed_participants");
+  out.partial_error = find_graph_error(body);
+  if (out.partial_error && out.partial_error->code == graph_codes::partial_success) out.partial = true;
+  if (!out.failed_participants.empty()) out.partial = true;
+  return out;
+}
+
+Result<SendMessageResponse> decode_send_message(std::string_view body) {
+  json::Document doc;
+  Error error;
+  if (!parse_object(body, doc, error, "send message response")) return error;
+  SendMessageResponse out;
+  out.messaging_product = json::get_string(doc, "messaging_product");
+  if (const json::Value* contacts = json::get_array(doc, "contacts")) {
+    for (const auto& c : contacts->GetArray()) {
+      SentContact sc;
+      sc.input = json::get_string(c, "input");
+      sc.wa_id = json::get_string(c, "wa_id");
+      sc.user_id = json::get_string(c, "user_id");
+      out.contacts.push_back(std::move(sc));
+    }
+  }
+  if (const json::Value* messages = json::get_array(doc, "messages")) {
+    for (const auto& m : messages->GetArray()) {
+      auto id = json::get_string(m, "id");
+      if (!id) continue;
+      out.messages.push_back(SentMessage{std::move(*id), json::get_string(m, "message_status")});
+    }
+  }
+  if (out.messages.empty()) return Error::decode_failure(0, "send message response: no messages[].id (body: " + excerpt(body) + ")");
+  return out;
+}
+
+std::optional<GraphError> find_graph_error(std::string_view body) {
+  json::Document doc;
+  std::string reason;
+  if (!json::parse(body, doc, reason)) return std::nullopt;
+  const json::Value* e = json::get_object(doc, "error");
+  if (!e) return std::nullopt;
+  GraphError g;
+  g.code = static_cast<int>(json::get_int64(*e, "code").value_or(0));
+  g.type = json::get_string(*e, "type").value_or("");
+  g.message = json::get_string(*e, "message").value_or("");
+  if (auto sub = json::get_int64(*e, "error_subcode")) g.error_subcode = static_cast<int>(*sub);
+  if (const json::Value* data = json::get_object(*e, "error_data")) g.details = json::get_string(*data, "details");
+  g.fbtrace_id = json::get_string(*e, "fbtrace_id");
+  g.is_transient = json::get_bool(*e, "is_transient");
+  g.error_user_title = json::get_string(*e, "error_user_title");
+  g.error_user_msg = json::get_string(*e, "error_user_msg");
+  return g;
+}
+
+Error decode_error_response(const HttpResponse& response) {
+  Error e;
+  e.code = ErrorCode::graph_api;
+  e.http_status = response.status;
+  e.graph = find_graph_error(response.body);
+  if (e.graph) {
+    if (e.graph->code == graph_codes::not_eligible) {
+      e.message = "this phone number is not eligible for the Groups API: it must be a Groups-eligible "
+                  "Official Business Account (OBA) number (Graph code 131215)";
+    } else {
+      e.message = e.graph->message.empty() ? "Graph API error " + std::to_string(e.graph->code) : e.graph->message;
+    }
+    if (e.graph->details && !e.graph->details->empty()) e.message += ": " + *e.graph->details;
+  } else {
+    e.message = "HTTP " + std::to_string(response.status) + " without a Graph error body (body: " +
+                excerpt(response.body) + ")";
+  }
+  return e;
+}
+
+}  // namespace codec
+}  // namespace wagroups

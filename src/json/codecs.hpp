@@ -1,0 +1,61 @@
+#pragma once
+
+// Request bodies and response decoders for every Groups operation. Decoders are lenient (string
+// or number, absent optional fields stay unset, unknown fields ignored); a body that is not JSON,
+// or whose required fields are missing, is an Error of kind `decode`.
+
+#include <string>
+#include <string_view>
+
+#include "wagroups/error.hpp"
+#include "wagroups/models/common.hpp"
+#include "wagroups/models/groups.hpp"
+#include "wagroups/models/invite_link.hpp"
+#include "wagroups/models/join_requests.hpp"
+#include "wagroups/models/messages.hpp"
+#include "wagroups/models/participants.hpp"
+#include "wagroups/transport.hpp"
+#include "json/json.hpp"
+
+namespace wagroups {
+namespace codec {
+
+// Requests. Inputs are validated by the caller; these only serialise.
+std::string encode_create_group(const CreateGroupRequest& request);
+std::string encode_update_settings(const UpdateGroupSettingsRequest& request);
+std::string encode_messaging_product_only();
+std::string encode_join_request_ids(const JoinRequestsAction& request);
+std::string encode_remove_participants(const RemoveParticipantsRequest& request);
+/// A group message (`recipient_type: group`).
+std::string encode_group_message(const GroupMessage& message);
+/// A 1:1 template message (`recipient_type: individual`).
+std::string encode_template_to_phone(const std::string& phone, const TemplateMessage& message);
+
+// Responses.
+Result<CreateGroupResponse> decode_create_group(std::string_view body);
+Result<ListGroupsResponse> decode_list_groups(std::string_view body);
+Result<GroupInfo> decode_group_info(std::string_view body);
+Result<UpdateGroupSettingsResponse> decode_update_settings(std::string_view body);
+Result<DeleteGroupResponse> decode_delete_group(std::string_view body);
+Result<InviteLink> decode_invite_link(std::string_view body);
+Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string_view body);
+Result<JoinRequestsPage> decode_join_requests(std::string_view body);
+/// `succeeded_key` is "approved_join_requests" or "rejected_join_requests".
+Result<JoinRequestsResult> decode_join_requests_result(std::string_view body, const char* succeeded_key);
+Result<RemoveParticipantsResponse> decode_remove_participants(const HttpResponse& response);
+Result<SendMessageResponse> decode_send_message(std::string_view body);
+
+/// The Graph error of a non-2xx answer (`{"error": {...}}`), or a generic graph_api error with the
+/// HTTP status when the body is not Graph's envelope. Retry-After is read by the caller.
+Error decode_error_response(const HttpResponse& response);
+/// The `{"error": {...}}` object of a body, if it has one.
+std::optional<GraphError> find_graph_error(std::string_view body);
+
+// Shared pieces, also used by the webhook parser.
+Participant decode_participant(const json::Value& v);
+ItemError decode_item_error(const json::Value& v);
+std::vector<ItemError> decode_item_errors(const json::Value& obj, const char* key = "errors");
+Paging decode_paging(const json::Value& obj);
+
+}  // namespace codec
+}  // namespace wagroups

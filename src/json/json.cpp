@@ -1,0 +1,112 @@
+#include "json/json.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+
+#include <rapidjson/error/en.h>
+
+namespace wagroups {
+namespace json {
+
+bool parse(std::string_view text, Document& doc, std::string& error) {
+  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+  doc.Parse<kFlags>(text.data(), text.size());
+  if (doc.HasParseError()) {
+    error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+            rapidjson::GetParseError_En(doc.GetParseError());
+    return false;
+  }
+  return true;
+}
+
+const Value* member(const Value& obj, const char* key) noexcept {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+std::optional<std::string> as_string(const Value& v) {
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (v.IsInt64()) return std::to_string(v.GetInt64());
+  if (v.IsUint64()) return std::to_string(v.GetUint64());
+  if (v.IsDouble()) {
+    double d = v.GetDouble();
+    // Integral doubles (1e15 style phone numbers) print without an exponent or fraction.
+    if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9.0e18)
+      return std::to_string(static_cast<std::int64_t>(d));
+    return std::to_string(d);
+  }
+  if (v.IsBool()) return std::string(v.GetBool() ? "true" : "false");
+  return std::nullopt;
+}
+
+std::optional<std::string> get_string(const Value& obj, const char* key) {
+  const Value* v = member(obj, key);
+  return v ? as_string(*v) : std::nullopt;
+}
+
+std::optional<std::int64_t> as_int64(const Value& v) noexcept {
+  if (v.IsInt64()) return v.GetInt64();
+  if (v.IsUint64()) {
+    if (v.GetUint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return std::nullopt;
+    return static_cast<std::int64_t>(v.GetUint64());
+  }
+  if (v.IsDouble()) {
+    double d = v.GetDouble();
+    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9.0e18) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+  }
+  if (v.IsString()) {
+    std::string_view s(v.GetString(), v.GetStringLength());
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    if (s.empty() || s.size() > 20) return std::nullopt;
+    std::string copy(s);
+    char* end = nullptr;
+    errno = 0;
+    long long parsed = std::strtoll(copy.c_str(), &end, 10);
+    if (errno != 0 || end != copy.c_str() + copy.size()) return std::nullopt;
+    return static_cast<std::int64_t>(parsed);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int64_t> get_int64(const Value& obj, const char* key) noexcept {
+  const Value* v = member(obj, key);
+  return v ? as_int64(*v) : std::nullopt;
+}
+
+std::optional<bool> as_bool(const Value& v) noexcept {
+  if (v.IsBool()) return v.GetBool();
+  if (v.IsString()) {
+    std::string_view s(v.GetString(), v.GetStringLength());
+    if (s == "true" || s == "TRUE" || s == "True") return true;
+    if (s == "false" || s == "FALSE" || s == "False") return false;
+    return std::nullopt;
+  }
+  if (v.IsInt64()) {
+    if (v.GetInt64() == 0) return false;
+    if (v.GetInt64() == 1) return true;
+  }
+  return std::nullopt;
+}
+
+std::optional<bool> get_bool(const Value& obj, const char* key) noexcept {
+  const Value* v = member(obj, key);
+  return v ? as_bool(*v) : std::nullopt;
+}
+
+const Value* get_array(const Value& obj, const char* key) noexcept {
+  const Value* v = member(obj, key);
+  return v && v->IsArray() ? v : nullptr;
+}
+
+const Value* get_object(const Value& obj, const char* key) noexcept {
+  const Value* v = member(obj, key);
+  return v && v->IsObject() ? v : nullptr;
+}
+
+}  // namespace json
+}  // namespace wagroups

@@ -1,0 +1,164 @@
+// Retries: what is re-sent, when, and how long the client waits (no wall time: sleeps are recorded).
+
+#include <catch2/catch_test_macros.hpp>
+
+#include "http/retry.hpp"
+#include "test_support.hpp"
+
+using namespace wagroups;
+using namespace std::chrono_literals;
+using wagroups_test::FakeClient;
+
+namespace {
+const std::string kRateLimited =
+    R"({"error":{"message":"(#131208) Group Rate Limit Hit","type":"OAuthException","code":131208,"fbtrace_id":"A"}})";
+const std::string kGroups = R"({"data":{"groups":[{"id":"G1"}]}})";
+const std::string kSendOk = R"({"messages":[{"id":"wamid.1"}]})";
+}  // namespace
+
+TEST_CASE("an idempotent read is retried on 5xx and succeeds", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue(503, "Service Unavailable");
+  f.transport->enqueue(500, R"({"error":{"message":"(#2) Service temporarily unavailable","type":"OAuthException","code":2}})");
+  f.transport->enqueue(200, kGroups);
+  auto r = f.client.list_groups();
+  REQUIRE(r.ok());
+  CHECK(f.transport->request_count() == 3);
+  // Full jitter with random()==1.0: the ceiling itself, 500 ms then 1000 ms.
+  CHECK(f.sleeper.delays() == std::vector<std::chrono::milliseconds>{500ms, 1000ms});
+}
+
+TEST_CASE("a read gives up after max_attempts and reports the attempts", "[retry]") {
+  FakeClient f;
+  for (int i = 0; i < 4; ++i) f.transport->enqueue(502, "Bad Gateway");
+  auto r = f.client.get_invite_link("G1");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::graph_api);
+  CHECK(r.error().http_status == 502);
+  CHECK(r.error().attempts == 4);
+  CHECK(f.transport->request_count() == 4);
+  CHECK(f.sleeper.delays().size() == 3);
+}
+
+TEST_CASE("Retry-After in seconds is honoured as a minimum wait", "[retry]") {
+  FakeClient f(0.0);  // jitter would choose no wait at all
+  f.transport->enqueue(429, kRateLimited, {{"Retry-After", "7"}});
+  f.transport->enqueue(200, kGroups);
+  REQUIRE(f.client.list_groups().ok());
+  CHECK(f.sleeper.delays() == std::vector<std::chrono::milliseconds>{7000ms});
+}
+
+TEST_CASE("Retry-After as an HTTP date is measured against the injected clock", "[retry]") {
+  FakeClient f(0.0);
+  // The test clock is at 1790000000 s = Mon, 21 Sep 2026 14:13:20 GMT; the header asks for 12 s later.
+  f.transport->enqueue(429, kRateLimited, {{"retry-after", "Mon, 21 Sep 2026 14:13:32 GMT"}});
+  f.transport->enqueue(200, kGroups);
+  REQUIRE(f.client.list_groups().ok());
+  CHECK(f.sleeper.delays() == std::vector<std::chrono::milliseconds>{12000ms});
+}
+
+TEST_CASE("a Retry-After beyond max_retry_after is returned to the host instead of waited", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue(429, kRateLimited, {{"Retry-After", "3600"}});
+  auto r = f.client.list_groups();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().retry_after == std::optional<std::chrono::milliseconds>(3600000ms));
+  CHECK(r.error().is_rate_limited());
+  CHECK(f.transport->request_count() == 1);
+  CHECK(f.sleeper.delays().empty());
+}
+
+TEST_CASE("a POST that reached the server is never re-sent automatically", "[retry]") {
+  FakeClient f;
+  SECTION("rate limited create") {
+    f.transport->enqueue(429, kRateLimited, {{"Retry-After", "1"}});
+    auto r = f.client.create_group({"Subject", std::nullopt, std::nullopt});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().graph_code() == graph_codes::group_rate_limit);
+    CHECK(r.error().is_retryable());  // retryable by the host, just not re-sent by us
+  }
+  SECTION("a send that timed out after the request left") {
+    f.transport->enqueue_error(Error::transport_failure(28, "curl: Timeout was reached", true));
+    auto r = f.client.send_text("G1", "hello");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == ErrorCode::transport);
+    CHECK(r.error().curl_code == 28);
+  }
+  SECTION("a 503 on approve") {
+    f.transport->enqueue(503, "");
+    CHECK_FALSE(f.client.approve_join_requests({"G1", {"J1"}}).ok());
+  }
+  CHECK(f.transport->request_count() == 1);
+  CHECK(f.sleeper.delays().empty());
+}
+
+TEST_CASE("a POST that provably never left is re-sent", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue_error(Error::transport_failure(7, "curl: Couldn't connect to server", false));
+  f.transport->enqueue(200, kSendOk);
+  auto r = f.client.send_text("G1", "hello");
+  REQUIRE(r.ok());
+  CHECK(f.transport->request_count() == 2);
+  CHECK(f.sleeper.delays().size() == 1);
+}
+
+TEST_CASE("the host can declare a POST idempotent for one call", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue(429, kRateLimited, {{"Retry-After", "1"}});
+  f.transport->enqueue(200, R"({"invite_link":"https://chat.whatsapp.com/NEW"})");
+  CallOptions call;
+  call.idempotency = Idempotency::idempotent;
+  auto r = f.client.reset_invite_link("G1", call);
+  REQUIRE(r.ok());
+  CHECK(f.transport->request_count() == 2);
+}
+
+TEST_CASE("permanent errors are not retried even on reads", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue(400, R"({"error":{"message":"(#131215) not eligible","type":"OAuthException","code":131215}})");
+  auto r = f.client.list_groups();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().is_not_eligible());
+  CHECK(f.transport->request_count() == 1);
+}
+
+TEST_CASE("per-call retry options replace the client's", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue(503, "");
+  f.transport->enqueue(503, "");
+  CallOptions call;
+  call.retry = RetryOptions{};
+  call.retry->max_attempts = 2;
+  call.retry->initial_backoff = 10ms;
+  auto r = f.client.list_groups({}, call);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().attempts == 2);
+  CHECK(f.sleeper.delays() == std::vector<std::chrono::milliseconds>{10ms});
+}
+
+TEST_CASE("backoff grows exponentially, is capped, and is fully jittered", "[retry]") {
+  RetryOptions o;
+  o.initial_backoff = 100ms;
+  o.multiplier = 2.0;
+  o.max_backoff = 1000ms;
+  CHECK(retry::backoff_delay(o, 1, 1.0) == 100ms);
+  CHECK(retry::backoff_delay(o, 2, 1.0) == 200ms);
+  CHECK(retry::backoff_delay(o, 4, 1.0) == 800ms);
+  CHECK(retry::backoff_delay(o, 5, 1.0) == 1000ms);
+  CHECK(retry::backoff_delay(o, 9, 1.0) == 1000ms);
+  CHECK(retry::backoff_delay(o, 3, 0.5) == 200ms);
+  CHECK(retry::backoff_delay(o, 3, 0.0) == 0ms);
+}
+
+TEST_CASE("Retry-After parsing", "[retry]") {
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(784111777));  // 06 Nov 1994 08:49:37
+  CHECK(retry::parse_retry_after("120", now) == std::optional<std::chrono::milliseconds>(120000ms));
+  CHECK(retry::parse_retry_after(" 0 ", now) == std::optional<std::chrono::milliseconds>(0ms));
+  CHECK(retry::parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now) ==
+        std::optional<std::chrono::milliseconds>(10000ms));
+  CHECK(retry::parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now) ==
+        std::optional<std::chrono::milliseconds>(0ms));  // in the past: no wait
+  CHECK_FALSE(retry::parse_retry_after("soon", now));
+  CHECK_FALSE(retry::parse_retry_after("", now));
+  CHECK_FALSE(retry::parse_retry_after("-5", now));
+}
