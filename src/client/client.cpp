@@ -155,9 +155,30 @@ struct Client::Impl {
     return r;
   }
 
+  // Graph echoes a malformed token back in its message ("Malformed access token EAA..."): an
+  // Error must never carry it, whatever part of a response it was copied from.
+  Error redact(Error e) const {
+    const std::string& token = options.access_token;
+    auto scrub = [&token](std::string& text) {
+      for (std::size_t at = text.find(token); at != std::string::npos; at = text.find(token, at))
+        text.replace(at, token.size(), "[redacted]");
+    };
+    if (token.empty()) return e;
+    scrub(e.message);
+    if (e.graph) {
+      scrub(e.graph->message);
+      if (e.graph->details) scrub(*e.graph->details);
+      if (e.graph->error_user_title) scrub(*e.graph->error_user_title);
+      if (e.graph->error_user_msg) scrub(*e.graph->error_user_msg);
+    }
+    return e;
+  }
+
   Result<HttpResponse> execute(const HttpRequest& r, Idempotency idempotency, const CallOptions& call) const {
-    return retry::send_with_retries(*transport, r, call.idempotency.value_or(idempotency),
-                                    call.retry.value_or(options.retry), hooks);
+    auto sent = retry::send_with_retries(*transport, r, call.idempotency.value_or(idempotency),
+                                         call.retry.value_or(options.retry), hooks);
+    if (!sent) return redact(std::move(sent).error());
+    return sent;
   }
 
   // Sends and decodes: the common shape of every operation.
@@ -169,7 +190,10 @@ struct Client::Impl {
                         idempotency, call_options);
     if (!sent) return std::move(sent).error();
     auto decoded = decode(*sent);
-    if (!decoded) decoded.error().http_status = sent->status;
+    if (!decoded) {
+      decoded.error().http_status = sent->status;
+      decoded.error() = redact(std::move(decoded.error()));
+    }
     return decoded;
   }
 

@@ -43,11 +43,32 @@ Result<void> check_media(const std::string& field, MessageType type, const Media
 
 }  // namespace
 
+namespace {
+// Length of the whitespace code point at the start (or, with `from_end`, the end) of `t`, or 0.
+// ASCII whitespace plus Unicode's space separators (U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029,
+// U+202F, U+205F, U+3000) and the BOM, all of which render as nothing in a group subject.
+std::size_t whitespace_at(std::string_view t, bool from_end) noexcept {
+  if (t.empty()) return 0;
+  const unsigned char edge = static_cast<unsigned char>(from_end ? t.back() : t.front());
+  if (is_space(edge)) return 1;
+  static constexpr std::string_view kUnicodeSpaces[] = {
+      "\xC2\xA0",     "\xE1\x9A\x80", "\xE2\x80\x80", "\xE2\x80\x81", "\xE2\x80\x82", "\xE2\x80\x83",
+      "\xE2\x80\x84", "\xE2\x80\x85", "\xE2\x80\x86", "\xE2\x80\x87", "\xE2\x80\x88", "\xE2\x80\x89",
+      "\xE2\x80\x8A", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE3\x80\x80",
+      "\xEF\xBB\xBF"};
+  for (std::string_view space : kUnicodeSpaces) {
+    if (t.size() >= space.size() &&
+        (from_end ? t.substr(t.size() - space.size()) : t.substr(0, space.size())) == space)
+      return space.size();
+  }
+  return 0;
+}
+}  // namespace
+
 std::string trim(std::string_view text) {
-  std::size_t b = 0, e = text.size();
-  while (b < e && is_space(static_cast<unsigned char>(text[b]))) ++b;
-  while (e > b && is_space(static_cast<unsigned char>(text[e - 1]))) --e;
-  return std::string(text.substr(b, e - b));
+  while (std::size_t n = whitespace_at(text, false)) text.remove_prefix(n);
+  while (std::size_t n = whitespace_at(text, true)) text.remove_suffix(n);
+  return std::string(text);
 }
 
 std::size_t utf8_length(std::string_view text) noexcept {
