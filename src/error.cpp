@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include <curl/curl.h>
+
 namespace wagroups {
 
 const char* to_string(ErrorCode code) noexcept {
@@ -65,6 +67,29 @@ bool is_permanent_code(int graph_code) noexcept {
       return false;
   }
 }
+// Transport failures that no retry can cure: the request or the local setup is wrong.
+bool is_permanent_curl_code(int curl_code) noexcept {
+  switch (curl_code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_FAILED_INIT:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_NOT_BUILT_IN:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return true;
+    default:
+      return false;
+  }
+}
 }  // namespace
 
 bool Error::is_rate_limited() const noexcept {
@@ -83,7 +108,7 @@ bool Error::is_retryable() const noexcept {
     case ErrorCode::decode:
       return false;
     case ErrorCode::transport:
-      return true;
+      return !is_permanent_curl_code(curl_code);
     case ErrorCode::graph_api:
       break;
   }

@@ -16,12 +16,16 @@ namespace wagroups {
 
 struct CurlTransportOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
-  /// Default whole-exchange limit when a request does not carry its own.
+  /// Whole-exchange limit for a request that carries none (`Client` always sets one, from
+  /// `ClientOptions::request_timeout`).
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
   /// Abort a transfer slower than 1 byte/s for this long (0 disables the stall check).
   std::chrono::seconds low_speed_time{30};
   /// CA bundle file for TLS verification; the system default when unset. Verification is always on.
   std::optional<std::string> ca_bundle;
+  /// Proxy URL. Unset: libcurl's default, which honours the http_proxy / https_proxy / no_proxy
+  /// environment variables. Empty string: never use a proxy.
+  std::optional<std::string> proxy;
   /// Prefer HTTP/2 over TLS where libcurl supports it (plain-HTTP URLs stay on HTTP/1.1).
   bool http2 = true;
   /// Easy handles (and so kept-alive connections) kept idle for reuse; more concurrent callers

@@ -102,7 +102,8 @@ struct WAGROUPS_API Error {
 
   int attempts = 1;  ///< how many times the request was sent (retries included)
 
-  /// Whether trying again later may succeed: transport failures, HTTP 408/429/5xx, Graph throttling
+  /// Whether trying again later may succeed: transport failures (except a malformed URL, an
+  /// unsupported protocol and TLS certificate/setup failures), HTTP 408/429/5xx, Graph throttling
   /// and temporary codes, or `is_transient`. Eligibility, limits and validation are never retryable.
   bool is_retryable() const noexcept;
   /// Graph code 131215: the number is not a Groups-eligible Official Business Account number.

@@ -91,6 +91,7 @@ struct Client::Impl {
   ClientOptions options;
   std::shared_ptr<Transport> transport;
   std::string user_agent;
+  std::string authorization;  // "Bearer <token>", built once
   retry::Hooks hooks;
   mutable std::mutex rng_mutex;
   mutable std::mt19937_64 rng{std::random_device{}()};
@@ -98,6 +99,7 @@ struct Client::Impl {
   explicit Impl(ClientOptions o) : options(std::move(o)) {
     transport = options.transport ? options.transport : make_curl_transport();
     user_agent = std::string("wagroups/") + WAGROUPS_VERSION_STRING;
+    authorization = "Bearer " + options.access_token;
     if (!options.user_agent_suffix.empty()) user_agent += " " + options.user_agent_suffix;
     while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
     hooks.sleeper = options.sleeper ? options.sleeper : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
@@ -146,7 +148,8 @@ struct Client::Impl {
     HttpRequest r;
     r.method = method;
     r.url = std::move(target);
-    r.headers.emplace_back("Authorization", "Bearer " + options.access_token);
+    r.headers.reserve(4);
+    r.headers.emplace_back("Authorization", authorization);
     r.headers.emplace_back("Accept", "application/json");
     r.headers.emplace_back("User-Agent", user_agent);
     if (!body.empty()) r.headers.emplace_back("Content-Type", std::move(content_type));
@@ -246,7 +249,7 @@ Result<CreateGroupResponse> Client::create_group(const CreateGroupRequest& reque
   if (auto r = validation::check(request); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "groups"}),
                      codec::encode_create_group(request), Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_create_group(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_create_group(resp.body); });
 }
 
 Result<ListGroupsResponse> Client::list_groups(const ListGroupsRequest& request, const CallOptions& call) const {
@@ -256,7 +259,7 @@ Result<ListGroupsResponse> Client::list_groups(const ListGroupsRequest& request,
   add_page_query(query, request.page);
   return impl_->call(HttpMethod::get, impl_->url({impl_->options.phone_number_id, "groups"}, query), {},
                      Idempotency::idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_list_groups(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_list_groups(resp.body); });
 }
 
 Result<std::size_t> Client::for_each_group(const std::function<bool(const GroupSummary&)>& visit, int page_size,
@@ -300,7 +303,7 @@ Result<GroupInfo> Client::get_group_info(const GetGroupInfoRequest& request, con
   }
   return impl_->call(HttpMethod::get, impl_->url({request.group_id}, {{"fields", fields}}), {},
                      Idempotency::idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_group_info(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_group_info(resp.body); });
 }
 
 Result<UpdateGroupSettingsResponse> Client::update_group_settings(const UpdateGroupSettingsRequest& request,
@@ -317,21 +320,21 @@ Result<UpdateGroupSettingsResponse> Client::update_group_settings(const UpdateGr
   }
   return impl_->call(
       HttpMethod::post, impl_->url({request.group_id}), std::move(body), Idempotency::non_idempotent, call,
-      [](const HttpResponse& resp) { return codec::decode_update_settings(resp.body); }, std::move(content_type));
+      [](HttpResponse& resp) { return codec::decode_update_settings(resp.body); }, std::move(content_type));
 }
 
 Result<DeleteGroupResponse> Client::delete_group(const std::string& group_id, const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({group_id}), {}, Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_delete_group(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_delete_group(resp.body); });
 }
 
 Result<InviteLink> Client::get_invite_link(const std::string& group_id, const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
   return impl_->call(HttpMethod::get, impl_->url({group_id, "invite_link"}), {}, Idempotency::idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
 }
 
 Result<InviteLink> Client::reset_invite_link(const std::string& group_id, const CallOptions& call) const {
@@ -339,7 +342,7 @@ Result<InviteLink> Client::reset_invite_link(const std::string& group_id, const 
   if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({group_id, "invite_link"}), codec::encode_messaging_product_only(),
                      Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
 }
 
 Result<DeleteInviteLinkResponse> Client::delete_invite_link(const std::string& group_id,
@@ -348,7 +351,7 @@ Result<DeleteInviteLinkResponse> Client::delete_invite_link(const std::string& g
   if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({group_id, "invite_link"}),
                      codec::encode_messaging_product_only(), Idempotency::idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_delete_invite_link(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_delete_invite_link(resp.body); });
 }
 
 Result<JoinRequestsPage> Client::list_join_requests(const ListJoinRequestsRequest& request,
@@ -360,7 +363,7 @@ Result<JoinRequestsPage> Client::list_join_requests(const ListJoinRequestsReques
   add_page_query(query, request.page);
   return impl_->call(HttpMethod::get, impl_->url({request.group_id, "join_requests"}, query), {},
                      Idempotency::idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_join_requests(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_join_requests(resp.body); });
 }
 
 Result<std::vector<JoinRequest>> Client::list_all_join_requests(const std::string& group_id,
@@ -388,7 +391,7 @@ Result<JoinRequestsResult> Client::approve_join_requests(const JoinRequestsActio
   if (auto r = validation::check(request); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({request.group_id, "join_requests"}),
                      codec::encode_join_request_ids(request), Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) {
+                     [](HttpResponse& resp) {
                        return codec::decode_join_requests_result(resp.body, "approved_join_requests");
                      });
 }
@@ -399,7 +402,7 @@ Result<JoinRequestsResult> Client::reject_join_requests(const JoinRequestsAction
   if (auto r = validation::check(request); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}),
                      codec::encode_join_request_ids(request), Idempotency::idempotent, call,
-                     [](const HttpResponse& resp) {
+                     [](HttpResponse& resp) {
                        return codec::decode_join_requests_result(resp.body, "rejected_join_requests");
                      });
 }
@@ -412,7 +415,7 @@ Result<RemoveParticipantsResponse> Client::remove_participants(const RemoveParti
   for (auto& p : trimmed.participants) p = validation::trim(p);
   return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "participants"}),
                      codec::encode_remove_participants(trimmed), Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_remove_participants(resp); });
+                     [](HttpResponse& resp) { return codec::decode_remove_participants(resp); });
 }
 
 Result<SendMessageResponse> Client::send_group_message(const GroupMessage& message, const CallOptions& call) const {
@@ -420,7 +423,7 @@ Result<SendMessageResponse> Client::send_group_message(const GroupMessage& messa
   if (auto r = impl_->check_credentials(true); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
                      codec::encode_group_message(message), Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_send_message(resp.body); });
 }
 
 Result<SendMessageResponse> Client::send_text(const std::string& group_id, const std::string& body, bool preview_url,
@@ -481,7 +484,7 @@ Result<SendMessageResponse> Client::send_template_to_phone(const std::string& ph
   return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
                      codec::encode_template_to_phone(validation::trim(phone_number), template_message),
                      Idempotency::non_idempotent, call,
-                     [](const HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+                     [](HttpResponse& resp) { return codec::decode_send_message(resp.body); });
 }
 
 }  // namespace wagroups

@@ -22,10 +22,10 @@ std::string excerpt(std::string_view body) {
   return out;
 }
 
-// Parses a response body that must be a JSON object.
-bool parse_object(std::string_view body, json::Document& doc, Error& error, const char* what) {
+// Parses (in place) a response body that must be a JSON object.
+bool parse_object(std::string& body, json::Document& doc, Error& error, const char* what) {
   std::string reason;
-  if (!json::parse(body, doc, reason)) {
+  if (!json::parse_in_place(body, doc, reason, json::Input::graph_response)) {
     error = Error::decode_failure(0, std::string(what) + ": " + reason + " (body: " + excerpt(body) + ")");
     return false;
   }
@@ -260,10 +260,11 @@ Paging decode_paging(const json::Value& obj) {
 // ---------------------------------------------------------------------------------------------
 // Responses
 
-Result<CreateGroupResponse> decode_create_group(std::string_view body) {
+Result<CreateGroupResponse> decode_create_group(std::string& body) {
   CreateGroupResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;  // S1 documents no body
-  json::Document doc;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;  // S1 documents no body
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "create group response")) return error;
   out.request_id = json::get_string(doc, "request_id");
@@ -271,8 +272,9 @@ Result<CreateGroupResponse> decode_create_group(std::string_view body) {
   return out;
 }
 
-Result<ListGroupsResponse> decode_list_groups(std::string_view body) {
-  json::Document doc;
+Result<ListGroupsResponse> decode_list_groups(std::string& body) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "list groups response")) return error;
   ListGroupsResponse out;
@@ -297,8 +299,9 @@ Result<ListGroupsResponse> decode_list_groups(std::string_view body) {
   return out;
 }
 
-Result<GroupInfo> decode_group_info(std::string_view body) {
-  json::Document doc;
+Result<GroupInfo> decode_group_info(std::string& body) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "group info response")) return error;
   GroupInfo g;
@@ -320,10 +323,11 @@ Result<GroupInfo> decode_group_info(std::string_view body) {
   return g;
 }
 
-Result<UpdateGroupSettingsResponse> decode_update_settings(std::string_view body) {
+Result<UpdateGroupSettingsResponse> decode_update_settings(std::string& body) {
   UpdateGroupSettingsResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
-  json::Document doc;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "update settings response")) return error;
   out.request_id = json::get_string(doc, "request_id");
@@ -331,10 +335,11 @@ Result<UpdateGroupSettingsResponse> decode_update_settings(std::string_view body
   return out;
 }
 
-Result<DeleteGroupResponse> decode_delete_group(std::string_view body) {
+Result<DeleteGroupResponse> decode_delete_group(std::string& body) {
   DeleteGroupResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
-  json::Document doc;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "delete group response")) return error;
   out.success = json::get_bool(doc, "success");
@@ -342,8 +347,9 @@ Result<DeleteGroupResponse> decode_delete_group(std::string_view body) {
   return out;
 }
 
-Result<InviteLink> decode_invite_link(std::string_view body) {
-  json::Document doc;
+Result<InviteLink> decode_invite_link(std::string& body) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "invite link response")) return error;
   auto link = json::get_string(doc, "invite_link");
@@ -354,18 +360,20 @@ Result<InviteLink> decode_invite_link(std::string_view body) {
   return out;
 }
 
-Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string_view body) {
+Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string& body) {
   DeleteInviteLinkResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
-  json::Document doc;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "delete invite link response")) return error;
   out.success = json::get_bool(doc, "success");
   return out;
 }
 
-Result<JoinRequestsPage> decode_join_requests(std::string_view body) {
-  json::Document doc;
+Result<JoinRequestsPage> decode_join_requests(std::string& body) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "join requests response")) return error;
   const json::Value* data = json::get_array(doc, "data");
@@ -384,8 +392,9 @@ Result<JoinRequestsPage> decode_join_requests(std::string_view body) {
   return page;
 }
 
-Result<JoinRequestsResult> decode_join_requests_result(std::string_view body, const char* succeeded_key) {
-  json::Document doc;
+Result<JoinRequestsResult> decode_join_requests_result(std::string& body, const char* succeeded_key) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "join requests result")) return error;
   JoinRequestsResult out;
@@ -402,27 +411,29 @@ Result<JoinRequestsResult> decode_join_requests_result(std::string_view body, co
   return out;
 }
 
-Result<RemoveParticipantsResponse> decode_remove_participants(const HttpResponse& response) {
+Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& response) {
   RemoveParticipantsResponse out;
   out.http_status = response.status;
   out.partial = response.status == 206;
-  std::string_view body = response.body;
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return out;
-  json::Document doc;
+  std::string& body = response.body;
+  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "remove participants response")) return error;
   out.request_id = json::get_string(doc, "request_id");
   out.success = json::get_bool(doc, "success");
   out.removed_participants = decode_participants(doc, "removed_participants");
   out.failed_participants = decode_participants(doc, "failed_participants");
-  out.partial_error = find_graph_error(body);
+  out.partial_error = graph_error_of(doc);
   if (out.partial_error && out.partial_error->code == graph_codes::partial_success) out.partial = true;
   if (!out.failed_participants.empty()) out.partial = true;
   return out;
 }
 
-Result<SendMessageResponse> decode_send_message(std::string_view body) {
-  json::Document doc;
+Result<SendMessageResponse> decode_send_message(std::string& body) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "send message response")) return error;
   SendMessageResponse out;
@@ -447,10 +458,7 @@ Result<SendMessageResponse> decode_send_message(std::string_view body) {
   return out;
 }
 
-std::optional<GraphError> find_graph_error(std::string_view body) {
-  json::Document doc;
-  std::string reason;
-  if (!json::parse(body, doc, reason)) return std::nullopt;
+std::optional<GraphError> graph_error_of(const json::Value& doc) {
   const json::Value* e = json::get_object(doc, "error");
   if (!e) return std::nullopt;
   GraphError g;
@@ -470,7 +478,11 @@ Error decode_error_response(const HttpResponse& response) {
   Error e;
   e.code = ErrorCode::graph_api;
   e.http_status = response.status;
-  e.graph = find_graph_error(response.body);
+  std::string body = response.body;  // the caller keeps the response; parse a copy in place
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
+  std::string reason;
+  if (json::parse_in_place(body, doc, reason, json::Input::graph_response)) e.graph = graph_error_of(doc);
   if (e.graph) {
     if (e.graph->code == graph_codes::not_eligible) {
       e.message = "this phone number is not eligible for the Groups API: it must be a Groups-eligible "

@@ -31,25 +31,25 @@ std::string encode_group_message(const GroupMessage& message);
 /// A 1:1 template message (`recipient_type: individual`).
 std::string encode_template_to_phone(const std::string& phone, const TemplateMessage& message);
 
-// Responses.
-Result<CreateGroupResponse> decode_create_group(std::string_view body);
-Result<ListGroupsResponse> decode_list_groups(std::string_view body);
-Result<GroupInfo> decode_group_info(std::string_view body);
-Result<UpdateGroupSettingsResponse> decode_update_settings(std::string_view body);
-Result<DeleteGroupResponse> decode_delete_group(std::string_view body);
-Result<InviteLink> decode_invite_link(std::string_view body);
-Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string_view body);
-Result<JoinRequestsPage> decode_join_requests(std::string_view body);
+// Responses. Each decoder parses `body` in place: the string is consumed (modified) by the call.
+Result<CreateGroupResponse> decode_create_group(std::string& body);
+Result<ListGroupsResponse> decode_list_groups(std::string& body);
+Result<GroupInfo> decode_group_info(std::string& body);
+Result<UpdateGroupSettingsResponse> decode_update_settings(std::string& body);
+Result<DeleteGroupResponse> decode_delete_group(std::string& body);
+Result<InviteLink> decode_invite_link(std::string& body);
+Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string& body);
+Result<JoinRequestsPage> decode_join_requests(std::string& body);
 /// `succeeded_key` is "approved_join_requests" or "rejected_join_requests".
-Result<JoinRequestsResult> decode_join_requests_result(std::string_view body, const char* succeeded_key);
-Result<RemoveParticipantsResponse> decode_remove_participants(const HttpResponse& response);
-Result<SendMessageResponse> decode_send_message(std::string_view body);
+Result<JoinRequestsResult> decode_join_requests_result(std::string& body, const char* succeeded_key);
+Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& response);
+Result<SendMessageResponse> decode_send_message(std::string& body);
 
 /// The Graph error of a non-2xx answer (`{"error": {...}}`), or a generic graph_api error with the
 /// HTTP status when the body is not Graph's envelope. Retry-After is read by the caller.
 Error decode_error_response(const HttpResponse& response);
-/// The `{"error": {...}}` object of a body, if it has one.
-std::optional<GraphError> find_graph_error(std::string_view body);
+/// The `{"error": {...}}` member of a parsed body, if it has one.
+std::optional<GraphError> graph_error_of(const json::Value& doc);
 
 // Shared pieces, also used by the webhook parser.
 Participant decode_participant(const json::Value& v);

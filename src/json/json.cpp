@@ -1,8 +1,9 @@
 #include "json/json.hpp"
 
-#include <cerrno>
+#include <charconv>
 #include <cmath>
-#include <cstdlib>
+#include <cstddef>
+#include <cstring>
 #include <limits>
 
 #include <rapidjson/error/en.h>
@@ -10,15 +11,76 @@
 namespace wagroups {
 namespace json {
 
-bool parse(std::string_view text, Document& doc, std::string& error) {
-  constexpr unsigned kFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
-  doc.Parse<kFlags>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
-            rapidjson::GetParseError_En(doc.GetParseError());
+namespace {
+constexpr std::size_t kScratchBytes = 16 * 1024;
+
+struct ThreadScratch {
+  alignas(std::max_align_t) char buffer[kScratchBytes];
+  rapidjson::MemoryPoolAllocator<> pool{buffer, sizeof buffer};
+  bool in_use = false;
+};
+
+ThreadScratch& thread_scratch() {
+  thread_local ThreadScratch scratch;
+  return scratch;
+}
+}  // namespace
+
+ScratchDocument::ScratchDocument() {
+  ThreadScratch& scratch = thread_scratch();
+  if (!scratch.in_use) {
+    scratch.in_use = true;
+    owns_thread_buffer_ = true;
+    pool_ = &scratch.pool;
+  } else {
+    own_pool_.emplace();
+    pool_ = &*own_pool_;
+  }
+  doc_.emplace(pool_);
+}
+
+ScratchDocument::~ScratchDocument() {
+  doc_.reset();
+  if (owns_thread_buffer_) {
+    pool_->Clear();  // keeps the user buffer, frees any overflow chunks
+    thread_scratch().in_use = false;
+  }
+}
+
+namespace {
+constexpr unsigned kResponseFlags = rapidjson::kParseIterativeFlag;
+constexpr unsigned kUntrustedFlags = rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag;
+
+bool report(const Document& doc, std::string& error) {
+  if (!doc.HasParseError()) return true;
+  error = "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+          rapidjson::GetParseError_En(doc.GetParseError());
+  return false;
+}
+}  // namespace
+
+bool parse(std::string_view text, Document& doc, std::string& error, Input input) {
+  if (input == Input::graph_response) {
+    doc.Parse<kResponseFlags>(text.data(), text.size());
+  } else {
+    doc.Parse<kUntrustedFlags>(text.data(), text.size());
+  }
+  return report(doc, error);
+}
+
+bool parse_in_place(std::string& text, Document& doc, std::string& error, Input input) {
+  // In-situ parsing stops at the first NUL; one inside the text must not hide what follows it.
+  if (const void* nul = std::memchr(text.data(), 0, text.size())) {
+    error = "invalid JSON at offset " +
+            std::to_string(static_cast<const char*>(nul) - text.data()) + ": NUL byte in the text";
     return false;
   }
-  return true;
+  if (input == Input::graph_response) {
+    doc.ParseInsitu<kResponseFlags>(text.data());
+  } else {
+    doc.ParseInsitu<kUntrustedFlags>(text.data());
+  }
+  return report(doc, error);
 }
 
 const Value* member(const Value& obj, const char* key) noexcept {
@@ -62,13 +124,12 @@ std::optional<std::int64_t> as_int64(const Value& v) noexcept {
     std::string_view s(v.GetString(), v.GetStringLength());
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    if (s.empty() || s.size() > 20) return std::nullopt;
-    std::string copy(s);
-    char* end = nullptr;
-    errno = 0;
-    long long parsed = std::strtoll(copy.c_str(), &end, 10);
-    if (errno != 0 || end != copy.c_str() + copy.size()) return std::nullopt;
-    return static_cast<std::int64_t>(parsed);
+    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+    std::int64_t parsed = 0;
+    const char* end = s.data() + s.size();
+    auto [ptr, ec] = std::from_chars(s.data(), end, parsed);
+    if (s.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+    return parsed;
   }
   return std::nullopt;
 }

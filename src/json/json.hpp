@@ -8,6 +8,10 @@
 #include <string>
 #include <string_view>
 
+// SSE2 is part of the x86-64 baseline, so RapidJSON's SSE2 scanning is safe wherever it compiles.
+#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
+#define RAPIDJSON_SSE2
+#endif
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -18,9 +22,40 @@ namespace json {
 using Value = rapidjson::Value;
 using Document = rapidjson::Document;
 
-/// Parses `text` strictly (UTF-8 validated, iterative so nesting cannot exhaust the stack).
-/// On failure returns false and fills `error` with the offset and RapidJSON's reason.
-bool parse(std::string_view text, Document& doc, std::string& error);
+/// A Document whose first 16 KiB of nodes live in a per-thread buffer that is reused from one
+/// parse to the next, so decoding a typical Graph answer or webhook allocates nothing for the DOM.
+/// A second ScratchDocument alive on the same thread falls back to ordinary heap chunks.
+class ScratchDocument {
+ public:
+  ScratchDocument();
+  ~ScratchDocument();
+  ScratchDocument(const ScratchDocument&) = delete;
+  ScratchDocument& operator=(const ScratchDocument&) = delete;
+  Document& get() noexcept { return *doc_; }
+  operator Document&() noexcept { return *doc_; }  // NOLINT: reads like a Document at call sites
+
+ private:
+  rapidjson::MemoryPoolAllocator<>* pool_ = nullptr;
+  bool owns_thread_buffer_ = false;
+  std::optional<rapidjson::MemoryPoolAllocator<>> own_pool_;
+  std::optional<Document> doc_;
+};
+
+/// How much a parse must distrust its input.
+enum class Input {
+  /// Graph API answers over TLS: iterative (nesting cannot exhaust the stack), UTF-8 not re-checked.
+  graph_response,
+  /// Webhooks and anything else from outside: UTF-8 validated as well.
+  untrusted,
+};
+
+/// Parses `text` strictly (no comments, no trailing commas). On failure returns false and fills
+/// `error` with the offset and RapidJSON's reason.
+bool parse(std::string_view text, Document& doc, std::string& error, Input input = Input::untrusted);
+
+/// The same, in place: strings are decoded inside `text`'s own buffer (no copies, SIMD scanning),
+/// so `text` is modified and must outlive `doc`. A NUL byte inside `text` is a parse error.
+bool parse_in_place(std::string& text, Document& doc, std::string& error, Input input = Input::untrusted);
 
 /// The member `key` of `obj`, or null when `obj` is not an object or has no such member.
 const Value* member(const Value& obj, const char* key) noexcept;

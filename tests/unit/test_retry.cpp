@@ -162,3 +162,19 @@ TEST_CASE("Retry-After parsing", "[retry]") {
   CHECK_FALSE(retry::parse_retry_after("", now));
   CHECK_FALSE(retry::parse_retry_after("-5", now));
 }
+
+TEST_CASE("transport failures that cannot heal are not retried", "[retry]") {
+  // 3 = CURLE_URL_MALFORMAT, 60 = CURLE_PEER_FAILED_VERIFICATION, 77 = CURLE_SSL_CACERT_BADFILE.
+  for (int code : {3, 60, 77}) {
+    FakeClient f;
+    f.transport->enqueue_error(Error::transport_failure(code, "curl: permanent", false));
+    auto r = f.client.list_groups();
+    REQUIRE_FALSE(r.ok());
+    CHECK_FALSE(r.error().is_retryable());
+    CHECK(f.transport->request_count() == 1);
+  }
+  // 7 = CURLE_COULDNT_CONNECT, 28 = CURLE_OPERATION_TIMEDOUT, 56 = CURLE_RECV_ERROR heal with time.
+  for (int code : {7, 28, 56}) {
+    CHECK(Error::transport_failure(code, "curl: transient", true).is_retryable());
+  }
+}
