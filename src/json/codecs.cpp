@@ -1,6 +1,11 @@
 #include "json/codecs.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <utility>
+
+#include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
 
 #include "client/validation.hpp"
 
@@ -272,30 +277,165 @@ Result<CreateGroupResponse> decode_create_group(std::string& body) {
   return out;
 }
 
+namespace {
+
+// SAX decoder for the list-groups page: pages hold up to 1024 groups, and reading them straight
+// into the model skips building (and walking) a DOM. Shapes accepted, as the DOM decoders would:
+// {"data":{"groups":[...]}} (Meta's), {"data":[...]} and {"groups":[...]}; unknown members at any
+// depth are skipped.
+class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, ListGroupsHandler> {
+ public:
+  explicit ListGroupsHandler(ListGroupsResponse& out) : out_(out) { stack_.reserve(8); }
+
+  bool Null() { return scalar({}, false); }
+  bool Bool(bool b) { return scalar(b ? "true" : "false", false); }
+  bool Int(int i) { return number(i); }
+  bool Uint(unsigned u) { return number(u); }
+  bool Int64(std::int64_t i) { return number(i); }
+  bool Uint64(std::uint64_t u) {
+    return u <= static_cast<std::uint64_t>(INT64_MAX) ? number(static_cast<std::int64_t>(u))
+                                                       : scalar(std::to_string(u), false);
+  }
+  bool Double(double d) {
+    const auto whole = json::as_int64(rapidjson::Value(d));
+    return whole ? number(*whole) : scalar(std::to_string(d), false);
+  }
+  bool String(const char* str, rapidjson::SizeType length, bool) { return scalar(std::string_view(str, length), true); }
+  // In-situ parsing leaves every key in the body's own buffer, so a view of it stays valid.
+  bool Key(const char* str, rapidjson::SizeType length, bool) {
+    key_ = std::string_view(str, length);
+    return true;
+  }
+  bool StartObject() { return open(true); }
+  bool EndObject(rapidjson::SizeType) { return close(); }
+  bool StartArray() { return open(false); }
+  bool EndArray(rapidjson::SizeType) { return close(); }
+
+  bool found_groups() const noexcept { return found_groups_; }
+  const std::string& failure() const noexcept { return failure_; }
+
+ private:
+  enum class Ctx { root, data, groups, group, paging, cursors, skip };
+
+  Ctx top() const noexcept { return stack_.empty() ? Ctx::skip : stack_.back(); }
+
+  bool open(bool is_object) {
+    if (stack_.empty() && !started_) {
+      started_ = true;
+      if (!is_object) return fail("expected a JSON object");
+      stack_.push_back(Ctx::root);
+      return true;
+    }
+    Ctx next = Ctx::skip;
+    switch (top()) {
+      case Ctx::root:
+        if (key_ == "data") next = is_object ? Ctx::data : Ctx::groups;
+        else if (key_ == "groups" && !is_object) next = Ctx::groups;
+        else if (key_ == "paging" && is_object) next = Ctx::paging;
+        break;
+      case Ctx::data:
+        if (key_ == "groups" && !is_object) next = Ctx::groups;
+        break;
+      case Ctx::groups:
+        if (is_object) {
+          out_.groups.emplace_back();
+          next = Ctx::group;
+        } else {
+          return fail("a group entry is not an object");
+        }
+        break;
+      case Ctx::paging:
+        if (key_ == "cursors" && is_object) next = Ctx::cursors;
+        break;
+      case Ctx::group:
+        if (key_ == "id") return fail("a group without an id");
+        break;
+      default:
+        break;
+    }
+    if (next == Ctx::groups) found_groups_ = true;
+    stack_.push_back(next);
+    return true;
+  }
+
+  bool close() {
+    if (top() == Ctx::group && out_.groups.back().id.empty()) return fail("a group without an id");
+    stack_.pop_back();
+    return true;
+  }
+
+  bool number(std::int64_t v) {
+    if (top() == Ctx::group && (key_ == "created_at" || key_ == "creation_timestamp")) {
+      auto& g = out_.groups.back();
+      if (key_ == "created_at" || !g.created_at) g.created_at = v;
+      return true;
+    }
+    return scalar(std::to_string(v), false);
+  }
+
+  // A string, or a non-timestamp scalar rendered as text (ids sometimes arrive as bare numbers).
+  bool scalar(std::string_view text, bool is_string) {
+    switch (top()) {
+      case Ctx::group: {
+        auto& g = out_.groups.back();
+        if (key_ == "id") {
+          if (text.empty()) return fail("a group without an id");
+          g.id.assign(text);
+        } else if (key_ == "subject") {
+          if (is_string || !text.empty()) g.subject = std::string(text);
+        } else if (is_string && (key_ == "created_at" || (key_ == "creation_timestamp" && !g.created_at))) {
+          g.created_at = json::parse_int64(text);
+        }
+        return true;
+      }
+      case Ctx::groups:
+        return fail("a group entry is not an object");
+      case Ctx::cursors:
+        if (key_ == "before" && !text.empty()) out_.paging.before = std::string(text);
+        if (key_ == "after" && !text.empty()) out_.paging.after = std::string(text);
+        return true;
+      case Ctx::paging:
+        if (key_ == "previous" && !text.empty()) out_.paging.previous = std::string(text);
+        if (key_ == "next" && !text.empty()) out_.paging.next = std::string(text);
+        return true;
+      default:
+        if (stack_.empty() && !started_) return fail("expected a JSON object");
+        return true;
+    }
+  }
+
+  bool fail(std::string why) {
+    failure_ = std::move(why);
+    return false;
+  }
+
+  ListGroupsResponse& out_;
+  std::vector<Ctx> stack_;
+  std::string_view key_;
+  std::string failure_;
+  bool started_ = false;
+  bool found_groups_ = false;
+};
+
+}  // namespace
+
 Result<ListGroupsResponse> decode_list_groups(std::string& body) {
-  json::ScratchDocument scratch;
-  json::Document& doc = scratch;
-  Error error;
-  if (!parse_object(body, doc, error, "list groups response")) return error;
+  const std::string head = body.substr(0, kExcerptBytes + 1);  // the in-place parse rewrites body
+  if (std::memchr(body.data(), 0, body.size()) != nullptr)
+    return Error::decode_failure(0, "list groups response: NUL byte in the body");
   ListGroupsResponse out;
-  // Meta nests the list: data is an object holding groups[]; tolerate a plain data[] too.
-  const json::Value* groups = nullptr;
-  if (const json::Value* data = json::member(doc, "data")) {
-    groups = data->IsArray() ? data : json::get_array(*data, "groups");
+  ListGroupsHandler handler(out);
+  rapidjson::Reader reader;
+  rapidjson::InsituStringStream stream(body.data());
+  const rapidjson::ParseResult parsed =
+      reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag>(stream, handler);
+  if (!handler.failure().empty()) return Error::decode_failure(0, "list groups response: " + handler.failure());
+  if (parsed.IsError()) {
+    return Error::decode_failure(0, "list groups response: invalid JSON at offset " + std::to_string(parsed.Offset()) +
+                                        ": " + rapidjson::GetParseError_En(parsed.Code()) + " (body: " + excerpt(head) + ")");
   }
-  if (!groups) groups = json::get_array(doc, "groups");
-  if (!groups) return Error::decode_failure(0, "list groups response: no data.groups array (body: " + excerpt(body) + ")");
-  for (const auto& item : groups->GetArray()) {
-    auto id = json::get_string(item, "id");
-    if (!id || id->empty()) return Error::decode_failure(0, "list groups response: a group without an id");
-    GroupSummary g;
-    g.id = std::move(*id);
-    g.subject = json::get_string(item, "subject");
-    g.created_at = json::get_int64(item, "created_at");
-    if (!g.created_at) g.created_at = json::get_int64(item, "creation_timestamp");
-    out.groups.push_back(std::move(g));
-  }
-  out.paging = decode_paging(doc);
+  if (!handler.found_groups())
+    return Error::decode_failure(0, "list groups response: no data.groups array (body: " + excerpt(head) + ")");
   return out;
 }
 

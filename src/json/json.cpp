@@ -109,6 +109,18 @@ std::optional<std::string> get_string(const Value& obj, const char* key) {
   return v ? as_string(*v) : std::nullopt;
 }
 
+std::optional<std::int64_t> parse_int64(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  std::int64_t parsed = 0;
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, parsed);
+  if (ec != std::errc() || ptr != end) return std::nullopt;
+  return parsed;
+}
+
 std::optional<std::int64_t> as_int64(const Value& v) noexcept {
   if (v.IsInt64()) return v.GetInt64();
   if (v.IsUint64()) {
@@ -120,17 +132,7 @@ std::optional<std::int64_t> as_int64(const Value& v) noexcept {
     if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9.0e18) return std::nullopt;
     return static_cast<std::int64_t>(d);
   }
-  if (v.IsString()) {
-    std::string_view s(v.GetString(), v.GetStringLength());
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    if (!s.empty() && s.front() == '+') s.remove_prefix(1);
-    std::int64_t parsed = 0;
-    const char* end = s.data() + s.size();
-    auto [ptr, ec] = std::from_chars(s.data(), end, parsed);
-    if (s.empty() || ec != std::errc() || ptr != end) return std::nullopt;
-    return parsed;
-  }
+  if (v.IsString()) return parse_int64(std::string_view(v.GetString(), v.GetStringLength()));
   return std::nullopt;
 }
 

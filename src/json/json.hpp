@@ -63,6 +63,8 @@ const Value* member(const Value& obj, const char* key) noexcept;
 /// A string, or a number/bool rendered as text (ids sometimes arrive as bare numbers).
 std::optional<std::string> get_string(const Value& obj, const char* key);
 std::optional<std::string> as_string(const Value& v);
+/// A decimal integer ("1750269342", surrounding blanks allowed), or unset.
+std::optional<std::int64_t> parse_int64(std::string_view text) noexcept;
 /// An integer from a number or a decimal string ("1750269342").
 std::optional<std::int64_t> get_int64(const Value& obj, const char* key) noexcept;
 std::optional<std::int64_t> as_int64(const Value& v) noexcept;

@@ -1,15 +1,18 @@
 // Per-request overhead of wagroups::Client::list_groups over a CurlTransport, against a bare
 // libcurl easy-handle loop sending the same request, both to the same in-process loopback server.
 //
-//   wagroups_bench_client_overhead [--rounds N] [--requests N] [--warmup N] [--cpu N]
+//   wagroups_bench_client_overhead [--rounds N] [--requests N] [--warmup N]
+//                                  [--cpu N | --server-cpu N --client-cpu N]
 //
-// --cpu N pins the whole process (the client loops and the in-process server) to CPU N, which
-// makes the figures much steadier on a shared machine.
+// Placement: by default (on a machine with 2+ CPUs) the server's threads run on CPU 0 and the
+// measured loops on CPU 1, as with a peer on another host. --cpu N puts everything on one CPU
+// instead: steadier, but the server's work then evicts the client's caches between requests,
+// which a real deployment does not see.
 //
 // Three sides: a bare libcurl loop, CurlTransport::send alone (with the request the client builds),
-// and Client::list_groups. Each round runs `requests` sequential requests on every side, the side
-// that goes first rotating between rounds; a side's figure is the median, over rounds, of its
-// round mean.
+// and Client::list_groups. Within a round the sides' requests are interleaved one by one (the side
+// going first rotating), so load from elsewhere hits all three alike. The headline ratio is the
+// median over rounds of the per-round client/raw ratio.
 
 #include <curl/curl.h>
 #if defined(__linux__)
@@ -22,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <thread>
 #include <memory>
 #include <string>
 #include <utility>
@@ -46,11 +50,15 @@ struct Settings {
   int rounds = 30;
   int requests = 200;
   int warmup = 300;
-  int cpu = -1;  ///< pin every thread (client and server) to this CPU; -1: no pinning
+  int cpu = -1;         ///< pin every thread (client and server) to this CPU; -1: no pinning
+  int server_cpu = -1;  ///< with client_cpu: the server's threads on this CPU...
+  int client_cpu = -1;  ///< ...and the measured loops on this one, as with a remote peer
 };
 
 [[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr, "usage: %s [--rounds N] [--requests N] [--warmup N] [--cpu N]\n", argv0);
+  std::fprintf(stderr,
+               "usage: %s [--rounds N] [--requests N] [--warmup N] [--cpu N | --server-cpu N --client-cpu N]\n",
+               argv0);
   std::exit(2);
 }
 
@@ -62,10 +70,15 @@ Settings parse_args(int argc, char** argv) {
     if (arg == "--help" || arg == "-h" || i + 1 >= argc) usage(argv[0]);
     char* end = nullptr;
     const long value = std::strtol(argv[i + 1], &end, 10);
-    const long min = arg == "--cpu" ? 0 : 1;
+    const bool is_cpu = arg == "--cpu" || arg == "--server-cpu" || arg == "--client-cpu";
+    const long min = is_cpu ? 0 : 1;
     if (end == argv[i + 1] || *end != '\0' || value < min || value > 1000000) usage(argv[0]);
     if (arg == "--cpu") {
       s.cpu = static_cast<int>(value);
+    } else if (arg == "--server-cpu") {
+      s.server_cpu = static_cast<int>(value);
+    } else if (arg == "--client-cpu") {
+      s.client_cpu = static_cast<int>(value);
     } else if (arg == "--rounds") {
       s.rounds = static_cast<int>(value);
     } else if (arg == "--requests") {
@@ -77,6 +90,7 @@ Settings parse_args(int argc, char** argv) {
     }
     i += 2;
   }
+  if ((s.server_cpu >= 0) != (s.client_cpu >= 0) || (s.cpu >= 0 && s.server_cpu >= 0)) usage(argv[0]);
   return s;
 }
 
@@ -263,6 +277,13 @@ class TransportLoop {
   wagroups::CurlTransport transport_;
 };
 
+std::string placement(const Settings& s) {
+  if (s.cpu >= 0) return "client and server pinned to CPU " + std::to_string(s.cpu);
+  if (s.client_cpu >= 0)
+    return "server on CPU " + std::to_string(s.server_cpu) + ", client on CPU " + std::to_string(s.client_cpu);
+  return "not pinned";
+}
+
 struct Side {
   const char* name;
   std::function<void()> run_one;
@@ -273,8 +294,14 @@ struct Side {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Settings settings = parse_args(argc, argv);
-  if (settings.cpu >= 0) pin_to_cpu(settings.cpu);  // before any thread starts: they inherit it
+  Settings settings = parse_args(argc, argv);
+  if (settings.cpu < 0 && settings.server_cpu < 0 && std::thread::hardware_concurrency() >= 2) {
+    settings.server_cpu = 0;
+    settings.client_cpu = 1;
+  }
+  // Threads inherit the affinity of the thread that creates them: pin before the server starts.
+  if (settings.cpu >= 0) pin_to_cpu(settings.cpu);
+  if (settings.server_cpu >= 0) pin_to_cpu(settings.server_cpu);
   curl_global_init(CURL_GLOBAL_DEFAULT);  // for the raw loop; the transport does its own once
 
   const std::string body = list_groups_body();
@@ -292,6 +319,7 @@ int main(int argc, char** argv) {
     res.set_content(body, "application/json; charset=UTF-8");
   });
   server.start();
+  if (settings.client_cpu >= 0) pin_to_cpu(settings.client_cpu);  // the measured loops only
 
   const wagroups::HttpRequest request = capture_client_request(server.base_url(), body);
   const std::size_t expected_groups = 9;
@@ -302,7 +330,7 @@ int main(int argc, char** argv) {
   for (const auto& h : request.headers) std::printf(" %s", h.first.c_str());
   std::printf("\nresponse body: %zu bytes; %d rounds x %d requests per side, %d warm-up requests; %s\n",
               body.size(), settings.rounds, settings.requests, settings.warmup,
-              settings.cpu >= 0 ? ("pinned to CPU " + std::to_string(settings.cpu)).c_str() : "not pinned");
+              placement(settings).c_str());
 
   RawLoop raw(request);
   TransportLoop transport(request);

@@ -285,3 +285,33 @@ TEST_CASE("invite link delete: success as the string \"true\" or a bool", "[deco
   REQUIRE(r.ok());
   CHECK(r->success == std::optional<bool>(true));
 }
+
+TEST_CASE("list groups: unknown nested members are skipped, odd but valid shapes accepted", "[decode]") {
+  FakeClient f;
+  f.transport->enqueue(200, R"({"meta":{"id":"not-a-group","groups":[{"id":"nope"}]},
+    "groups":[{"extra":{"id":"inner","subject":"inner"},"id":16505551234,"subject":null,
+               "creation_timestamp":1750000001,"created_at":"1750000002","tags":["a",{"id":"x"}]}],
+    "paging":{"cursors":{"after":"A","before":null},"next":null}})");
+  auto r = f.client.list_groups();
+  REQUIRE(r.ok());
+  REQUIRE(r->groups.size() == 1);
+  CHECK(r->groups[0].id == "16505551234");
+  CHECK_FALSE(r->groups[0].subject);
+  CHECK(r->groups[0].created_at == std::optional<std::int64_t>(1750000002));  // created_at wins
+  CHECK(r->paging.after == std::optional<std::string>("A"));
+  CHECK_FALSE(r->paging.before);
+  CHECK_FALSE(r->paging.next);
+}
+
+TEST_CASE("list groups: entries that are not objects, null ids and NUL bytes are decode errors", "[decode]") {
+  for (const std::string& body : {std::string(R"({"data":{"groups":["G1"]}})"), std::string(R"({"data":{"groups":[{"id":null}]}})"),
+                                 std::string(R"({"data":{"groups":[{"subject":"no id"}]}})"),
+                                 std::string("{\"data\":{\"groups\":[]}}\0{", 25), std::string(R"("just a string")"),
+                                 std::string(R"({"data":{"groups":[{"id":"G1"}]})")}) {
+    FakeClient f;
+    f.transport->enqueue(200, body);
+    auto r = f.client.list_groups();
+    CHECK_FALSE(r.ok());
+    if (!r.ok()) CHECK(r.error().code == ErrorCode::decode);
+  }
+}
