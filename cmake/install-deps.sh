@@ -5,7 +5,7 @@
 # derived from the Debian mirror this machine is already configured with (no host is named here).
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build pkg-config git
+packages=(build-essential clang cmake ninja-build pkg-config git
           libcurl4-openssl-dev rapidjson-dev libssl-dev
           libsqlite3-dev libcpp-httplib-dev libcli11-dev)
 

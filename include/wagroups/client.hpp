@@ -28,9 +28,10 @@ using PageProgress = std::function<void(std::size_t pages, std::size_t items)>;
 /// A client of the Cloud API Groups endpoints.
 ///
 /// Every argument is validated before anything is sent; a violation comes back as an `Error` of
-/// kind `invalid_argument` naming the field and the limit. Retries happen inside the client:
-/// idempotent operations (reads, deleting the invite link, rejecting join requests) are retried on
-/// retryable failures; the others only when the transport proves the request never left this host.
+/// kind `invalid_argument` naming the field and the limit. Retries happen inside the client: reads
+/// (GET) are retried on retryable failures; every other operation only when the transport proves
+/// the request never left this host, because a repeat would report a done deed as failed (a
+/// second reject answers 131213) or start a second asynchronous operation.
 /// `CallOptions::idempotency` overrides that per call.
 ///
 /// @par Thread safety

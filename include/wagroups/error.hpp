@@ -3,6 +3,7 @@
 /// @file
 /// Errors and `Result<T>`: every expected failure in wagroups is a value, never an exception.
 
+#include <cassert>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -134,6 +135,8 @@ class BadResultAccess : public std::logic_error {
 
 /// A value or the `Error` that prevented it. Check with `ok()` / `if (result)`, then use `*result`
 /// or `result->`; `value()` throws `BadResultAccess` for callers who prefer exceptions.
+/// As with `std::optional`, `*`, `->` require `ok()` and `error()` requires `!ok()` (asserted in
+/// debug builds).
 template <typename T>
 class [[nodiscard]] Result {
  public:
@@ -143,11 +146,11 @@ class [[nodiscard]] Result {
   bool ok() const noexcept { return state_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& operator*() & { return std::get<0>(state_); }
-  const T& operator*() const& { return std::get<0>(state_); }
-  T&& operator*() && { return std::get<0>(std::move(state_)); }
-  T* operator->() { return &std::get<0>(state_); }
-  const T* operator->() const { return &std::get<0>(state_); }
+  T& operator*() & noexcept { return *get(); }
+  const T& operator*() const& noexcept { return *get(); }
+  T&& operator*() && noexcept { return std::move(*get()); }
+  T* operator->() noexcept { return get(); }
+  const T* operator->() const noexcept { return get(); }
 
   T& value() & { check(); return std::get<0>(state_); }
   const T& value() const& { check(); return std::get<0>(state_); }
@@ -156,13 +159,29 @@ class [[nodiscard]] Result {
   template <typename U>
   T value_or(U&& fallback) const& { return ok() ? std::get<0>(state_) : T(std::forward<U>(fallback)); }
 
-  const Error& error() const& { return std::get<1>(state_); }
-  Error& error() & { return std::get<1>(state_); }
-  Error&& error() && { return std::get<1>(std::move(state_)); }
+  const Error& error() const& noexcept { return *get_error(); }
+  Error& error() & noexcept { return *get_error(); }
+  Error&& error() && noexcept { return std::move(*get_error()); }
 
  private:
   void check() const {
-    if (!ok()) throw BadResultAccess(std::get<1>(state_));
+    if (!ok()) throw BadResultAccess(*std::get_if<1>(&state_));
+  }
+  T* get() noexcept {
+    assert(ok() && "Result: value accessed on an error");
+    return std::get_if<0>(&state_);
+  }
+  const T* get() const noexcept {
+    assert(ok() && "Result: value accessed on an error");
+    return std::get_if<0>(&state_);
+  }
+  Error* get_error() noexcept {
+    assert(!ok() && "Result: error() called on a success");
+    return std::get_if<1>(&state_);
+  }
+  const Error* get_error() const noexcept {
+    assert(!ok() && "Result: error() called on a success");
+    return std::get_if<1>(&state_);
   }
   std::variant<T, Error> state_;
 };
@@ -179,8 +198,14 @@ class [[nodiscard]] Result<void> {
   void value() const {
     if (error_) throw BadResultAccess(*error_);
   }
-  const Error& error() const& { return *error_; }
-  Error& error() & { return *error_; }
+  const Error& error() const& noexcept {
+    assert(!ok() && "Result: error() called on a success");
+    return *error_;
+  }
+  Error& error() & noexcept {
+    assert(!ok() && "Result: error() called on a success");
+    return *error_;
+  }
 
  private:
   std::optional<Error> error_;

@@ -30,9 +30,11 @@ struct RetryOptions {
   std::chrono::milliseconds max_retry_after{std::chrono::seconds(60)};
 };
 
-/// Sleeps for the given duration; injectable so that tests take no wall time.
+/// Sleeps for the given duration; injectable so that tests take no wall time. Called concurrently
+/// by the threads using the client.
 using Sleeper = std::function<void(std::chrono::milliseconds)>;
-/// Returns a uniformly distributed number in [0, 1); injectable for deterministic jitter.
+/// Returns a uniformly distributed number in [0, 1); injectable for deterministic jitter. Called
+/// from whichever threads use the client, so it must be safe to call concurrently.
 using RandomSource = std::function<double()>;
 /// The current wall-clock time; injectable (used to read HTTP-date Retry-After values).
 using Clock = std::function<std::chrono::system_clock::time_point()>;
@@ -46,6 +48,9 @@ struct ClientOptions {
   std::string base_url = "https://graph.facebook.com";
   /// Whole-exchange limit per HTTP request (each retry gets its own).
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
+  /// TCP/TLS connect limit of the default transport (ignored when `transport` is set: configure
+  /// your `CurlTransportOptions` instead).
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   RetryOptions retry;
   /// Appended to the User-Agent header after "wagroups/<version>".
   std::string user_agent_suffix;

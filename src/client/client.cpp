@@ -9,6 +9,7 @@
 #include "client/validation.hpp"
 #include "http/retry.hpp"
 #include "json/codecs.hpp"
+#include "util/text.hpp"
 #include "wagroups/curl_transport.hpp"
 #include "wagroups/version.hpp"
 
@@ -17,6 +18,7 @@ namespace wagroups {
 namespace {
 
 constexpr int kMaxCursorRestarts = 3;
+constexpr std::size_t kExcerptBytes = 200;
 
 bool is_unreserved(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
@@ -52,7 +54,7 @@ void add_page_query(Query& query, const PageRequest& page) {
 // One walk over a cursor-paged list. An invalid cursor (131059) restarts from the first page and
 // items already visited are skipped, so `visit` sees each id once.
 template <typename Page, typename Item, typename Fetch, typename ItemsOf, typename IdOf>
-Result<std::size_t> walk_pages(int page_size, Fetch fetch, ItemsOf items_of, IdOf id_of,
+Result<std::size_t> walk_pages(std::optional<int> page_size, Fetch fetch, ItemsOf items_of, IdOf id_of,
                                const std::function<bool(const Item&)>& visit, const PageProgress& progress) {
   std::set<std::string> seen;
   std::size_t pages = 0;
@@ -79,8 +81,11 @@ Result<std::size_t> walk_pages(int page_size, Fetch fetch, ItemsOf items_of, IdO
     }
     if (progress) progress(pages, seen.size());
     const Paging& paging = result->paging;
-    const bool more = paging.next && paging.after && !items_of(*result).empty() && paging.after != page.after;
-    if (!more) return seen.size();
+    const auto& items = items_of(*result);
+    if (items.empty() || !paging.after || paging.after == page.after) return seen.size();
+    // Graph marks the last page by leaving out `next`, but Meta's join-requests answer never
+    // carries `next` at all: without it, only a short page proves the end.
+    if (!paging.next && page.limit && items.size() < static_cast<std::size_t>(*page.limit)) return seen.size();
     page.after = paging.after;
   }
 }
@@ -97,13 +102,21 @@ struct Client::Impl {
   mutable std::mt19937_64 rng{std::random_device{}()};
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {
-    transport = options.transport ? options.transport : make_curl_transport();
+    if (options.transport) {
+      transport = options.transport;
+    } else {
+      CurlTransportOptions curl;
+      curl.connect_timeout = options.connect_timeout;
+      curl.request_timeout = options.request_timeout;
+      transport = make_curl_transport(std::move(curl));
+    }
     user_agent = std::string("wagroups/") + WAGROUPS_VERSION_STRING;
     authorization = "Bearer " + options.access_token;
     if (!options.user_agent_suffix.empty()) user_agent += " " + options.user_agent_suffix;
     while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
     hooks.sleeper = options.sleeper ? options.sleeper : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
     hooks.clock = options.clock ? options.clock : [] { return std::chrono::system_clock::now(); };
+    hooks.secret = options.access_token;
     if (options.random) {
       hooks.random = options.random;
     } else {
@@ -162,17 +175,12 @@ struct Client::Impl {
   // Error must never carry it, whatever part of a response it was copied from.
   Error redact(Error e) const {
     const std::string& token = options.access_token;
-    auto scrub = [&token](std::string& text) {
-      for (std::size_t at = text.find(token); at != std::string::npos; at = text.find(token, at))
-        text.replace(at, token.size(), "[redacted]");
-    };
-    if (token.empty()) return e;
-    scrub(e.message);
+    text::redact(e.message, token);
     if (e.graph) {
-      scrub(e.graph->message);
-      if (e.graph->details) scrub(*e.graph->details);
-      if (e.graph->error_user_title) scrub(*e.graph->error_user_title);
-      if (e.graph->error_user_msg) scrub(*e.graph->error_user_msg);
+      text::redact(e.graph->message, token);
+      if (e.graph->details) text::redact(*e.graph->details, token);
+      if (e.graph->error_user_title) text::redact(*e.graph->error_user_title, token);
+      if (e.graph->error_user_msg) text::redact(*e.graph->error_user_msg, token);
     }
     return e;
   }
@@ -184,7 +192,8 @@ struct Client::Impl {
     return sent;
   }
 
-  // Sends and decodes: the common shape of every operation.
+  // Sends and decodes: the common shape of every operation. Decoders parse the body in place, so
+  // what an error message may quote of it is copied first.
   template <typename Decode>
   auto call(HttpMethod method, std::string target, std::string body, Idempotency idempotency,
             const CallOptions& call_options, Decode decode, std::string content_type = "application/json") const
@@ -192,10 +201,23 @@ struct Client::Impl {
     auto sent = execute(request(method, std::move(target), std::move(body), call_options, std::move(content_type)),
                         idempotency, call_options);
     if (!sent) return std::move(sent).error();
-    auto decoded = decode(*sent);
+    HttpResponse& response = *sent;
+    const std::string head = response.body.substr(0, kExcerptBytes + options.access_token.size());
+    // A 2xx carrying Graph's error envelope is still an error; keep a copy to read it from.
+    std::string envelope;
+    if (response.body.find("\"error\"") != std::string::npos) envelope = response.body;
+    auto decoded = decode(response);
+    // 206 is remove-participants' partial success, whose envelope is part of the result.
+    if (!envelope.empty() && response.status != 206) {
+      Error graph =
+          codec::decode_error_response(HttpResponse{response.status, {}, std::move(envelope)}, options.access_token);
+      if (graph.graph) return redact(std::move(graph));
+    }
     if (!decoded) {
-      decoded.error().http_status = sent->status;
-      decoded.error() = redact(std::move(decoded.error()));
+      Error& e = decoded.error();
+      e.http_status = response.status;
+      e.message += " (body: " + text::excerpt(head, options.access_token, kExcerptBytes) + ")";
+      e = redact(std::move(e));
     }
     return decoded;
   }
@@ -350,7 +372,7 @@ Result<DeleteInviteLinkResponse> Client::delete_invite_link(const std::string& g
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({group_id, "invite_link"}),
-                     codec::encode_messaging_product_only(), Idempotency::idempotent, call,
+                     codec::encode_messaging_product_only(), Idempotency::non_idempotent, call,
                      [](HttpResponse& resp) { return codec::decode_delete_invite_link(resp.body); });
 }
 
@@ -371,8 +393,9 @@ Result<std::vector<JoinRequest>> Client::list_all_join_requests(const std::strin
                                                                 const CallOptions& call) const {
   if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
   std::vector<JoinRequest> all;
+  // Meta documents no page-size parameter for join requests: let it choose.
   auto walked = walk_pages<JoinRequestsPage, JoinRequest>(
-      100,
+      std::nullopt,
       [&](const PageRequest& page) { return list_join_requests(ListJoinRequestsRequest{group_id, page}, call); },
       [](const JoinRequestsPage& p) -> const std::vector<JoinRequest>& { return p.data; },
       [](const JoinRequest& j) { return j.join_request_id; },
@@ -401,7 +424,7 @@ Result<JoinRequestsResult> Client::reject_join_requests(const JoinRequestsAction
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}),
-                     codec::encode_join_request_ids(request), Idempotency::idempotent, call,
+                     codec::encode_join_request_ids(request), Idempotency::non_idempotent, call,
                      [](HttpResponse& resp) {
                        return codec::decode_join_requests_result(resp.body, "rejected_join_requests");
                      });

@@ -1,5 +1,6 @@
 #include "client/validation.hpp"
 
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -14,14 +15,18 @@ bool is_space(unsigned char c) noexcept { return c == ' ' || c == '\t' || c == '
 
 std::string indexed(const char* field, std::size_t i) { return std::string(field) + "[" + std::to_string(i) + "]"; }
 
+// `qualifier` is appended to the limit, e.g. " after trimming".
 Result<void> check_text_length(const std::string& field, std::string_view text, std::size_t min_chars,
-                               std::size_t max_chars) {
-  std::size_t n = utf8_length(text);
+                               std::size_t max_chars, const char* qualifier = "") {
+  const std::size_t n = utf8_length(text);
   if (n == std::string_view::npos) return Error::invalid_argument(field, "valid UTF-8", field + " is not valid UTF-8");
   if (n < min_chars || n > max_chars) {
-    std::string limit = min_chars == 0 ? "at most " + std::to_string(max_chars) + " characters"
-                                       : std::to_string(min_chars) + "-" + std::to_string(max_chars) + " characters";
-    return Error::invalid_argument(field, limit, field + " has " + std::to_string(n) + " characters; it must have " + limit);
+    const std::string limit = (min_chars == 0 ? "at most " + std::to_string(max_chars)
+                                              : std::to_string(min_chars) + "-" + std::to_string(max_chars)) +
+                              " characters" + qualifier;
+    return Error::invalid_argument(field, limit,
+                                   field + " has " + std::to_string(n) + " characters" + qualifier +
+                                       "; it must have " + limit.substr(0, limit.size() - std::strlen(qualifier)));
   }
   return {};
 }
@@ -63,6 +68,20 @@ std::size_t whitespace_at(std::string_view t, bool from_end) noexcept {
   }
   return 0;
 }
+// The identity Meta compares participants by: a phone number written as "+1 (650) 555-1234" and
+// "16505551234" is one person; BSUIDs and WhatsApp ids are compared as they are.
+std::string participant_key(const std::string& user) {
+  std::string digits;
+  for (char c : user) {
+    if (c >= '0' && c <= '9') {
+      digits += c;
+    } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
+      return user;  // not a phone number
+    }
+  }
+  return digits.empty() ? user : digits;
+}
+
 }  // namespace
 
 std::string trim(std::string_view text) {
@@ -99,21 +118,21 @@ std::size_t utf8_length(std::string_view text) noexcept {
 }
 
 Result<void> require_id(const char* field, std::string_view value) {
-  if (trim(value).empty()) return Error::invalid_argument(field, "non-empty", std::string(field) + " must not be empty");
+  const std::string name(field);
+  if (trim(value).empty()) return Error::invalid_argument(name, "non-empty", name + " must not be empty");
+  // Ids are opaque and sent as they are: surrounding blanks or control characters are a caller's
+  // slip that would address another (non-existent) object, so they are refused, not trimmed.
+  if (trim(value).size() != value.size())
+    return Error::invalid_argument(name, "no leading or trailing whitespace", name + " has surrounding whitespace");
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return Error::invalid_argument(name, "no control characters", name + " contains a control character");
+  }
   return {};
 }
 
 Result<void> check_subject(const char* field, std::string_view subject) {
-  const std::string trimmed = trim(subject);
-  const std::size_t n = utf8_length(trimmed);
-  const std::string name(field);
-  if (n == std::string_view::npos) return Error::invalid_argument(name, "valid UTF-8", name + " is not valid UTF-8");
-  if (n < 1 || n > limits::subject_max_chars) {
-    return Error::invalid_argument(name, "1-128 characters after trimming",
-                                   name + " has " + std::to_string(n) +
-                                       " characters after trimming; it must have 1-128");
-  }
-  return {};
+  return check_text_length(field, trim(subject), 1, limits::subject_max_chars, " after trimming");
 }
 
 Result<void> check_description(const char* field, std::string_view description) {
@@ -160,7 +179,8 @@ Result<void> check(const JoinRequestsAction& request) {
   std::set<std::string> seen;
   for (std::size_t i = 0; i < request.join_request_ids.size(); ++i) {
     const auto& id = request.join_request_ids[i];
-    if (trim(id).empty()) return Error::invalid_argument(indexed("join_request_ids", i), "non-empty");
+    const std::string field = indexed("join_request_ids", i);
+    if (auto r = require_id(field.c_str(), id); !r) return r;
     if (!seen.insert(id).second)
       return Error::invalid_argument(indexed("join_request_ids", i), "unique ids", "duplicate join request id " + id);
   }
@@ -178,7 +198,7 @@ Result<void> check(const RemoveParticipantsRequest& request) {
   for (std::size_t i = 0; i < n; ++i) {
     std::string user = trim(request.participants[i]);
     if (user.empty()) return Error::invalid_argument(indexed("participants", i), "non-empty");
-    if (!seen.insert(user).second)
+    if (!seen.insert(participant_key(user)).second)
       return Error::invalid_argument(indexed("participants", i), "1-8 unique entries",
                                      "duplicate participant " + user + " (Meta answers 131202)");
   }
@@ -195,8 +215,19 @@ bool is_media(MessageType type) noexcept {
 }
 
 Result<void> check_template(const TemplateMessage& message, bool for_group) {
-  if (for_group && message.category == TemplateCategory::authentication)
-    return Error::unsupported("template.category", "authentication templates cannot be sent to a group");
+  if (for_group) {
+    // Only the host knows what Meta approved the template as; without it an authentication
+    // template could slip into a group, so the category is required there.
+    if (!message.category)
+      return Error::invalid_argument("template.category", "marketing or utility",
+                                     "template.category must be set for a group send (marketing or utility; "
+                                     "authentication templates are not allowed in groups)");
+    if (*message.category == TemplateCategory::authentication) {
+      Error e = Error::unsupported("template.category", "authentication templates cannot be sent to a group");
+      e.limit = "marketing or utility";
+      return e;
+    }
+  }
   if (auto r = require_id("template.name", message.name); !r) return r;
   if (auto r = require_id("template.language", message.language); !r) return r;
   for (std::size_t c = 0; c < message.components.size(); ++c) {
@@ -231,9 +262,11 @@ Result<void> check_phone(std::string_view phone) {
 Result<void> check(const GroupMessage& m) {
   if (auto r = require_id("group_id", m.group_id); !r) return r;
   if (!is_supported_in_groups(m.type)) {
-    return Error::unsupported("type", std::string("message type '") + to_string(m.type) +
-                                          "' is not supported in groups (text, media, non-authentication "
-                                          "templates and pin are)");
+    Error e = Error::unsupported("type", std::string("message type '") + to_string(m.type) +
+                                             "' is not supported in groups (text, media, non-authentication "
+                                             "templates and pin are)");
+    e.limit = "text, image, video, audio, document, sticker, template, pin";
+    return e;
   }
   if (m.reply_to && m.reply_to->empty()) return Error::invalid_argument("reply_to", "non-empty message id");
   switch (m.type) {

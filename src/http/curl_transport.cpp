@@ -3,6 +3,8 @@
 
 #include "wagroups/curl_transport.hpp"
 
+#include "util/text.hpp"
+
 #include <curl/curl.h>
 
 #include <array>
@@ -58,13 +60,7 @@ void share_unlock_cb(CURL* /*handle*/, curl_lock_data data, void* userptr) {
 // ---------------------------------------------------------------------------------------------
 // Response collection.
 
-bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
-  return s;
-}
+using text::trim_ascii;
 
 struct ResponseSink {
   HttpHeaders headers;
@@ -83,7 +79,7 @@ std::size_t on_header_cb(char* buffer, std::size_t size, std::size_t nitems, voi
     }
     if (!line.empty() && (line.front() == ' ' || line.front() == '\t')) {
       // Obsolete line folding: continues the previous header's value.
-      std::string_view more = trim(line);
+      std::string_view more = trim_ascii(line);
       if (!sink->headers.empty() && !more.empty()) {
         std::string& value = sink->headers.back().second;
         if (!value.empty()) value += ' ';
@@ -93,8 +89,8 @@ std::size_t on_header_cb(char* buffer, std::size_t size, std::size_t nitems, voi
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return total;  // the blank line ending the block, or junk
-    std::string_view name = trim(line.substr(0, colon));
-    std::string_view value = trim(line.substr(colon + 1));
+    std::string_view name = trim_ascii(line.substr(0, colon));
+    std::string_view value = trim_ascii(line.substr(colon + 1));
     if (name.empty()) return total;
     sink->headers.emplace_back(std::string(name), std::string(value));
     return total;
@@ -143,41 +139,18 @@ bool header_is_safe(std::string_view name, std::string_view value) noexcept {
   return true;
 }
 
-void replace_all(std::string& text, std::string_view needle, std::string_view replacement) {
-  if (needle.empty()) return;
-  std::size_t pos = 0;
-  while ((pos = text.find(needle.data(), pos, needle.size())) != std::string::npos) {
-    text.replace(pos, needle.size(), replacement.data(), replacement.size());
-    pos += replacement.size();
-  }
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // Belt and braces: libcurl's messages do not quote request headers, but should one ever do so,
 // credentials are masked before the text reaches an Error.
 void redact_credentials(std::string& message, const HttpHeaders& headers) {
   for (const auto& header : headers) {
-    if (!iequals_ascii(header.first, "Authorization") &&
-        !iequals_ascii(header.first, "Proxy-Authorization"))
+    if (!text::iequals_ascii(header.first, "Authorization") &&
+        !text::iequals_ascii(header.first, "Proxy-Authorization"))
       continue;
-    std::string_view value = trim(header.second);
+    std::string_view value = trim_ascii(header.second);
     const std::size_t space = value.find(' ');
-    std::string_view credential = space == std::string_view::npos ? value : trim(value.substr(space + 1));
-    // Too short to be a credential, and replacing it would garble the message.
-    if (credential.size() < 4) continue;
-    replace_all(message, value, "[redacted]");
-    replace_all(message, credential, "[redacted]");
+    std::string_view credential = space == std::string_view::npos ? value : trim_ascii(value.substr(space + 1));
+    text::redact(message, value);
+    text::redact(message, credential);
   }
 }
 
@@ -342,6 +315,10 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
                                     false);
   }
 
+  if (request.method == HttpMethod::get && !request.body.empty()) {
+    return Error::invalid_argument("body", "empty for a GET", "a GET request cannot carry a body");
+  }
+
   // Header lines are built before a handle is taken. A request whose headers would split the
   // header block is refused outright; the value is not echoed (it may be a credential).
   SlistPtr header_list;
@@ -443,7 +420,7 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   std::string message = "curl: ";
   message += curl_easy_strerror(result);
   error_buffer[CURL_ERROR_SIZE - 1] = '\0';
-  std::string_view detail = trim(std::string_view(error_buffer, std::strlen(error_buffer)));
+  std::string_view detail = trim_ascii(std::string_view(error_buffer, std::strlen(error_buffer)));
   if (!detail.empty()) {
     message += ": ";
     message.append(detail.data(), detail.size());

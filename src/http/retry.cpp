@@ -6,6 +6,7 @@
 #include <string>
 
 #include "json/codecs.hpp"
+#include "util/text.hpp"
 
 namespace wagroups {
 namespace retry {
@@ -54,8 +55,7 @@ std::optional<std::int64_t> parse_http_date(std::string_view s) {
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
                                                            std::chrono::system_clock::time_point now) {
-  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-  while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+  value = text::trim_ascii(value);
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     if (value.size() > 9) return std::chrono::hours(24 * 365);  // absurd, but "later", not "now"
@@ -86,7 +86,7 @@ Result<HttpResponse> send_with_retries(Transport& transport, const HttpRequest& 
     Error error;
     if (sent) {
       if (sent->status >= 200 && sent->status < 300) return sent;
-      error = codec::decode_error_response(*sent);
+      error = codec::decode_error_response(*sent, hooks.secret);
       if (auto header = sent->header("Retry-After")) error.retry_after = parse_retry_after(*header, hooks.clock());
     } else {
       error = std::move(sent).error();

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "wagroups/error.hpp"
@@ -26,6 +27,7 @@ struct Hooks {
   Sleeper sleeper;
   RandomSource random;
   Clock clock;
+  std::string secret;  ///< removed from any response excerpt put in an Error (the access token)
 };
 
 /// Sends `request` until it succeeds (HTTP 2xx), fails for good, or attempts run out. A non-2xx

@@ -1,6 +1,6 @@
 #include "wagroups/transport.hpp"
 
-#include <cctype>
+#include "util/text.hpp"
 
 namespace wagroups {
 
@@ -15,20 +15,9 @@ const char* to_string(HttpMethod method) noexcept {
   return "GET";
 }
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  }
-  return true;
-}
-}  // namespace
-
 std::optional<std::string_view> find_header(const HttpHeaders& headers, std::string_view name) noexcept {
   for (const auto& h : headers) {
-    if (iequals(h.first, name)) return std::string_view(h.second);
+    if (text::iequals_ascii(h.first, name)) return std::string_view(h.second);
   }
   return std::nullopt;
 }

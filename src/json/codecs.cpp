@@ -8,34 +8,22 @@
 #include <rapidjson/reader.h>
 
 #include "client/validation.hpp"
+#include "util/text.hpp"
 
 namespace wagroups {
 namespace codec {
 
 namespace {
 
-constexpr std::size_t kExcerptBytes = 200;
-
-// A short, printable excerpt of a body for decode errors (responses carry no secrets).
-std::string excerpt(std::string_view body) {
-  std::string out;
-  for (char c : body.substr(0, kExcerptBytes)) {
-    auto u = static_cast<unsigned char>(c);
-    out += (u >= 0x20 && u < 0x7f) ? c : '?';
-  }
-  if (body.size() > kExcerptBytes) out += "...";
-  return out;
-}
-
 // Parses (in place) a response body that must be a JSON object.
 bool parse_object(std::string& body, json::Document& doc, Error& error, const char* what) {
   std::string reason;
   if (!json::parse_in_place(body, doc, reason, json::Input::graph_response)) {
-    error = Error::decode_failure(0, std::string(what) + ": " + reason + " (body: " + excerpt(body) + ")");
+    error = Error::decode_failure(0, std::string(what) + ": " + reason);
     return false;
   }
   if (!doc.IsObject()) {
-    error = Error::decode_failure(0, std::string(what) + ": expected a JSON object (body: " + excerpt(body) + ")");
+    error = Error::decode_failure(0, std::string(what) + ": expected a JSON object");
     return false;
   }
   return true;
@@ -267,7 +255,7 @@ Paging decode_paging(const json::Value& obj) {
 
 Result<CreateGroupResponse> decode_create_group(std::string& body) {
   CreateGroupResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;  // S1 documents no body
+  if (text::is_blank(body)) return out;  // S1 documents no body
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
@@ -420,9 +408,8 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 }  // namespace
 
 Result<ListGroupsResponse> decode_list_groups(std::string& body) {
-  const std::string head = body.substr(0, kExcerptBytes + 1);  // the in-place parse rewrites body
-  if (std::memchr(body.data(), 0, body.size()) != nullptr)
-    return Error::decode_failure(0, "list groups response: NUL byte in the body");
+  std::string reason;
+  if (!json::prepare_in_place(body, reason)) return Error::decode_failure(0, "list groups response: " + reason);
   ListGroupsResponse out;
   ListGroupsHandler handler(out);
   rapidjson::Reader reader;
@@ -432,10 +419,10 @@ Result<ListGroupsResponse> decode_list_groups(std::string& body) {
   if (!handler.failure().empty()) return Error::decode_failure(0, "list groups response: " + handler.failure());
   if (parsed.IsError()) {
     return Error::decode_failure(0, "list groups response: invalid JSON at offset " + std::to_string(parsed.Offset()) +
-                                        ": " + rapidjson::GetParseError_En(parsed.Code()) + " (body: " + excerpt(head) + ")");
+                                        ": " + rapidjson::GetParseError_En(parsed.Code()));
   }
   if (!handler.found_groups())
-    return Error::decode_failure(0, "list groups response: no data.groups array (body: " + excerpt(head) + ")");
+    return Error::decode_failure(0, "list groups response: no data.groups array");
   return out;
 }
 
@@ -465,7 +452,7 @@ Result<GroupInfo> decode_group_info(std::string& body) {
 
 Result<UpdateGroupSettingsResponse> decode_update_settings(std::string& body) {
   UpdateGroupSettingsResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  if (text::is_blank(body)) return out;
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
@@ -477,7 +464,7 @@ Result<UpdateGroupSettingsResponse> decode_update_settings(std::string& body) {
 
 Result<DeleteGroupResponse> decode_delete_group(std::string& body) {
   DeleteGroupResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  if (text::is_blank(body)) return out;
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
@@ -502,7 +489,7 @@ Result<InviteLink> decode_invite_link(std::string& body) {
 
 Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string& body) {
   DeleteInviteLinkResponse out;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  if (text::is_blank(body)) return out;
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
@@ -517,7 +504,7 @@ Result<JoinRequestsPage> decode_join_requests(std::string& body) {
   Error error;
   if (!parse_object(body, doc, error, "join requests response")) return error;
   const json::Value* data = json::get_array(doc, "data");
-  if (!data) return Error::decode_failure(0, "join requests response: no data array (body: " + excerpt(body) + ")");
+  if (!data) return Error::decode_failure(0, "join requests response: no data array");
   JoinRequestsPage page;
   for (const auto& item : data->GetArray()) {
     auto id = json::get_string(item, "join_request_id");
@@ -556,7 +543,7 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
   out.http_status = response.status;
   out.partial = response.status == 206;
   std::string& body = response.body;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos) return out;
+  if (text::is_blank(body)) return out;
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
@@ -564,7 +551,11 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
   out.request_id = json::get_string(doc, "request_id");
   out.success = json::get_bool(doc, "success");
   out.removed_participants = decode_participants(doc, "removed_participants");
-  out.failed_participants = decode_participants(doc, "failed_participants");
+  if (const json::Value* failed = json::get_array(doc, "failed_participants")) {
+    for (const auto& item : failed->GetArray())
+      out.failed_participants.push_back(FailedParticipant{decode_participant(item), decode_item_errors(item)});
+  }
+  out.errors = decode_item_errors(doc);
   out.partial_error = graph_error_of(doc);
   if (out.partial_error && out.partial_error->code == graph_codes::partial_success) out.partial = true;
   if (!out.failed_participants.empty()) out.partial = true;
@@ -594,7 +585,7 @@ Result<SendMessageResponse> decode_send_message(std::string& body) {
       out.messages.push_back(SentMessage{std::move(*id), json::get_string(m, "message_status")});
     }
   }
-  if (out.messages.empty()) return Error::decode_failure(0, "send message response: no messages[].id (body: " + excerpt(body) + ")");
+  if (out.messages.empty()) return Error::decode_failure(0, "send message response: no messages[].id");
   return out;
 }
 
@@ -614,7 +605,7 @@ std::optional<GraphError> graph_error_of(const json::Value& doc) {
   return g;
 }
 
-Error decode_error_response(const HttpResponse& response) {
+Error decode_error_response(const HttpResponse& response, std::string_view secret) {
   Error e;
   e.code = ErrorCode::graph_api;
   e.http_status = response.status;
@@ -633,7 +624,7 @@ Error decode_error_response(const HttpResponse& response) {
     if (e.graph->details && !e.graph->details->empty()) e.message += ": " + *e.graph->details;
   } else {
     e.message = "HTTP " + std::to_string(response.status) + " without a Graph error body (body: " +
-                excerpt(response.body) + ")";
+                text::excerpt(response.body, secret) + ")";
   }
   return e;
 }

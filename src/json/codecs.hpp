@@ -46,8 +46,9 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
 Result<SendMessageResponse> decode_send_message(std::string& body);
 
 /// The Graph error of a non-2xx answer (`{"error": {...}}`), or a generic graph_api error with the
-/// HTTP status when the body is not Graph's envelope. Retry-After is read by the caller.
-Error decode_error_response(const HttpResponse& response);
+/// HTTP status and an excerpt of the body when it is not Graph's envelope. `secret` (the access
+/// token) is removed from the excerpt before it is cut. Retry-After is read by the caller.
+Error decode_error_response(const HttpResponse& response, std::string_view secret = {});
 /// The `{"error": {...}}` member of a parsed body, if it has one.
 std::optional<GraphError> graph_error_of(const json::Value& doc);
 

@@ -1,5 +1,7 @@
 #include "json/json.hpp"
 
+#include "util/text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -68,13 +70,20 @@ bool parse(std::string_view text, Document& doc, std::string& error, Input input
   return report(doc, error);
 }
 
-bool parse_in_place(std::string& text, Document& doc, std::string& error, Input input) {
+bool prepare_in_place(std::string& text, std::string& error) {
+  constexpr std::size_t kSimdPadding = 16;
   // In-situ parsing stops at the first NUL; one inside the text must not hide what follows it.
   if (const void* nul = std::memchr(text.data(), 0, text.size())) {
     error = "invalid JSON at offset " +
             std::to_string(static_cast<const char*>(nul) - text.data()) + ": NUL byte in the text";
     return false;
   }
+  text.append(kSimdPadding, '\0');
+  return true;
+}
+
+bool parse_in_place(std::string& text, Document& doc, std::string& error, Input input) {
+  if (!prepare_in_place(text, error)) return false;
   if (input == Input::graph_response) {
     doc.ParseInsitu<kResponseFlags>(text.data());
   } else {
@@ -110,8 +119,7 @@ std::optional<std::string> get_string(const Value& obj, const char* key) {
 }
 
 std::optional<std::int64_t> parse_int64(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  s = text::trim_ascii(s);
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   if (s.empty()) return std::nullopt;
   std::int64_t parsed = 0;

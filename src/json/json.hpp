@@ -54,8 +54,14 @@ enum class Input {
 bool parse(std::string_view text, Document& doc, std::string& error, Input input = Input::untrusted);
 
 /// The same, in place: strings are decoded inside `text`'s own buffer (no copies, SIMD scanning),
-/// so `text` is modified and must outlive `doc`. A NUL byte inside `text` is a parse error.
+/// so `text` is modified (and padded, see below) and must outlive `doc`. A NUL byte inside `text`
+/// is a parse error.
 bool parse_in_place(std::string& text, Document& doc, std::string& error, Input input = Input::untrusted);
+
+/// Readies `text` for an in-place (SAX or DOM) parse: refuses a NUL byte inside it, then appends
+/// NUL padding, because RapidJSON's SSE2 scanner reads aligned 16-byte blocks that may extend past
+/// the terminator. The parse stops at the first padding byte.
+bool prepare_in_place(std::string& text, std::string& error);
 
 /// The member `key` of `obj`, or null when `obj` is not an object or has no such member.
 const Value* member(const Value& obj, const char* key) noexcept;

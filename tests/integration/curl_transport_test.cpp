@@ -484,3 +484,28 @@ TEST_CASE("options: HTTP/1.1 only and a custom connect timeout still talk to the
   REQUIRE(again.ok());
   CHECK(again->status == 200);
 }
+
+TEST_CASE("a GET with a body is refused before anything is sent", "[transport]") {
+  wagroups_test::prepare_process_for_loopback();
+  LoopbackServer server;
+  Recorder recorder;
+  server->Get("/v23.0/G1", [&](const httplib::Request& req, httplib::Response& res) {
+    recorder.add(req);
+    res.set_content("{}", "application/json");
+  });
+  server->Post("/v23.0/G1", [&](const httplib::Request& req, httplib::Response& res) {
+    recorder.add(req);
+    res.set_content("{}", "application/json");
+  });
+  server.start();
+  CurlTransport transport;
+  HttpRequest r;
+  r.method = HttpMethod::get;
+  r.url = server.url("/v23.0/G1");
+  r.body = "{}";
+  auto response = transport.send(r);
+  REQUIRE_FALSE(response.ok());
+  CHECK(response.error().code == ErrorCode::invalid_argument);
+  CHECK(response.error().field == "body");
+  CHECK(recorder.seen().empty());
+}

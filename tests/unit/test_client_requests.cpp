@@ -263,6 +263,7 @@ TEST_CASE("send_template sends name, language and parameters", "[client][request
   TemplateMessage t;
   t.name = "order_update";
   t.language = "en_US";
+  t.category = TemplateCategory::utility;
   TemplateComponent header;
   header.type = "header";
   header.parameters.push_back(TemplateParameter::media_value("image", MediaRef::from_link("https://i.example/p.jpg")));

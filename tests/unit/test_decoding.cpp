@@ -207,7 +207,10 @@ TEST_CASE("remove participants: 206 partial success is a result, not an error", 
                                "code":131201,"error_data":{"details":"Not all participant-level operations succeeded."},
                                "fbtrace_id":"AbC"},
                                "removed_participants":[{"input":"+1555"}],
-                               "failed_participants":[{"input":"+1666"}]})");
+                               "failed_participants":[{"input":"+1666","errors":[{"code":131212,
+                                 "title":"Participant is not a part of the group.","message":"m",
+                                 "error_data":{"details":"d"}}]}],
+                               "errors":[{"code":131201,"title":"Not All Participants Remove Succeeded"}]})");
   auto r = f.client.remove_participants({"G1", {"+1555", "+1666"}});
   REQUIRE(r.ok());
   CHECK(r->partial);
@@ -217,7 +220,12 @@ TEST_CASE("remove participants: 206 partial success is a result, not an error", 
   REQUIRE(r->removed_participants.size() == 1);
   CHECK(r->removed_participants[0].input == std::optional<std::string>("+1555"));
   REQUIRE(r->failed_participants.size() == 1);
-  CHECK(r->failed_participants[0].input == std::optional<std::string>("+1666"));
+  CHECK(r->failed_participants[0].participant.input == std::optional<std::string>("+1666"));
+  REQUIRE(r->failed_participants[0].errors.size() == 1);
+  CHECK(r->failed_participants[0].errors[0].code == graph_codes::participant_not_in_group);
+  CHECK(r->failed_participants[0].errors[0].details == std::optional<std::string>("d"));
+  REQUIRE(r->errors.size() == 1);
+  CHECK(r->errors[0].code == graph_codes::partial_success);
   CHECK(f.transport->request_count() == 1);
 }
 

@@ -109,15 +109,33 @@ TEST_CASE("the page size is validated before the walk", "[pagination]") {
   CHECK(f.transport->request_count() == 0);
 }
 
-TEST_CASE("list_all_join_requests pages through join requests", "[pagination]") {
+TEST_CASE("list_all_join_requests follows cursors in Meta's documented shape (no next link)", "[pagination]") {
   FakeClient f;
-  f.transport->enqueue(200, R"({"data":[{"join_request_id":"J1","wa_id":"1"}],
-                               "paging":{"cursors":{"after":"A1"},"next":"https://x/next"}})");
-  f.transport->enqueue(200, R"({"data":[{"join_request_id":"J2","user_id":"US.1"}],"paging":{"cursors":{"after":"A2"}}})");
+  // Meta's join-requests answer carries paging.cursors only; the walk ends on an empty page.
+  f.transport->enqueue(200, R"({"data":[{"join_request_id":"J1","wa_id":"1","creation_timestamp":1755548877}],
+                               "paging":{"cursors":{"before":"B1","after":"A1"}}})");
+  f.transport->enqueue(200, R"({"data":[{"join_request_id":"J2","user_id":"US.1"}],
+                               "paging":{"cursors":{"before":"B2","after":"A2"}}})");
+  f.transport->enqueue(200, R"({"data":[],"paging":{"cursors":{}}})");
   auto all = f.client.list_all_join_requests("G1");
   REQUIRE(all.ok());
   REQUIRE(all->size() == 2);
+  CHECK((*all)[0].join_request_id == "J1");
   CHECK((*all)[1].join_request_id == "J2");
   CHECK((*all)[1].requester.user_id == std::optional<std::string>("US.1"));
-  CHECK(f.transport->requests()[1].url.find("/G1/join_requests?limit=100&after=A1") != std::string::npos);
+  const auto requests = f.transport->requests();
+  REQUIRE(requests.size() == 3);
+  CHECK(requests[0].url.substr(requests[0].url.size() - 17) == "/G1/join_requests");  // no limit sent
+  CHECK(requests[1].url.find("/G1/join_requests?after=A1") != std::string::npos);
+  CHECK(requests[2].url.find("/G1/join_requests?after=A2") != std::string::npos);
+}
+
+TEST_CASE("a short page without a next link ends a groups walk", "[pagination]") {
+  FakeClient f;
+  f.transport->enqueue(200, page({"G1", "G2"}, "C1", false));  // full page, cursor, but no next
+  f.transport->enqueue(200, page({"G3"}, "C2", false));        // short page: the end
+  auto all = f.client.list_all_groups(2);
+  REQUIRE(all.ok());
+  CHECK(all->size() == 3);
+  CHECK(f.transport->request_count() == 2);
 }

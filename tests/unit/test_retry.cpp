@@ -178,3 +178,54 @@ TEST_CASE("transport failures that cannot heal are not retried", "[retry]") {
     CHECK(Error::transport_failure(code, "curl: transient", true).is_retryable());
   }
 }
+
+TEST_CASE("rejecting join requests and deleting the invite link are not re-sent", "[retry]") {
+  // A repeat of a reject that did happen would answer 131213 and report the rejection as failed.
+  FakeClient f;
+  f.transport->enqueue(503, "");
+  CHECK_FALSE(f.client.reject_join_requests({"G1", {"J1"}}).ok());
+  f.transport->enqueue(503, "");
+  CHECK_FALSE(f.client.delete_invite_link("G1").ok());
+  CHECK(f.transport->request_count() == 2);
+  CHECK(f.sleeper.delays().empty());
+}
+
+TEST_CASE("a 200 carrying Graph's error envelope is a graph_api error", "[retry]") {
+  FakeClient f;
+  f.transport->enqueue(200, R"({"error":{"message":"(#131215) not eligible","type":"OAuthException","code":131215}})");
+  auto r = f.client.create_group({"Subject", std::nullopt, std::nullopt});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::graph_api);
+  CHECK(r.error().is_not_eligible());
+  // ...but a success that merely mentions "error" in its data is a success.
+  f.transport->enqueue(200, R"({"data":{"groups":[{"id":"G1","subject":"Payment \"error\" on order 7"}]}})");
+  auto listed = f.client.list_groups();
+  REQUIRE(listed.ok());
+  CHECK(listed->groups[0].subject == std::optional<std::string>("Payment \"error\" on order 7"));
+}
+
+TEST_CASE("a token straddling the excerpt cut never shows, not even in part", "[retry]") {
+  FakeClient f;
+  const std::string token = FakeClient::base_options().access_token;
+  for (std::size_t at : {0u, 150u, 190u, 199u, 200u}) {
+    std::string body(at, 'x');
+    body += token;
+    body += std::string(300, 'y');
+    f.transport->enqueue(502, body);
+    CallOptions once;
+    once.retry = RetryOptions{};
+    once.retry->max_attempts = 1;
+    auto r = f.client.list_groups({}, once);
+    REQUIRE_FALSE(r.ok());
+    const std::string text = r.error().to_string();
+    CHECK(text.find(token.substr(0, 6)) == std::string::npos);
+    if (at + 10 <= 200) CHECK(text.find("[redacted]") != std::string::npos);  // fits before the cut
+  }
+  // The same for a decode error of a 2xx answer.
+  std::string body = std::string(195, ' ') + token + "}";
+  f.transport->enqueue(200, body);
+  auto r = f.client.get_invite_link("G1");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::decode);
+  CHECK(r.error().to_string().find(token.substr(0, 6)) == std::string::npos);
+}

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include <catch2/catch_test_macros.hpp>
 #include <rapidjson/document.h>
 
 #include "wagroups/client.hpp"
@@ -22,11 +23,14 @@ inline bool json_equal(const std::string& a, const std::string& b) {
   return da == db;
 }
 
-/// Reads a file of ../shared/conformance (path relative to that folder).
+/// Reads a file of ../shared/conformance (path relative to that folder). Skips the test when the
+/// folder is absent (a checkout without ../shared); a missing file inside it is a failure.
 inline std::string conformance_file(const std::string& relative) {
-  const std::string path = std::string(WAGROUPS_CONFORMANCE_DIR) + "/" + relative;
+  const std::string dir = WAGROUPS_CONFORMANCE_DIR;
+  if (!std::ifstream(dir + "/README.md")) SKIP("no conformance corpus at " << dir);
+  const std::string path = dir + "/" + relative;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("conformance file missing (is ../shared beside the checkout?): " + path);
+  if (!in) throw std::runtime_error("conformance file missing: " + path);
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();

@@ -62,7 +62,7 @@ void check_refused(const wagroups::Result<T>& result, const FakeClient& fc, cons
   INFO("error: " << e.to_string());
   CHECK(e.code == code);
   CHECK(e.field == field);
-  if (code == ErrorCode::invalid_argument) CHECK_FALSE(e.limit.empty());
+  CHECK_FALSE(e.limit.empty());
   if (!limit_contains.empty()) CHECK_THAT(e.limit, ContainsSubstring(limit_contains));
   CHECK_FALSE(e.message.empty());
   CHECK_FALSE(e.request_may_have_been_sent);
@@ -592,10 +592,15 @@ TEST_CASE("authentication templates are unsupported in groups", "[validation]") 
     CHECK_THAT(r.error().message, ContainsSubstring("authentication"));
     CHECK(fc.transport->request_count() == 0);
   }
-  SECTION("marketing, utility and unknown categories are sent") {
+  SECTION("a group template without a category is refused: it could be an authentication one") {
+    FakeClient fc;
+    wagroups::TemplateMessage unknown = marketing_template();
+    unknown.category.reset();
+    check_refused(fc.client.send_template(kGroup, unknown), fc, "template.category");
+  }
+  SECTION("marketing and utility categories are sent") {
     for (auto category : {std::optional<wagroups::TemplateCategory>(wagroups::TemplateCategory::marketing),
-                          std::optional<wagroups::TemplateCategory>(wagroups::TemplateCategory::utility),
-                          std::optional<wagroups::TemplateCategory>()}) {
+                          std::optional<wagroups::TemplateCategory>(wagroups::TemplateCategory::utility)}) {
       FakeClient fc;
       fc.transport->enqueue(200, kSendOk);
       wagroups::TemplateMessage ok = marketing_template();
@@ -875,4 +880,23 @@ TEST_CASE("a subject of Unicode whitespace only is refused", "[validation]") {
     }
     CHECK(fc.transport->request_count() == 0);
   }
+}
+
+TEST_CASE("ids with surrounding whitespace or control characters are refused, not trimmed", "[validation]") {
+  for (const char* id : {" G1", "G1 ", "G1\n", "G\t1"}) {
+    FakeClient fc;
+    check_refused(fc.client.get_invite_link(id), fc, "group_id");
+  }
+  FakeClient fc;
+  check_refused(fc.client.approve_join_requests({kGroup, {"J1", " J2"}}), fc, "join_request_ids[1]");
+}
+
+TEST_CASE("one phone number written two ways is a duplicate participant", "[validation]") {
+  FakeClient fc;
+  check_refused(fc.client.remove_participants({kGroup, {"+1 (650) 555-1234", "16505551234"}}), fc, "participants[1]");
+  FakeClient other;
+  other.transport->enqueue(200, "");
+  // A BSUID and a phone are different keys, even when their digits coincide.
+  auto r = other.client.remove_participants({kGroup, {"US.16505551234", "16505551234"}});
+  check_sent(r, other);
 }

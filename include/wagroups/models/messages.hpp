@@ -83,7 +83,8 @@ struct TemplateMessage {
   std::string name;
   std::string language = "en";  ///< language.code, e.g. "en_US"
   std::vector<TemplateComponent> components;
-  /// Set it when known: an authentication template is refused for a group before sending.
+  /// What Meta approved the template as. Required for a group send (an authentication template is
+  /// refused there before sending); optional for a 1:1 send.
   std::optional<TemplateCategory> category;
 };
 

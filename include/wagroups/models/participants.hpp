@@ -19,6 +19,12 @@ struct RemoveParticipantsRequest {
   std::vector<std::string> participants;
 };
 
+/// A participant Meta could not remove, with why.
+struct FailedParticipant {
+  Participant participant;
+  std::vector<ItemError> errors;
+};
+
 /// HTTP 200, or HTTP 206 with Graph code 131201 when only some removals succeeded: both are
 /// results, not errors. The final per-participant outcome arrives in a
 /// `group_participants_update` webhook.
@@ -29,7 +35,8 @@ struct RemoveParticipantsResponse {
   std::optional<std::string> request_id;
   std::optional<bool> success;
   std::vector<Participant> removed_participants;  ///< when the answer lists them
-  std::vector<Participant> failed_participants;
+  std::vector<FailedParticipant> failed_participants;
+  std::vector<ItemError> errors;  ///< request-level errors Meta attached
 };
 
 }  // namespace wagroups
