@@ -192,8 +192,7 @@ struct Client::Impl {
     return sent;
   }
 
-  // Sends and decodes: the common shape of every operation. Decoders parse the body in place, so
-  // what an error message may quote of it is copied first.
+  // Sends and decodes: the common shape of every operation.
   template <typename Decode>
   auto call(HttpMethod method, std::string target, std::string body, Idempotency idempotency,
             const CallOptions& call_options, Decode decode, std::string content_type = "application/json") const
@@ -202,21 +201,14 @@ struct Client::Impl {
                         idempotency, call_options);
     if (!sent) return std::move(sent).error();
     HttpResponse& response = *sent;
-    const std::string head = response.body.substr(0, kExcerptBytes + options.access_token.size());
-    // A 2xx carrying Graph's error envelope is still an error; keep a copy to read it from.
-    std::string envelope;
-    if (response.body.find("\"error\"") != std::string::npos) envelope = response.body;
     auto decoded = decode(response);
-    // 206 is remove-participants' partial success, whose envelope is part of the result.
-    if (!envelope.empty() && response.status != 206) {
-      Error graph =
-          codec::decode_error_response(HttpResponse{response.status, {}, std::move(envelope)}, options.access_token);
-      if (graph.graph) return redact(std::move(graph));
-    }
     if (!decoded) {
+      // A 2xx carrying Graph's error envelope is an error of the API, not of decoding.
+      Error graph = codec::decode_error_response(response, options.access_token);
+      if (graph.graph) return redact(std::move(graph));
       Error& e = decoded.error();
       e.http_status = response.status;
-      e.message += " (body: " + text::excerpt(head, options.access_token, kExcerptBytes) + ")";
+      e.message += " (body: " + text::excerpt(response.body, options.access_token, kExcerptBytes) + ")";
       e = redact(std::move(e));
     }
     return decoded;

@@ -16,14 +16,21 @@ namespace codec {
 namespace {
 
 // Parses (in place) a response body that must be a JSON object.
-bool parse_object(std::string& body, json::Document& doc, Error& error, const char* what) {
+// An object with an "error" member is Graph's error envelope, refused unless the operation's
+// answer carries one as data (206 partial success).
+bool parse_object(std::string& body, json::Document& doc, Error& error, const char* what,
+                  bool allow_error_envelope = false) {
   std::string reason;
-  if (!json::parse_in_place(body, doc, reason, json::Input::graph_response)) {
+  if (!json::parse_padded(body, doc, reason, json::Input::graph_response)) {
     error = Error::decode_failure(0, std::string(what) + ": " + reason);
     return false;
   }
   if (!doc.IsObject()) {
     error = Error::decode_failure(0, std::string(what) + ": expected a JSON object");
+    return false;
+  }
+  if (!allow_error_envelope && json::get_object(doc, "error")) {
+    error = Error::decode_failure(0, std::string(what) + ": the answer is a Graph error");
     return false;
   }
   return true;
@@ -289,9 +296,9 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
     return whole ? number(*whole) : scalar(std::to_string(d), false);
   }
   bool String(const char* str, rapidjson::SizeType length, bool) { return scalar(std::string_view(str, length), true); }
-  // In-situ parsing leaves every key in the body's own buffer, so a view of it stays valid.
+  // The key's text lives only during this call: it is resolved to a Field at once.
   bool Key(const char* str, rapidjson::SizeType length, bool) {
-    key_ = std::string_view(str, length);
+    key_ = field_of(std::string_view(str, length));
     return true;
   }
   bool StartObject() { return open(true); }
@@ -304,6 +311,20 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 
  private:
   enum class Ctx { root, data, groups, group, paging, cursors, skip };
+  enum class Field { other, data, groups, paging, cursors, id, subject, created_at, creation_timestamp,
+                     before, after, next, previous };
+
+  static Field field_of(std::string_view k) noexcept {
+    static constexpr std::pair<std::string_view, Field> kFields[] = {
+        {"id", Field::id},         {"subject", Field::subject},   {"created_at", Field::created_at},
+        {"data", Field::data},     {"groups", Field::groups},     {"creation_timestamp", Field::creation_timestamp},
+        {"paging", Field::paging}, {"cursors", Field::cursors},   {"before", Field::before},
+        {"after", Field::after},   {"next", Field::next},         {"previous", Field::previous}};
+    for (const auto& [name, field] : kFields) {
+      if (k == name) return field;
+    }
+    return Field::other;
+  }
 
   Ctx top() const noexcept { return stack_.empty() ? Ctx::skip : stack_.back(); }
 
@@ -317,12 +338,12 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
     Ctx next = Ctx::skip;
     switch (top()) {
       case Ctx::root:
-        if (key_ == "data") next = is_object ? Ctx::data : Ctx::groups;
-        else if (key_ == "groups" && !is_object) next = Ctx::groups;
-        else if (key_ == "paging" && is_object) next = Ctx::paging;
+        if (key_ == Field::data) next = is_object ? Ctx::data : Ctx::groups;
+        else if (key_ == Field::groups && !is_object) next = Ctx::groups;
+        else if (key_ == Field::paging && is_object) next = Ctx::paging;
         break;
       case Ctx::data:
-        if (key_ == "groups" && !is_object) next = Ctx::groups;
+        if (key_ == Field::groups && !is_object) next = Ctx::groups;
         break;
       case Ctx::groups:
         if (is_object) {
@@ -333,10 +354,10 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
         }
         break;
       case Ctx::paging:
-        if (key_ == "cursors" && is_object) next = Ctx::cursors;
+        if (key_ == Field::cursors && is_object) next = Ctx::cursors;
         break;
       case Ctx::group:
-        if (key_ == "id") return fail("a group without an id");
+        if (key_ == Field::id) return fail("a group without an id");
         break;
       default:
         break;
@@ -353,9 +374,9 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   }
 
   bool number(std::int64_t v) {
-    if (top() == Ctx::group && (key_ == "created_at" || key_ == "creation_timestamp")) {
+    if (top() == Ctx::group && (key_ == Field::created_at || key_ == Field::creation_timestamp)) {
       auto& g = out_.groups.back();
-      if (key_ == "created_at" || !g.created_at) g.created_at = v;
+      if (key_ == Field::created_at || !g.created_at) g.created_at = v;
       return true;
     }
     return scalar(std::to_string(v), false);
@@ -366,12 +387,12 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
     switch (top()) {
       case Ctx::group: {
         auto& g = out_.groups.back();
-        if (key_ == "id") {
+        if (key_ == Field::id) {
           if (text.empty()) return fail("a group without an id");
           g.id.assign(text);
-        } else if (key_ == "subject") {
+        } else if (key_ == Field::subject) {
           if (is_string || !text.empty()) g.subject = std::string(text);
-        } else if (is_string && (key_ == "created_at" || (key_ == "creation_timestamp" && !g.created_at))) {
+        } else if (is_string && (key_ == Field::created_at || (key_ == Field::creation_timestamp && !g.created_at))) {
           g.created_at = json::parse_int64(text);
         }
         return true;
@@ -379,12 +400,12 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
       case Ctx::groups:
         return fail("a group entry is not an object");
       case Ctx::cursors:
-        if (key_ == "before" && !text.empty()) out_.paging.before = std::string(text);
-        if (key_ == "after" && !text.empty()) out_.paging.after = std::string(text);
+        if (key_ == Field::before && !text.empty()) out_.paging.before = std::string(text);
+        if (key_ == Field::after && !text.empty()) out_.paging.after = std::string(text);
         return true;
       case Ctx::paging:
-        if (key_ == "previous" && !text.empty()) out_.paging.previous = std::string(text);
-        if (key_ == "next" && !text.empty()) out_.paging.next = std::string(text);
+        if (key_ == Field::previous && !text.empty()) out_.paging.previous = std::string(text);
+        if (key_ == Field::next && !text.empty()) out_.paging.next = std::string(text);
         return true;
       default:
         if (stack_.empty() && !started_) return fail("expected a JSON object");
@@ -399,7 +420,7 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 
   ListGroupsResponse& out_;
   std::vector<Ctx> stack_;
-  std::string_view key_;
+  Field key_ = Field::other;
   std::string failure_;
   bool started_ = false;
   bool found_groups_ = false;
@@ -408,14 +429,13 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 }  // namespace
 
 Result<ListGroupsResponse> decode_list_groups(std::string& body) {
-  std::string reason;
-  if (!json::prepare_in_place(body, reason)) return Error::decode_failure(0, "list groups response: " + reason);
+  json::SimdPadding padding(body);
+  if (!padding.ok()) return Error::decode_failure(0, "list groups response: " + padding.error());
   ListGroupsResponse out;
   ListGroupsHandler handler(out);
   rapidjson::Reader reader;
-  rapidjson::InsituStringStream stream(body.data());
-  const rapidjson::ParseResult parsed =
-      reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag>(stream, handler);
+  rapidjson::StringStream stream(body.c_str());
+  const rapidjson::ParseResult parsed = reader.Parse<rapidjson::kParseIterativeFlag>(stream, handler);
   if (!handler.failure().empty()) return Error::decode_failure(0, "list groups response: " + handler.failure());
   if (parsed.IsError()) {
     return Error::decode_failure(0, "list groups response: invalid JSON at offset " + std::to_string(parsed.Offset()) +
@@ -547,7 +567,7 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
-  if (!parse_object(body, doc, error, "remove participants response")) return error;
+  if (!parse_object(body, doc, error, "remove participants response", response.status == 206)) return error;
   out.request_id = json::get_string(doc, "request_id");
   out.success = json::get_bool(doc, "success");
   out.removed_participants = decode_participants(doc, "removed_participants");
@@ -609,11 +629,10 @@ Error decode_error_response(const HttpResponse& response, std::string_view secre
   Error e;
   e.code = ErrorCode::graph_api;
   e.http_status = response.status;
-  std::string body = response.body;  // the caller keeps the response; parse a copy in place
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   std::string reason;
-  if (json::parse_in_place(body, doc, reason, json::Input::graph_response)) e.graph = graph_error_of(doc);
+  if (json::parse(response.body, doc, reason, json::Input::graph_response)) e.graph = graph_error_of(doc);
   if (e.graph) {
     if (e.graph->code == graph_codes::not_eligible) {
       e.message = "this phone number is not eligible for the Groups API: it must be a Groups-eligible "

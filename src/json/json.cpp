@@ -70,24 +70,28 @@ bool parse(std::string_view text, Document& doc, std::string& error, Input input
   return report(doc, error);
 }
 
-bool prepare_in_place(std::string& text, std::string& error) {
+SimdPadding::SimdPadding(std::string& text) : text_(text), size_(text.size()) {
   constexpr std::size_t kSimdPadding = 16;
-  // In-situ parsing stops at the first NUL; one inside the text must not hide what follows it.
   if (const void* nul = std::memchr(text.data(), 0, text.size())) {
-    error = "invalid JSON at offset " +
-            std::to_string(static_cast<const char*>(nul) - text.data()) + ": NUL byte in the text";
-    return false;
+    error_ = "invalid JSON at offset " + std::to_string(static_cast<const char*>(nul) - text.data()) +
+             ": NUL byte in the text";
+    return;
   }
   text.append(kSimdPadding, '\0');
-  return true;
 }
 
-bool parse_in_place(std::string& text, Document& doc, std::string& error, Input input) {
-  if (!prepare_in_place(text, error)) return false;
+SimdPadding::~SimdPadding() { text_.resize(size_); }
+
+bool parse_padded(std::string& text, Document& doc, std::string& error, Input input) {
+  SimdPadding padding(text);
+  if (!padding.ok()) {
+    error = padding.error();
+    return false;
+  }
   if (input == Input::graph_response) {
-    doc.ParseInsitu<kResponseFlags>(text.data());
+    doc.Parse<kResponseFlags>(text.c_str());
   } else {
-    doc.ParseInsitu<kUntrustedFlags>(text.data());
+    doc.Parse<kUntrustedFlags>(text.c_str());
   }
   return report(doc, error);
 }
