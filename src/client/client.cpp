@@ -99,7 +99,17 @@ struct Client::Impl {
   std::string authorization;  // "Bearer <token>", built once
   retry::Hooks hooks;
   mutable std::mutex rng_mutex;
-  mutable std::mt19937_64 rng{std::random_device{}()};
+  mutable std::mt19937_64 rng{seed()};
+
+  // Jitter only needs to differ between processes; std::random_device may throw where no entropy
+  // source exists, and a constructor must not.
+  static std::uint64_t seed() noexcept {
+    try {
+      return std::random_device{}();
+    } catch (...) {
+      return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    }
+  }
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {
     if (options.transport) {
