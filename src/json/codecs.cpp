@@ -429,13 +429,23 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
 }  // namespace
 
 Result<ListGroupsResponse> decode_list_groups(std::string& body) {
-  json::SimdPadding padding(body);
+  // Parsed in place in a scratch copy: strings are then handed over without being copied onto the
+  // reader's stack first, and `body` stays intact for error messages.
+  thread_local std::string scratch;
+  struct Trim {  // a 1024-group page is ~100 KB; do not keep more than 1 MiB per thread
+    ~Trim() {
+      if (scratch.capacity() > (1u << 20)) std::string().swap(scratch);
+    }
+  } trim_after_use;
+  scratch.assign(body);
+  json::SimdPadding padding(scratch);
   if (!padding.ok()) return Error::decode_failure(0, "list groups response: " + padding.error());
   ListGroupsResponse out;
   ListGroupsHandler handler(out);
   rapidjson::Reader reader;
-  rapidjson::StringStream stream(body.c_str());
-  const rapidjson::ParseResult parsed = reader.Parse<rapidjson::kParseIterativeFlag>(stream, handler);
+  rapidjson::InsituStringStream stream(&scratch[0]);
+  const rapidjson::ParseResult parsed =
+      reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag>(stream, handler);
   if (!handler.failure().empty()) return Error::decode_failure(0, "list groups response: " + handler.failure());
   if (parsed.IsError()) {
     return Error::decode_failure(0, "list groups response: invalid JSON at offset " + std::to_string(parsed.Offset()) +
