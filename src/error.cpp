@@ -85,6 +85,7 @@ bool is_permanent_curl_code(int curl_code) noexcept {
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_FILESIZE_EXCEEDED:  // our max_response_bytes: the same answer would be as large again
       return true;
     default:
       return false;

@@ -26,6 +26,9 @@ struct CurlTransportOptions {
   /// Proxy URL. Unset: libcurl's default, which honours the http_proxy / https_proxy / no_proxy
   /// environment variables. Empty string: never use a proxy.
   std::optional<std::string> proxy;
+  /// A response body larger than this aborts the transfer with a transport error (curl code 63,
+  /// not retried); 0 disables the limit. A 1024-group page is about 100 KB.
+  std::size_t max_response_bytes = 64u * 1024u * 1024u;
   /// Prefer HTTP/2 over TLS where libcurl supports it (plain-HTTP URLs stay on HTTP/1.1).
   bool http2 = true;
   /// Easy handles (and so kept-alive connections) kept idle for reuse; more concurrent callers

@@ -148,20 +148,22 @@ class [[nodiscard]] Result {
 
   T& operator*() & noexcept { return *get(); }
   const T& operator*() const& noexcept { return *get(); }
-  T&& operator*() && noexcept { return std::move(*get()); }
+  // By value from an rvalue, so that `for (auto& x : *client.list_all_groups())` extends the
+  // temporary's lifetime instead of dangling.
+  T operator*() && { return std::move(*get()); }
   T* operator->() noexcept { return get(); }
   const T* operator->() const noexcept { return get(); }
 
   T& value() & { check(); return std::get<0>(state_); }
   const T& value() const& { check(); return std::get<0>(state_); }
-  T&& value() && { check(); return std::get<0>(std::move(state_)); }
+  T value() && { check(); return std::move(*get()); }
 
   template <typename U>
   T value_or(U&& fallback) const& { return ok() ? std::get<0>(state_) : T(std::forward<U>(fallback)); }
 
   const Error& error() const& noexcept { return *get_error(); }
   Error& error() & noexcept { return *get_error(); }
-  Error&& error() && noexcept { return std::move(*get_error()); }
+  Error error() && { return std::move(*get_error()); }
 
  private:
   void check() const {

@@ -57,7 +57,10 @@ template <typename Page, typename Item, typename Fetch, typename ItemsOf, typena
 Result<std::size_t> walk_pages(std::optional<int> page_size, Fetch fetch, ItemsOf items_of, IdOf id_of,
                                const std::function<bool(const Item&)>& visit, const PageProgress& progress) {
   std::set<std::string> seen;
+  std::set<std::string> cursors;
   std::size_t pages = 0;
+  std::size_t pages_this_pass = 0;  // since the walk (re)started
+  std::size_t replayed_pages = 0;   // after a restart, pages that may hold only items seen before
   int restarts = 0;
   PageRequest page;
   page.limit = page_size;
@@ -67,11 +70,16 @@ Result<std::size_t> walk_pages(std::optional<int> page_size, Fetch fetch, ItemsO
       if (result.error().graph_code() == graph_codes::invalid_cursor && page.after && restarts < kMaxCursorRestarts) {
         ++restarts;
         page.after.reset();
+        cursors.clear();
+        replayed_pages = pages_this_pass;
+        pages_this_pass = 0;
         continue;
       }
       return std::move(result).error();
     }
     ++pages;
+    ++pages_this_pass;
+    const std::size_t seen_before = seen.size();
     for (const Item& item : items_of(*result)) {
       if (!seen.insert(id_of(item)).second) continue;
       if (!visit(item)) {
@@ -82,7 +90,10 @@ Result<std::size_t> walk_pages(std::optional<int> page_size, Fetch fetch, ItemsO
     if (progress) progress(pages, seen.size());
     const Paging& paging = result->paging;
     const auto& items = items_of(*result);
-    if (items.empty() || !paging.after || paging.after == page.after) return seen.size();
+    // Ends on an empty page, a missing cursor, a cursor already followed, or a page with nothing
+    // new: a server that keeps handing out fresh cursors for old items cannot loop the walk.
+    const bool nothing_new = seen.size() == seen_before && pages_this_pass > replayed_pages;
+    if (items.empty() || !paging.after || nothing_new || !cursors.insert(*paging.after).second) return seen.size();
     // Graph marks the last page by leaving out `next`, but Meta's join-requests answer never
     // carries `next` at all: without it, only a short page proves the end.
     if (!paging.next && page.limit && items.size() < static_cast<std::size_t>(*page.limit)) return seen.size();
@@ -143,9 +154,12 @@ struct Client::Impl {
     if (options.api_version.empty())
       return Error::invalid_argument("api_version", "non-empty, e.g. v23.0", "ClientOptions.api_version is empty");
     if (options.base_url.empty()) return Error::invalid_argument("base_url", "non-empty", "ClientOptions.base_url is empty");
-    if (needs_phone && validation::trim(options.phone_number_id).empty())
-      return Error::invalid_argument("phone_number_id", "non-empty",
-                                     "ClientOptions.phone_number_id is not set; this operation needs it");
+    if (needs_phone) {
+      if (options.phone_number_id.empty())
+        return Error::invalid_argument("phone_number_id", "non-empty",
+                                       "ClientOptions.phone_number_id is not set; this operation needs it");
+      return validation::require_id("phone_number_id", options.phone_number_id);
+    }
     return {};
   }
 

@@ -34,7 +34,10 @@ Result<void> check_text_length(const std::string& field, std::string_view text, 
 Result<void> check_media(const std::string& field, MessageType type, const MediaRef& media) {
   if (media.id.has_value() == media.link.has_value())
     return Error::invalid_argument(field, "exactly one of id or link", field + " must set exactly one of id and link");
-  if (media.id && media.id->empty()) return Error::invalid_argument(field + ".id", "non-empty");
+  if (media.id) {
+    const std::string id_field = field + ".id";
+    if (auto r = require_id(id_field.c_str(), *media.id); !r) return r;
+  }
   if (media.link && media.link->empty()) return Error::invalid_argument(field + ".link", "non-empty");
   if (media.caption) {
     if (!media_takes_caption(type))
@@ -268,7 +271,9 @@ Result<void> check(const GroupMessage& m) {
     e.limit = "text, image, video, audio, document, sticker, template, pin";
     return e;
   }
-  if (m.reply_to && m.reply_to->empty()) return Error::invalid_argument("reply_to", "non-empty message id");
+  if (m.reply_to) {
+    if (auto r = require_id("reply_to", *m.reply_to); !r) return r;
+  }
   switch (m.type) {
     case MessageType::text:
       if (!m.text) return Error::invalid_argument("text", "1-4096 characters", "text must be set for a text message");

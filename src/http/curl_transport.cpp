@@ -65,6 +65,8 @@ using text::trim_ascii;
 struct ResponseSink {
   HttpHeaders headers;
   std::string body;
+  std::size_t max_body = 0;  // 0: no limit
+  bool too_large = false;
 };
 
 std::size_t on_header_cb(char* buffer, std::size_t size, std::size_t nitems, void* userdata) {
@@ -102,7 +104,12 @@ std::size_t on_header_cb(char* buffer, std::size_t size, std::size_t nitems, voi
 std::size_t on_body_cb(char* data, std::size_t size, std::size_t nmemb, void* userdata) {
   const std::size_t total = size * nmemb;
   try {
-    static_cast<ResponseSink*>(userdata)->body.append(data, total);
+    auto* sink = static_cast<ResponseSink*>(userdata);
+    if (sink->max_body != 0 && sink->body.size() + total > sink->max_body) {
+      sink->too_large = true;
+      return 0;  // libcurl aborts the transfer
+    }
+    sink->body.append(data, total);
     return total;
   } catch (...) {
     return 0;
@@ -354,6 +361,7 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
   error_buffer[0] = '\0';
   ResponseSink sink;
   sink.headers.reserve(12);
+  sink.max_body = impl.options.max_response_bytes;
 
   CURLcode rc = CURLE_OK;
   CURL* raw = impl.check_out(rc);
@@ -408,6 +416,13 @@ Result<HttpResponse> CurlTransport::send(const HttpRequest& request) {
     response.headers = std::move(sink.headers);
     response.body = std::move(sink.body);
     return response;
+  }
+
+  if (sink.too_large) {
+    return Error::transport_failure(static_cast<int>(CURLE_FILESIZE_EXCEEDED),
+                                    "curl: the response body exceeds max_response_bytes (" +
+                                        std::to_string(impl.options.max_response_bytes) + " bytes)",
+                                    true);
   }
 
   long request_size = 0;

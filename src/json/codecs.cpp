@@ -1,6 +1,7 @@
 #include "json/codecs.hpp"
 
 #include <cstdint>
+#include <limits>
 #include <cstring>
 #include <utility>
 
@@ -34,6 +35,13 @@ bool parse_object(std::string& body, json::Document& doc, Error& error, const ch
     return false;
   }
   return true;
+}
+
+// An error code that fits an int; anything else (absent, not a number, out of range) is unset.
+std::optional<int> error_code_of(const json::Value& obj, const char* key) noexcept {
+  const auto code = json::get_int64(obj, key);
+  if (!code || *code < std::numeric_limits<int>::min() || *code > std::numeric_limits<int>::max()) return std::nullopt;
+  return static_cast<int>(*code);
 }
 
 std::vector<std::string> decode_string_array(const json::Value& obj, const char* key) {
@@ -226,7 +234,7 @@ Participant decode_participant(const json::Value& v) {
 
 ItemError decode_item_error(const json::Value& v) {
   ItemError e;
-  e.code = static_cast<int>(json::get_int64(v, "code").value_or(0));
+  e.code = error_code_of(v, "code").value_or(0);
   e.title = json::get_string(v, "title");
   e.message = json::get_string(v, "message");
   if (const json::Value* data = json::get_object(v, "error_data")) e.details = json::get_string(*data, "details");
@@ -292,8 +300,9 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
                                                        : scalar(std::to_string(u), false);
   }
   bool Double(double d) {
-    const auto whole = json::as_int64(rapidjson::Value(d));
-    return whole ? number(*whole) : scalar(std::to_string(d), false);
+    const rapidjson::Value value(d);
+    if (const auto whole = json::as_int64(value)) return number(*whole);
+    return scalar(json::as_string(value).value_or(""), false);
   }
   bool String(const char* str, rapidjson::SizeType length, bool) { return scalar(std::string_view(str, length), true); }
   // The key's text lives only during this call: it is resolved to a Field at once.
@@ -312,14 +321,15 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
  private:
   enum class Ctx { root, data, groups, group, paging, cursors, skip };
   enum class Field { other, data, groups, paging, cursors, id, subject, created_at, creation_timestamp,
-                     before, after, next, previous };
+                     before, after, next, previous, error };
 
   static Field field_of(std::string_view k) noexcept {
     static constexpr std::pair<std::string_view, Field> kFields[] = {
         {"id", Field::id},         {"subject", Field::subject},   {"created_at", Field::created_at},
         {"data", Field::data},     {"groups", Field::groups},     {"creation_timestamp", Field::creation_timestamp},
         {"paging", Field::paging}, {"cursors", Field::cursors},   {"before", Field::before},
-        {"after", Field::after},   {"next", Field::next},         {"previous", Field::previous}};
+        {"after", Field::after},   {"next", Field::next},         {"previous", Field::previous},
+        {"error", Field::error}};
     for (const auto& [name, field] : kFields) {
       if (k == name) return field;
     }
@@ -341,6 +351,7 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
         if (key_ == Field::data) next = is_object ? Ctx::data : Ctx::groups;
         else if (key_ == Field::groups && !is_object) next = Ctx::groups;
         else if (key_ == Field::paging && is_object) next = Ctx::paging;
+        else if (key_ == Field::error && is_object) return fail("the answer is a Graph error");
         break;
       case Ctx::data:
         if (key_ == Field::groups && !is_object) next = Ctx::groups;
@@ -577,7 +588,12 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
-  if (!parse_object(body, doc, error, "remove participants response", response.status == 206)) return error;
+  if (!parse_object(body, doc, error, "remove participants response", true)) return error;
+  out.partial_error = graph_error_of(doc);
+  // The envelope is data only as the partial-success report (HTTP 206 or code 131201); any other
+  // Graph error in a 2xx answer is an error, which the client reports as such.
+  if (out.partial_error && response.status != 206 && out.partial_error->code != graph_codes::partial_success)
+    return Error::decode_failure(0, "remove participants response: the answer is a Graph error");
   out.request_id = json::get_string(doc, "request_id");
   out.success = json::get_bool(doc, "success");
   out.removed_participants = decode_participants(doc, "removed_participants");
@@ -586,7 +602,6 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
       out.failed_participants.push_back(FailedParticipant{decode_participant(item), decode_item_errors(item)});
   }
   out.errors = decode_item_errors(doc);
-  out.partial_error = graph_error_of(doc);
   if (out.partial_error && out.partial_error->code == graph_codes::partial_success) out.partial = true;
   if (!out.failed_participants.empty()) out.partial = true;
   return out;
@@ -623,10 +638,10 @@ std::optional<GraphError> graph_error_of(const json::Value& doc) {
   const json::Value* e = json::get_object(doc, "error");
   if (!e) return std::nullopt;
   GraphError g;
-  g.code = static_cast<int>(json::get_int64(*e, "code").value_or(0));
+  g.code = error_code_of(*e, "code").value_or(0);
   g.type = json::get_string(*e, "type").value_or("");
   g.message = json::get_string(*e, "message").value_or("");
-  if (auto sub = json::get_int64(*e, "error_subcode")) g.error_subcode = static_cast<int>(*sub);
+  g.error_subcode = error_code_of(*e, "error_subcode");
   if (const json::Value* data = json::get_object(*e, "error_data")) g.details = json::get_string(*data, "details");
   g.fbtrace_id = json::get_string(*e, "fbtrace_id");
   g.is_transient = json::get_bool(*e, "is_transient");

@@ -111,7 +111,10 @@ std::optional<std::string> as_string(const Value& v) {
     // Integral doubles (1e15 style phone numbers) print without an exponent or fraction.
     if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) < 9.0e18)
       return std::to_string(static_cast<std::int64_t>(d));
-    return std::to_string(d);
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d);  // shortest round-trip form
+    if (ec != std::errc()) return std::nullopt;
+    return std::string(buffer, end);
   }
   if (v.IsBool()) return std::string(v.GetBool() ? "true" : "false");
   return std::nullopt;

@@ -40,18 +40,18 @@ inline void redact(std::string& text, std::string_view secret) {
     text.replace(at, secret.size(), "[redacted]");
 }
 
-/// At most `max_bytes` of `body` for an error message, printable ASCII only, with `secret`
-/// removed first (so that no part of it survives the cut).
+/// At most `max_bytes` of `body` for an error message, printable ASCII only, with every occurrence
+/// of `secret` removed from the whole body first (so that no part of one survives the cut).
 inline std::string excerpt(std::string_view body, std::string_view secret = {}, std::size_t max_bytes = 200) {
-  std::string head(body.substr(0, max_bytes + secret.size()));
-  redact(head, secret);
+  std::string scrubbed(body);
+  redact(scrubbed, secret);
   std::string out;
   out.reserve(max_bytes + 3);
-  for (char c : std::string_view(head).substr(0, max_bytes)) {
+  for (char c : std::string_view(scrubbed).substr(0, max_bytes)) {
     auto u = static_cast<unsigned char>(c);
     out += (u >= 0x20 && u < 0x7f) ? c : '?';
   }
-  if (head.size() > max_bytes || body.size() > max_bytes + secret.size()) out += "...";
+  if (scrubbed.size() > max_bytes) out += "...";
   return out;
 }
 

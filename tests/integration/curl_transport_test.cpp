@@ -509,3 +509,29 @@ TEST_CASE("a GET with a body is refused before anything is sent", "[transport]")
   CHECK(response.error().field == "body");
   CHECK(recorder.seen().empty());
 }
+
+TEST_CASE("a response larger than max_response_bytes is refused, not buffered", "[transport]") {
+  wagroups_test::prepare_process_for_loopback();
+  LoopbackServer server;
+  server->Get("/big", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(std::string(300 * 1024, 'x'), "application/octet-stream");
+  });
+  server.start();
+  CurlTransportOptions options;
+  options.max_response_bytes = 64 * 1024;
+  CurlTransport transport(options);
+  HttpRequest r;
+  r.url = server.url("/big");
+  auto response = transport.send(r);
+  REQUIRE_FALSE(response.ok());
+  CHECK(response.error().code == ErrorCode::transport);
+  CHECK(response.error().curl_code == 63);  // CURLE_FILESIZE_EXCEEDED
+  CHECK_FALSE(response.error().is_retryable());
+  CHECK(response.error().message.find("max_response_bytes") != std::string::npos);
+  // With the default limit the whole answer arrives.
+  CurlTransportOptions roomy;
+  CurlTransport unlimited(roomy);
+  auto whole = unlimited.send(r);
+  REQUIRE(whole.ok());
+  CHECK(whole->body.size() == 300 * 1024);
+}

@@ -323,3 +323,42 @@ TEST_CASE("list groups: entries that are not objects, null ids and NUL bytes are
     if (!r.ok()) CHECK(r.error().code == ErrorCode::decode);
   }
 }
+
+TEST_CASE("list groups: a Graph error envelope beside data is an error", "[decode]") {
+  FakeClient f;
+  f.transport->enqueue(200, R"({"data":{"groups":[{"id":"G1"}]},"error":{"code":131215,"message":"(#131215) x","type":"OAuthException"}})");
+  auto r = f.client.list_groups();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == ErrorCode::graph_api);
+  CHECK(r.error().is_not_eligible());
+}
+
+TEST_CASE("remove participants: a 200 carrying 131201 is still a partial success", "[decode]") {
+  FakeClient f;
+  f.transport->enqueue(200, R"({"error":{"code":131201,"message":"(#131201) Request partially succeeded","type":"OAuthException"}})");
+  auto r = f.client.remove_participants({"G1", {"+1555", "+1666"}});
+  REQUIRE(r.ok());
+  CHECK(r->partial);
+  REQUIRE(r->partial_error);
+  CHECK(r->partial_error->code == graph_codes::partial_success);
+  // Any other Graph error in a 2xx answer is an error.
+  f.transport->enqueue(200, R"({"error":{"code":131041,"message":"(#131041) Group unknown","type":"OAuthException"}})");
+  auto unknown = f.client.remove_participants({"G1", {"+1555"}});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().graph_code() == graph_codes::group_unknown);
+}
+
+TEST_CASE("numbers where strings are expected keep a faithful text form; huge codes are not truncated", "[decode]") {
+  FakeClient f;
+  f.transport->enqueue(200, R"({"data":{"groups":[{"id":1.2e29}]}})");
+  auto r = f.client.list_groups();
+  REQUIRE(r.ok());
+  CHECK(r->groups[0].id == "1.2e+29");
+  f.transport->enqueue(400, R"({"error":{"code":99999999999999,"message":"m","type":"t"}})");
+  CallOptions once;
+  once.retry = RetryOptions{};
+  once.retry->max_attempts = 1;
+  auto e = f.client.get_group_info({"G1", {}}, once);
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.error().graph_code() == 0);  // out of range: unknown, not a wrapped-around number
+}

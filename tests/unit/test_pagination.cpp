@@ -1,5 +1,8 @@
 // Walking every page of groups and join requests, including Meta's "invalid cursor" restart.
 
+#include <functional>
+#include <memory>
+
 #include <catch2/catch_test_macros.hpp>
 
 #include "test_support.hpp"
@@ -138,4 +141,39 @@ TEST_CASE("a short page without a next link ends a groups walk", "[pagination]")
   REQUIRE(all.ok());
   CHECK(all->size() == 3);
   CHECK(f.transport->request_count() == 2);
+}
+
+// Answers every request with the body `page_for(n)` for the n-th request (1-based); returns the
+// counter of requests served.
+static std::shared_ptr<int> serve_pages(FakeClient& f, std::function<std::string(int)> page_for) {
+  auto served = std::make_shared<int>(0);
+  f.transport->set_handler([served, page_for](const HttpRequest&) -> Result<HttpResponse> {
+    HttpResponse r;
+    r.status = 200;
+    r.body = page_for(++*served);
+    return r;
+  });
+  return served;
+}
+
+TEST_CASE("fresh cursors for old items end the walk instead of looping", "[pagination]") {
+  FakeClient f;
+  auto served = serve_pages(f, [](int n) {
+    return R"({"data":[{"join_request_id":"J1"}],"paging":{"cursors":{"after":"A)" + std::to_string(n) + R"("}}})";
+  });
+  auto all = f.client.list_all_join_requests("G1");
+  REQUIRE(all.ok());
+  CHECK(all->size() == 1);
+  CHECK(*served == 2);  // the second page brought nothing new
+}
+
+TEST_CASE("cursors alternating between two values end the walk", "[pagination]") {
+  FakeClient f;
+  auto served = serve_pages(f, [](int n) {
+    return R"({"data":[{"join_request_id":"J)" + std::to_string(n) + R"("}],"paging":{"cursors":{"after":")" +
+           std::string(n % 2 ? "A" : "B") + R"("}}})";
+  });
+  auto all = f.client.list_all_join_requests("G1");
+  REQUIRE(all.ok());
+  CHECK(*served == 3);  // A, B, then A again: a cursor already followed
 }

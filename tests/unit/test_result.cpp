@@ -2,6 +2,9 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include <string>
+#include <vector>
+
 #include "wagroups/error.hpp"
 
 using namespace wagroups;
@@ -57,4 +60,14 @@ TEST_CASE("Error::to_string names the kind, field, limit and Graph detail", "[re
   CHECK(graph_text.find("131208") != std::string::npos);
   CHECK(graph_text.find("Az8or") != std::string::npos);
   CHECK(graph_text.find("HTTP 429") != std::string::npos);
+}
+
+TEST_CASE("dereferencing a temporary Result yields a value that outlives it", "[result]") {
+  auto make = [] { return Result<std::vector<std::string>>(std::vector<std::string>{"a", "b", "c"}); };
+  std::string joined;
+  for (const auto& s : *make()) joined += s;  // would dangle if operator*() && returned a reference
+  CHECK(joined == "abc");
+  CHECK(make().value().size() == 3);
+  Error e = Result<int>(Error::invalid_argument("limit", "1-1024")).error();
+  CHECK(e.field == "limit");
 }

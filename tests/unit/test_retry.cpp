@@ -229,3 +229,16 @@ TEST_CASE("a token straddling the excerpt cut never shows, not even in part", "[
   CHECK(r.error().code == ErrorCode::decode);
   CHECK(r.error().to_string().find(token.substr(0, 6)) == std::string::npos);
 }
+
+TEST_CASE("a token that appears twice in a body leaves no fragment in the excerpt", "[retry]") {
+  FakeClient f;
+  const std::string token = FakeClient::base_options().access_token;
+  f.transport->enqueue(502, "<html>token " + token + " / again " + token + " / " + std::string(400, 'z'));
+  CallOptions once;
+  once.retry = RetryOptions{};
+  once.retry->max_attempts = 1;
+  auto r = f.client.list_groups({}, once);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().to_string().find(token.substr(0, 5)) == std::string::npos);
+  CHECK(r.error().to_string().find("[redacted] / again [redacted]") != std::string::npos);
+}
