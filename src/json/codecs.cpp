@@ -319,6 +319,7 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   const std::string& failure() const noexcept { return failure_; }
 
  private:
+  static constexpr std::size_t kMaxDepth = 64;
   enum class Ctx { root, data, groups, group, paging, cursors, skip };
   enum class Field { other, data, groups, paging, cursors, id, subject, created_at, creation_timestamp,
                      before, after, next, previous, error };
@@ -339,6 +340,9 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
   Ctx top() const noexcept { return stack_.empty() ? Ctx::skip : stack_.back(); }
 
   bool open(bool is_object) {
+    // The reader runs recursively (faster than its iterative mode); refusing to nest deeper than
+    // this bounds its stack use, whatever the input.
+    if (stack_.size() >= kMaxDepth) return fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
     if (stack_.empty() && !started_) {
       started_ = true;
       if (!is_object) return fail("expected a JSON object");
@@ -456,7 +460,7 @@ Result<ListGroupsResponse> decode_list_groups(std::string& body) {
   rapidjson::Reader reader;
   rapidjson::InsituStringStream stream(&scratch[0]);
   const rapidjson::ParseResult parsed =
-      reader.Parse<rapidjson::kParseInsituFlag | rapidjson::kParseIterativeFlag>(stream, handler);
+      reader.Parse<rapidjson::kParseInsituFlag>(stream, handler);
   if (!handler.failure().empty()) return Error::decode_failure(0, "list groups response: " + handler.failure());
   if (parsed.IsError()) {
     return Error::decode_failure(0, "list groups response: invalid JSON at offset " + std::to_string(parsed.Offset()) +

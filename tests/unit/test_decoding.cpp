@@ -362,3 +362,16 @@ TEST_CASE("numbers where strings are expected keep a faithful text form; huge co
   REQUIRE_FALSE(e.ok());
   CHECK(e.error().graph_code() == 0);  // out of range: unknown, not a wrapped-around number
 }
+
+TEST_CASE("hostile nesting is refused without exhausting the stack", "[decode]") {
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  for (const std::string& body : {R"({"data":{"groups":)" + deep + "}}", R"({"x":)" + deep + "}", deep}) {
+    FakeClient f;
+    f.transport->enqueue(200, body);
+    auto groups = f.client.list_groups();
+    CHECK_FALSE(groups.ok());
+    f.transport->enqueue(200, body);
+    auto info = f.client.get_group_info({"G1", {}});
+    CHECK_FALSE(info.ok());
+  }
+}
