@@ -59,7 +59,9 @@ class WAGROUPS_API Client {
                                          const CallOptions& call = {}) const;
   /// Walks every page of active groups, calling `visit` for each group (return false to stop).
   /// An expired cursor (131059) restarts the walk from the first page; groups already visited are
-  /// not visited again. Returns how many groups were visited.
+  /// not visited again. The walk ends on an empty or short last page, a missing or repeated cursor,
+  /// or a page with nothing new. Returns how many groups were visited. On a failure mid-walk the
+  /// groups already visited stay delivered; the Result carries the error.
   Result<std::size_t> for_each_group(const std::function<bool(const GroupSummary&)>& visit,
                                      int page_size = 100, const PageProgress& progress = {},
                                      const CallOptions& call = {}) const;
@@ -85,7 +87,8 @@ class WAGROUPS_API Client {
   // Join requests.
   Result<JoinRequestsPage> list_join_requests(const ListJoinRequestsRequest& request,
                                               const CallOptions& call = {}) const;
-  /// Every pending join request of a group, across pages (131059 restarts, as for groups).
+  /// Every pending join request of a group, across pages (131059 restarts, as for groups). Meta
+  /// documents neither a page size nor a `next` link here: the walk follows `after` cursors.
   Result<std::vector<JoinRequest>> list_all_join_requests(const std::string& group_id,
                                                           const PageProgress& progress = {},
                                                           const CallOptions& call = {}) const;
