@@ -16,7 +16,7 @@ namespace codec {
 
 namespace {
 
-// Parses (in place) a response body that must be a JSON object.
+// Parses a response body that must be a JSON object.
 // An object with an "error" member is Graph's error envelope, refused unless the operation's
 // answer carries one as data (206 partial success).
 bool parse_object(std::string& body, json::Document& doc, Error& error, const char* what,

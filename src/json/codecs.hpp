@@ -31,7 +31,8 @@ std::string encode_group_message(const GroupMessage& message);
 /// A 1:1 template message (`recipient_type: individual`).
 std::string encode_template_to_phone(const std::string& phone, const TemplateMessage& message);
 
-// Responses. Each decoder parses `body` in place: the string is consumed (modified) by the call.
+// Responses. `body` is taken by reference because the parse pads it for SIMD scanning while it
+// runs; it is left as it was, so error messages can still quote it.
 Result<CreateGroupResponse> decode_create_group(std::string& body);
 Result<ListGroupsResponse> decode_list_groups(std::string& body);
 Result<GroupInfo> decode_group_info(std::string& body);
