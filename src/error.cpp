@@ -13,6 +13,22 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::transport: return "transport";
     case ErrorCode::graph_api: return "graph_api";
     case ErrorCode::decode: return "decode";
+    case ErrorCode::unauthenticated: return "unauthenticated";
+  }
+  return "unknown";
+}
+
+const char* to_string(AuthFailure failure) noexcept {
+  switch (failure) {
+    case AuthFailure::none: return "none";
+    case AuthFailure::empty_secret: return "empty_secret";
+    case AuthFailure::missing_signature: return "missing_signature";
+    case AuthFailure::bad_prefix: return "bad_prefix";
+    case AuthFailure::bad_hex: return "bad_hex";
+    case AuthFailure::signature_mismatch: return "signature_mismatch";
+    case AuthFailure::wrong_mode: return "wrong_mode";
+    case AuthFailure::wrong_verify_token: return "wrong_verify_token";
+    case AuthFailure::missing_challenge: return "missing_challenge";
   }
   return "unknown";
 }
@@ -107,6 +123,7 @@ bool Error::is_retryable() const noexcept {
     case ErrorCode::invalid_argument:
     case ErrorCode::unsupported:
     case ErrorCode::decode:
+    case ErrorCode::unauthenticated:
       return false;
     case ErrorCode::transport:
       return !is_permanent_curl_code(curl_code);
@@ -133,6 +150,7 @@ std::string Error::to_string() const {
     if (graph->fbtrace_id) out += ", fbtrace_id " + *graph->fbtrace_id;
     out += "]";
   }
+  if (auth_failure != AuthFailure::none) out += std::string(" [") + wagroups::to_string(auth_failure) + "]";
   if (http_status != 0) out += " [HTTP " + std::to_string(http_status) + "]";
   if (curl_code != 0) out += " [curl " + std::to_string(curl_code) + "]";
   if (attempts > 1) out += " [after " + std::to_string(attempts) + " attempts]";
@@ -175,6 +193,25 @@ Error Error::decode_failure(int status, std::string text) {
   e.code = ErrorCode::decode;
   e.http_status = status;
   e.message = std::move(text);
+  return e;
+}
+
+Error Error::unauthenticated(AuthFailure failure, std::string text) {
+  Error e;
+  e.code = ErrorCode::unauthenticated;
+  e.auth_failure = failure;
+  e.message = std::move(text);
+  e.attempts = 0;
+  return e;
+}
+
+Error Error::malformed_webhook(std::string where, std::string rule, std::string text) {
+  Error e;
+  e.code = ErrorCode::decode;
+  e.field = std::move(where);
+  e.limit = std::move(rule);
+  e.message = std::move(text);
+  e.attempts = 0;
   return e;
 }
 

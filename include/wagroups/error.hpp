@@ -23,8 +23,25 @@ enum class ErrorCode {
   unsupported,       ///< the operation or message type is not available for groups (refused locally)
   transport,         ///< the HTTP exchange failed (DNS, connect, TLS, timeout); `curl_code` is set
   graph_api,         ///< the Graph API answered with an error; `graph` and `http_status` are set
-  decode,            ///< a response arrived but could not be decoded into the model
+  decode,            ///< a response or webhook arrived but could not be decoded; `field` names where
+  unauthenticated,   ///< a webhook's signature or a subscription's verify token did not check out
 };
+
+/// Why a webhook or subscription handshake was refused (`ErrorCode::unauthenticated`).
+enum class AuthFailure {
+  none,
+  empty_secret,        ///< no app secret configured: nothing can be verified
+  missing_signature,   ///< no X-Hub-Signature-256 header
+  bad_prefix,          ///< the header does not start with "sha256="
+  bad_hex,             ///< not 64 hexadecimal digits after the prefix
+  signature_mismatch,  ///< well formed, but not the HMAC of this body with this secret
+  wrong_mode,          ///< hub.mode is not "subscribe"
+  wrong_verify_token,  ///< hub.verify_token differs from the expected token
+  missing_challenge,   ///< hub.challenge is empty
+};
+
+/// The name of an `AuthFailure`, e.g. "signature_mismatch".
+WAGROUPS_API const char* to_string(AuthFailure failure) noexcept;
 
 /// The name of an `ErrorCode`, e.g. "invalid_argument".
 WAGROUPS_API const char* to_string(ErrorCode code) noexcept;
@@ -103,6 +120,9 @@ struct WAGROUPS_API Error {
 
   int attempts = 1;  ///< how many times the request was sent (retries included)
 
+  // unauthenticated
+  AuthFailure auth_failure = AuthFailure::none;
+
   /// Whether trying again later may succeed: transport failures (except a malformed URL, an
   /// unsupported protocol and TLS certificate/setup failures), HTTP 408/429/5xx, Graph throttling
   /// and temporary codes, or `is_transient`. Eligibility, limits and validation are never retryable.
@@ -121,6 +141,10 @@ struct WAGROUPS_API Error {
   static Error unsupported(std::string field, std::string message);
   static Error transport_failure(int curl_code, std::string message, bool may_have_been_sent);
   static Error decode_failure(int http_status, std::string message);
+  static Error unauthenticated(AuthFailure failure, std::string message);
+  /// A webhook body that cannot be accepted: `field` is where (e.g. "entry[0].changes[1].value"
+  /// or "body"), `limit` the rule broken when one was (e.g. "at most 4194304 bytes").
+  static Error malformed_webhook(std::string field, std::string limit, std::string message);
 };
 
 /// Thrown only by `Result<T>::value()` on a result that holds an error (the caller's choice).

@@ -13,5 +13,8 @@
 #include "wagroups/models/messages.hpp"
 #include "wagroups/models/participants.hpp"
 #include "wagroups/options.hpp"
+#include "wagroups/pending_operations.hpp"
 #include "wagroups/transport.hpp"
 #include "wagroups/version.hpp"
+#include "wagroups/webhook.hpp"
+#include "wagroups/webhook_events.hpp"
