@@ -100,6 +100,9 @@ class WAGROUPS_API PendingOperations {
   std::condition_variable changed_;
   std::unordered_map<std::string, OperationStatus> operations_;
   std::unordered_map<std::string, OperationStatus> early_;  // outcomes that arrived before `track`
+  // When `track`/`observe` next sweep the whole table, so memory stays bounded even if the host
+  // never calls `expire` (one O(n) pass per time to live).
+  std::chrono::system_clock::time_point next_sweep_;
 };
 
 }  // namespace wagroups
