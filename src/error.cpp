@@ -14,6 +14,8 @@ const char* to_string(ErrorCode code) noexcept {
     case ErrorCode::graph_api: return "graph_api";
     case ErrorCode::decode: return "decode";
     case ErrorCode::unauthenticated: return "unauthenticated";
+    case ErrorCode::conflict: return "conflict";
+    case ErrorCode::storage: return "storage";
   }
   return "unknown";
 }
@@ -125,6 +127,9 @@ bool Error::is_retryable() const noexcept {
     case ErrorCode::decode:
     case ErrorCode::unauthenticated:
       return false;
+    case ErrorCode::conflict:
+    case ErrorCode::storage:
+      return true;  // a reload-and-retry, or Meta's redelivery, may succeed
     case ErrorCode::transport:
       return !is_permanent_curl_code(curl_code);
     case ErrorCode::graph_api:

@@ -25,6 +25,9 @@ enum class ErrorCode {
   graph_api,         ///< the Graph API answered with an error; `graph` and `http_status` are set
   decode,            ///< a response or webhook arrived but could not be decoded; `field` names where
   unauthenticated,   ///< a webhook's signature or a subscription's verify token did not check out
+  conflict,          ///< a ticket store refused a write: another writer won (`field` "version") or
+                     ///< the event was applied already (`field` "event_key")
+  storage,           ///< a ticket store failed (disk, database); nothing was written
 };
 
 /// Why a webhook or subscription handshake was refused (`ErrorCode::unauthenticated`).

@@ -1,0 +1,57 @@
+#pragma once
+
+/// @file
+/// `SqliteTicketStore`: tickets in one SQLite file (WAL, one transaction per commit, versioned
+/// schema with migrations). Optional component: `find_package(wagroups COMPONENTS sqlite)` and link
+/// `wagroups::sqlite`; built when SQLite 3 is found.
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wagroups/error.hpp"
+#include "wagroups/export.hpp"
+#include "wagroups/tickets.hpp"
+
+namespace wagroups {
+
+struct SqliteOptions {
+  /// FULL: a commit survives power loss (fsync per commit). NORMAL: survives a process crash (in
+  /// WAL mode), may lose the last commits on power loss. Batching is the way to speed, not this.
+  enum class Durability { normal, full };
+  Durability durability = Durability::full;
+  /// How long a writer waits for another process's lock before failing with ErrorCode::storage.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// How many processed event keys to keep (the oldest are pruned past this; 0 = keep all). Meta
+  /// retries for up to 36 hours, so size it for that.
+  std::size_t max_event_keys = 0;
+};
+
+class WAGROUPS_API SqliteTicketStore final : public TicketStore {
+ public:
+  /// Opens (creating and migrating when needed) the database at `path`.
+  static Result<std::unique_ptr<SqliteTicketStore>> open(const std::string& path, SqliteOptions options = {});
+  ~SqliteTicketStore() override;
+
+  Result<std::optional<StoredTicket>> load(const std::string& ticket_id) override;
+  Result<std::optional<std::string>> find_by_group(const std::string& group_id) override;
+  Result<std::optional<std::string>> find_by_request(const std::string& request_id) override;
+  Result<std::optional<std::string>> find_by_message(const std::string& message_id) override;
+  Result<std::vector<std::string>> applied_keys(const std::vector<std::string>& keys) override;
+  Result<void> commit(const TicketCommit& commit) override;
+  Result<std::vector<Ticket>> list(const TicketQuery& query) override;
+
+  /// The schema version of the open database (the latest this build knows after `open`).
+  int schema_version() const noexcept;
+  /// The latest schema version this build knows.
+  static int latest_schema_version() noexcept;
+
+ private:
+  struct Impl;
+  explicit SqliteTicketStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace wagroups
