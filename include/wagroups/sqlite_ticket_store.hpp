@@ -6,6 +6,7 @@
 /// `wagroups::sqlite`; built when SQLite 3 is found.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,13 +36,12 @@ class WAGROUPS_API SqliteTicketStore final : public TicketStore {
   static Result<std::unique_ptr<SqliteTicketStore>> open(const std::string& path, SqliteOptions options = {});
   ~SqliteTicketStore() override;
 
+  /// One `BEGIN IMMEDIATE` transaction per unit (a lock held across processes sharing the file).
+  Result<void> transact(const std::function<Result<void>(TicketTransaction&)>& work) override;
   Result<std::optional<StoredTicket>> load(const std::string& ticket_id) override;
   Result<std::optional<std::string>> find_by_group(const std::string& group_id) override;
   Result<std::optional<std::string>> find_by_request(const std::string& request_id) override;
-  Result<std::optional<std::string>> find_by_message(const std::string& message_id) override;
-  Result<std::vector<std::string>> applied_keys(const std::vector<std::string>& keys) override;
-  Result<void> commit(const TicketCommit& commit) override;
-  Result<std::vector<Ticket>> list(const TicketQuery& query) override;
+  Result<std::vector<StoredTicket>> list(const TicketQuery& query) override;
 
   /// The schema version of the open database (the latest this build knows after `open`).
   int schema_version() const noexcept;

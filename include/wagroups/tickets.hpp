@@ -160,74 +160,80 @@ WAGROUPS_API Result<Ticket> ticket_from_json(std::string_view json);
 // ---------------------------------------------------------------------------------------------
 // Store
 
-/// A ticket with the version it was stored at (optimistic concurrency: 0 = not stored yet).
+/// A ticket with its version: 1 after the first save, +1 for every transaction that wrote it
+/// (for optimistic concurrency in host code, UI caching, and change detection).
 struct StoredTicket {
   Ticket ticket;
   std::int64_t version = 0;
-};
-
-/// One atomic write: tickets saved (each only if its stored version still equals
-/// `expected_version`) or deleted, and the events' dedupe keys recorded. All or nothing.
-struct TicketCommit {
-  struct Write {
-    Ticket ticket;
-    std::int64_t expected_version = 0;  ///< 0: must not exist yet
-  };
-  struct Removal {
-    std::string ticket_id;
-    std::int64_t expected_version = 0;
-  };
-  std::vector<Write> writes;
-  std::vector<Removal> removals;    ///< e.g. an unlinked fragment merged into its ticket
-  std::vector<std::string> event_keys;  ///< must not have been recorded before
 };
 
 /// Filters for listing tickets.
 struct TicketQuery {
   std::optional<TicketState> state;
   std::optional<std::string> assignee;
+  std::optional<std::string> group_id;
   std::size_t limit = 100;
 };
 
+/// The reads and writes of one atomic unit of work (see `TicketStore::transact`). Tickets fetched
+/// here are writable in place; everything written becomes visible, durable and versioned together
+/// when the unit ends successfully, or not at all.
+class WAGROUPS_API TicketTransaction {
+ public:
+  virtual ~TicketTransaction() = default;
+  /// The ticket, loaded at most once per transaction; null when there is none.
+  virtual Result<Ticket*> ticket(const std::string& ticket_id) = 0;
+  /// Adds a ticket (ErrorCode::conflict, field "ticket_id", when the id exists).
+  virtual Result<Ticket*> insert(Ticket ticket) = 0;
+  /// Removes a ticket (e.g. an unlinked fragment merged into its ticket); no-op when absent.
+  virtual Result<void> erase(const std::string& ticket_id) = 0;
+  /// Lookups, seeing this transaction's own writes.
+  virtual Result<std::optional<std::string>> find_by_group(const std::string& group_id) = 0;
+  virtual Result<std::optional<std::string>> find_by_request(const std::string& request_id) = 0;
+  virtual Result<std::optional<std::string>> find_by_message(const std::string& message_id) = 0;
+  /// Declares that `message_id` (a timeline or invite message) now lives on `ticket_id`. Group and
+  /// request lookups follow the tickets' own `group_id` / `request_id`; message lookups are
+  /// declared, because re-indexing a long timeline on every event would cost its length.
+  virtual Result<void> index_message(const std::string& message_id, const std::string& ticket_id) = 0;
+  /// Whether the event key was recorded, by an earlier transaction or this one.
+  virtual Result<bool> applied(const std::string& event_key) = 0;
+  virtual Result<void> record(const std::string& event_key) = 0;
+};
+
 /// The storage the host implements (InMemoryTicketStore and SqliteTicketStore are given).
-/// `commit` must be atomic, and durable when it returns ok; it refuses a write whose expected version
-/// is stale with `version_conflict` and an event key recorded before with `duplicate_event`
-/// (ErrorCode::conflict; the aggregator reloads and retries). Other failures are ErrorCode::storage.
-/// Every method must be thread-safe. The store maintains its lookups (group id, request id, and every
-/// timeline and invite message id → ticket) from the tickets it saves.
+/// `transact` runs `work` as one atomic, isolated unit (one lock, or one database transaction):
+/// it commits what `work` wrote when `work` returns ok, and when `work` fails it writes nothing
+/// and returns that error. Storage failures are ErrorCode::storage. Every method is thread-safe.
+/// A store over a database without multi-row transactions can implement `transact` with
+/// optimistic concurrency on `StoredTicket::version` (reload and rerun `work` on a conflict:
+/// `work` is safe to rerun).
 class WAGROUPS_API TicketStore {
  public:
   virtual ~TicketStore() = default;
 
+  virtual Result<void> transact(const std::function<Result<void>(TicketTransaction&)>& work) = 0;
+
+  /// Read-only lookups outside a transaction.
   virtual Result<std::optional<StoredTicket>> load(const std::string& ticket_id) = 0;
-  /// Ticket ids by index: the group, the create request, a message (timeline or invite).
   virtual Result<std::optional<std::string>> find_by_group(const std::string& group_id) = 0;
   virtual Result<std::optional<std::string>> find_by_request(const std::string& request_id) = 0;
-  virtual Result<std::optional<std::string>> find_by_message(const std::string& message_id) = 0;
-  /// Which of `keys` have been recorded by earlier commits.
-  virtual Result<std::vector<std::string>> applied_keys(const std::vector<std::string>& keys) = 0;
-  virtual Result<void> commit(const TicketCommit& commit) = 0;
-  virtual Result<std::vector<Ticket>> list(const TicketQuery& query) = 0;
+  virtual Result<std::vector<StoredTicket>> list(const TicketQuery& query) = 0;
 };
 
-/// The ErrorCode::conflict errors `commit` returns for a lost race (`field` "version" / "event_key").
-WAGROUPS_API Error version_conflict(const std::string& ticket_id);
-WAGROUPS_API Error duplicate_event(const std::string& event_key);
-WAGROUPS_API bool is_version_conflict(const Error& error) noexcept;
-WAGROUPS_API bool is_duplicate_event(const Error& error) noexcept;
-
-/// Thread-safe, in memory (tests, demos, and hosts that persist elsewhere).
+/// Thread-safe, in memory (tests, demos, and hosts that persist elsewhere). Writes happen in place
+/// under one lock. With `copy_on_write` (the default) each ticket is copied when a unit first
+/// fetches it, so a failing `work` rolls back exactly; without it a unit that fails after writing
+/// keeps its writes. The aggregator never fails after its first write, so a host that writes only
+/// through the aggregator may turn copying off to save a copy of each touched ticket per unit.
 class WAGROUPS_API InMemoryTicketStore final : public TicketStore {
  public:
-  InMemoryTicketStore();
+  explicit InMemoryTicketStore(bool copy_on_write = true);
   ~InMemoryTicketStore() override;
+  Result<void> transact(const std::function<Result<void>(TicketTransaction&)>& work) override;
   Result<std::optional<StoredTicket>> load(const std::string& ticket_id) override;
   Result<std::optional<std::string>> find_by_group(const std::string& group_id) override;
   Result<std::optional<std::string>> find_by_request(const std::string& request_id) override;
-  Result<std::optional<std::string>> find_by_message(const std::string& message_id) override;
-  Result<std::vector<std::string>> applied_keys(const std::vector<std::string>& keys) override;
-  Result<void> commit(const TicketCommit& commit) override;
-  Result<std::vector<Ticket>> list(const TicketQuery& query) override;
+  Result<std::vector<StoredTicket>> list(const TicketQuery& query) override;
 
  private:
   struct State;
@@ -317,6 +323,10 @@ class WAGROUPS_API TicketAggregator {
   Result<ApplyOutcome> record_outbound(const std::string& ticket_id, const std::string& message_id,
                                        std::string type, std::optional<std::string> text,
                                        std::optional<std::string> agent = std::nullopt);
+  /// Records an invitation sent (or attempted) for the ticket; `invite.message_id` becomes a lookup
+  /// so that its 1:1 status webhooks update it. A second record for the same phone replaces the
+  /// first only when it is newer (`sent_at`).
+  Result<ApplyOutcome> record_invite(const std::string& ticket_id, Invite invite);
   /// Agent actions.
   Result<ApplyOutcome> resolve(const std::string& ticket_id);
   Result<ApplyOutcome> close(const std::string& ticket_id);
@@ -326,6 +336,7 @@ class WAGROUPS_API TicketAggregator {
   Result<ApplyOutcome> tick();
 
   const ResolutionPolicy& policy() const noexcept { return policy_; }
+  TicketStore& store() const noexcept { return store_; }
 
  private:
   TicketStore& store_;
@@ -359,7 +370,7 @@ struct InviteResult {
 /// would exceed 8 including the business, when the ticket has no group yet, or when an invitee is
 /// already a member or invited.
 WAGROUPS_API Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggregator& tickets,
-                                                           TicketStore& store, const std::string& ticket_id,
+                                                           const std::string& ticket_id,
                                                            const InviteTemplate& invite_template,
                                                            const std::vector<std::string>& invitee_phones);
 
