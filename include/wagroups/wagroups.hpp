@@ -14,6 +14,7 @@
 #include "wagroups/models/participants.hpp"
 #include "wagroups/options.hpp"
 #include "wagroups/pending_operations.hpp"
+#include "wagroups/sandbox.hpp"
 #include "wagroups/tickets.hpp"
 #include "wagroups/transport.hpp"
 #include "wagroups/version.hpp"
