@@ -116,6 +116,11 @@ class WAGROUPS_API Simulator {
   // --- Graph API -------------------------------------------------------------------------------
   /// Answers one Graph request (path after the version, query, method, JSON or multipart body)
   /// as Meta would. Unknown paths: 404 with a Graph error envelope.
+  /// `request.url` may be absolute or a path ("/v23.0/..."); any version prefix, or none, is taken.
+  /// Codes where Meta documents none: an unsupported type in a group (interactive, reaction,
+  /// location, contacts) 130501; a send before anyone joined 131020; an unknown or deleted group
+  /// 131041; a removal naming no member 131212 (some members: HTTP 206 with 131201); generic
+  /// validation 100 / 131008 / 131009. Create, settings and delete answer with a `request_id`.
   HttpResponse handle(const HttpRequest& request);
   /// A Transport calling `handle` in process; use any base URL (the path is what counts).
   std::shared_ptr<Transport> transport();
@@ -132,6 +137,8 @@ class WAGROUPS_API Simulator {
   // --- Simulated people ------------------------------------------------------------------------
   /// Someone opens an invite link: joins (auto_approve) or files a join request
   /// (approval_required). Errors: unknown/reset link, group full (131204), already a member.
+  /// People-side errors are `invalid_argument` (`field` "invite_link" or "person") for misuse, or
+  /// `graph_api` with Meta's code (131204, 131207, 131041, 131212, 131213) for what Meta refuses.
   Result<void> join_by_link(const std::string& invite_link, const Person& person);
   /// Cancels a pending join request (group_join_request_revoked).
   Result<void> cancel_join_request(const std::string& group_id, const Person& person);

@@ -14,12 +14,26 @@
 #include "wagroups/export.hpp"
 #include "wagroups/sandbox.hpp"
 
+// The component is its own library: on Windows its DLL exports SandboxServer while importing the
+// core's symbols, so it cannot share WAGROUPS_API's export/import switch.
+#if defined(_WIN32) && defined(WAGROUPS_SHARED)
+#  if defined(WAGROUPS_SANDBOX_BUILDING)
+#    define WAGROUPS_SANDBOX_API __declspec(dllexport)
+#  else
+#    define WAGROUPS_SANDBOX_API __declspec(dllimport)
+#  endif
+#else
+#  define WAGROUPS_SANDBOX_API WAGROUPS_API
+#endif
+
 namespace wagroups {
 namespace sandbox {
 
 /// The simulator over loopback HTTP (cpp-httplib), for end-to-end runs with `CurlTransport`.
 struct ServerOptions {
-  std::string host = "127.0.0.1";  ///< loopback only
+  /// Loopback only: "127.0.0.1", "::1" or "localhost" (bound as 127.0.0.1); anything else is
+  /// refused with `invalid_argument`.
+  std::string host = "127.0.0.1";
   int port = 0;                    ///< 0: an ephemeral port
   /// Where webhooks are POSTed (e.g. "http://127.0.0.1:8080/webhook"); unset: they stay queued.
   std::optional<std::string> webhook_url;
@@ -29,9 +43,12 @@ struct ServerOptions {
   int webhook_retries = 3;
 };
 
-class WAGROUPS_API SandboxServer {
+/// While it runs, the server owns the simulator's webhook sink (when `webhook_url` is set); the
+/// simulator must outlive it. Webhooks still queued when it stops are not delivered.
+class WAGROUPS_SANDBOX_API SandboxServer {
  public:
-  /// Binds and starts serving in background threads.
+  /// Binds and starts serving in background threads. A port that cannot be bound (in use) is an
+  /// `ErrorCode::transport` error naming the address.
   static Result<std::unique_ptr<SandboxServer>> start(Simulator& simulator, ServerOptions options = {});
   ~SandboxServer();  ///< stops
   SandboxServer(const SandboxServer&) = delete;
@@ -40,7 +57,8 @@ class WAGROUPS_API SandboxServer {
   int port() const noexcept;
   /// "http://127.0.0.1:<port>": put it in `ClientOptions::base_url`.
   std::string base_url() const;
-  /// Blocks until every queued webhook has been delivered (or dropped) or `timeout` passes.
+  /// Blocks until every queued webhook has been delivered (or dropped) or `timeout` passes; true
+  /// when none is left. Without a `webhook_url` it does not wait: true when the simulator holds none.
   bool wait_for_webhooks(std::chrono::milliseconds timeout);
   /// Webhooks POSTed and answered 200 so far.
   std::size_t webhooks_delivered() const noexcept;
