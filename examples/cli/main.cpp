@@ -1,6 +1,7 @@
 // `wagroups`: the SDK from the command line. Run `wagroups --help`; the README's "Command line"
 // section documents the output and the exit codes.
 
+#include <csignal>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -18,8 +19,25 @@ int main(int argc, char** argv) {
     return std::string("wagroups: ") + e.what() + " (see --help)\n";
   });
 
+  // libcurl never raises signals here (CURLOPT_NOSIGNAL), but a peer closing a socket must not
+  // kill the process either.
+  std::signal(SIGPIPE, SIG_IGN);
+
   wagroups_cli::CommandState state;
   wagroups_cli::register_webhook_commands(app, state);
+#ifdef WAGROUPS_CLI_WITH_SERVE
+  wagroups_cli::register_webhook_serve(app, state);
+#endif
+  wagroups_cli::register_groups_commands(app, state);
+  wagroups_cli::register_send_commands(app, state);
+#ifdef WAGROUPS_CLI_WITH_TICKETS
+  wagroups_cli::register_invite_commands(app, state);
+  wagroups_cli::register_tickets_commands(app, state);
+#endif
+  wagroups_cli::register_sandbox_commands(app, state);
+#ifdef WAGROUPS_CLI_WITH_DEMO
+  wagroups_cli::register_demo_command(app, state);
+#endif
 
   try {
     app.parse(argc, argv);

@@ -1,12 +1,92 @@
 #include "output.hpp"
 
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 namespace wagroups_cli {
 
 void print_error(std::string_view message) {
   std::cout.flush();  // keep stdout and stderr in order when both go to one terminal
+  std::cerr << "wagroups: " << message << '\n';
+  std::cerr.flush();
+}
+
+int exit_code_for(const wagroups::Error& error) {
+  using wagroups::ErrorCode;
+  switch (error.code) {
+    case ErrorCode::invalid_argument:
+    case ErrorCode::unsupported:
+      return exit_invalid;
+    case ErrorCode::transport:
+      return exit_transport;
+    case ErrorCode::graph_api:
+      return error.is_rate_limited() ? exit_rate_limited : exit_api;
+    case ErrorCode::decode:
+      return exit_api;  // the API answered something unreadable
+    case ErrorCode::unauthenticated:
+      return exit_refused;
+    case ErrorCode::conflict:
+    case ErrorCode::storage:
+      return exit_storage;
+  }
+  return exit_failure;
+}
+
+namespace {
+
+// What a Groups code means for someone at a terminal; empty when the Graph message says enough.
+std::string hint_for(const wagroups::Error& error) {
+  namespace codes = wagroups::graph_codes;
+  switch (error.graph_code()) {
+    case codes::not_eligible:
+      return "this phone number is not eligible for groups (131215: an Official Business Account number is needed)";
+    case codes::group_rate_limit:
+      return "too many group operations from this number (131208)";
+    case codes::participant_overlimit:
+      return "the group is full (131204: 8 participants, the business included)";
+    case codes::group_create_limit:
+      return "this number has reached its limit of active groups (131211)";
+    case codes::bad_group:
+      return "nobody has joined the group yet, so the business cannot message it (131020)";
+    case codes::group_unknown:
+      return "no such group, or it was deleted (131041)";
+    case codes::group_suspended:
+      return "the group is suspended (131207)";
+    case codes::participant_not_in_group:
+      return "not a member of the group (131212)";
+    case codes::join_request_not_found:
+      return "no such pending join request (131213)";
+    case codes::unsupported_group_message:
+      return "this message type is not supported in groups (130501)";
+    case 190:
+      return "the access token was refused (190)";
+    default:
+      break;
+  }
+  if (error.code == wagroups::ErrorCode::unsupported) return "not supported in groups";
+  if (error.code == wagroups::ErrorCode::invalid_argument) return "refused before sending";
+  return {};
+}
+
+}  // namespace
+
+int report_error(std::string_view what, const wagroups::Error& error) {
+  std::string line(what);
+  line += " failed: ";
+  const std::string hint = hint_for(error);
+  if (!hint.empty()) line += hint + "; ";
+  line += error.to_string();
+  if (error.retry_after) {
+    const auto seconds = (error.retry_after->count() + 999) / 1000;
+    line += " (retry after " + std::to_string(seconds) + " s)";
+  }
+  print_error(line);
+  return exit_code_for(error);
+}
+
+void print_progress(std::string_view message) {
+  std::cout.flush();
   std::cerr << "wagroups: " << message << '\n';
   std::cerr.flush();
 }
@@ -123,9 +203,82 @@ JsonWriter& JsonWriter::member(std::string_view name, const std::vector<std::str
   return end_array();
 }
 
+void write_error_json(JsonWriter& w, const wagroups::Error& error) {
+  w.begin_object();
+  w.member("kind", wagroups::to_string(error.code)).member("message", error.message);
+  if (error.graph) {
+    w.key("graph_code").number(error.graph->code);
+    if (error.graph->error_subcode) w.key("graph_subcode").number(*error.graph->error_subcode);
+  }
+  if (error.http_status != 0) w.key("http_status").number(error.http_status);
+  if (!error.field.empty()) w.member("field", error.field);
+  if (!error.limit.empty()) w.member("limit", error.limit);
+  if (error.retry_after) w.key("retry_after_ms").number(static_cast<std::int64_t>(error.retry_after->count()));
+  w.key("exit_code").number(exit_code_for(error));
+  w.end_object();
+}
+
 void write_line(const std::string& line) {
   std::cout << line << '\n';
   std::cout.flush();
+}
+
+}  // namespace wagroups_cli
+
+namespace wagroups_cli {
+
+std::string format_time(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buffer;
+}
+
+std::string format_clock(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[16];
+  std::strftime(buffer, sizeof buffer, "%H:%M:%S", &tm);
+  return buffer;
+}
+
+void write_item_errors(JsonWriter& w, const std::vector<wagroups::ItemError>& errors) {
+  if (errors.empty()) return;
+  w.key("errors").begin_array();
+  for (const auto& e : errors) {
+    w.begin_object().key("code").number(e.code);
+    w.member("title", e.title).member("message", e.message).member("details", e.details);
+    w.end_object();
+  }
+  w.end_array();
+}
+
+std::string describe_item_errors(const std::vector<wagroups::ItemError>& errors) {
+  std::string out;
+  for (const auto& e : errors) {
+    if (!out.empty()) out += "; ";
+    out += std::to_string(e.code);
+    if (e.title) out += " " + *e.title;
+    if (e.details && e.details != e.title) out += ": " + *e.details;
+    else if (!e.details && e.message && e.message != e.title) out += ": " + *e.message;
+  }
+  return out;
+}
+
+void write_participant_members(JsonWriter& w, const wagroups::Participant& p) {
+  w.member("wa_id", p.wa_id).member("user_id", p.user_id).member("parent_user_id", p.parent_user_id);
+  w.member("username", p.username).member("input", p.input);
+}
+
+std::string describe_participant(const wagroups::Participant& p) {
+  std::string main = p.wa_id ? *p.wa_id : p.user_id ? *p.user_id : p.input.value_or("?");
+  std::string extra;
+  if (p.wa_id && p.user_id) extra = *p.user_id;
+  if (p.username) extra += (extra.empty() ? "@" : ", @") + *p.username;
+  return extra.empty() ? main : main + " (" + extra + ")";
 }
 
 }  // namespace wagroups_cli

@@ -1,0 +1,194 @@
+// `wagroups webhook serve`: a webhook endpoint on 127.0.0.1 that verifies, parses and applies
+// each notification into a SQLite ticket store, answering 200 only once the store committed (so a
+// failure gets Meta's redelivery), and prints one line per ticket change.
+
+#include <httplib.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <wagroups/tickets.hpp>
+#include <wagroups/webhook.hpp>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "ticket_view.hpp"
+
+namespace wagroups_cli {
+namespace {
+
+struct ServeOptions {
+  int port = 8080;
+  std::string path = "/webhook";
+  std::string app_secret;
+  std::string verify_token;
+  std::string db = kDefaultTicketDb;
+  std::size_t max_body_bytes = wagroups::WebhookLimits{}.max_body_bytes;
+  int auto_resolve_minutes = 0;
+  int auto_close_minutes = 0;
+  bool json = false;
+};
+
+int run_serve(const ServeOptions& o) {
+  if (o.app_secret.empty()) {  // fail closed: nothing could be verified
+    print_error("webhook serve: no app secret: pass --app-secret or set WAGROUPS_APP_SECRET");
+    return exit_usage;
+  }
+  if (o.verify_token.empty()) print_progress("no verify token: every subscription handshake (GET) gets 403");
+
+  int code = exit_ok;
+  auto store = open_ticket_store(o.db, code);
+  if (!store) return code;
+  wagroups::ResolutionPolicy policy;
+  policy.auto_resolve_after = std::chrono::minutes(o.auto_resolve_minutes);
+  policy.auto_close_after = std::chrono::minutes(o.auto_close_minutes);
+  wagroups::TicketAggregator tickets(*store, policy);
+  const bool ticking = o.auto_resolve_minutes > 0 || o.auto_close_minutes > 0;
+
+  // SIGINT/SIGTERM are blocked in every thread (httplib's workers inherit the mask) and taken by
+  // one thread with sigwait, which may then call server.stop() (not allowed in a signal handler).
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  const wagroups::SignatureVerifier verifier(o.app_secret);
+  wagroups::WebhookLimits limits;
+  limits.max_body_bytes = o.max_body_bytes;
+  const wagroups::WebhookParser parser(limits);
+  std::mutex output;  // one batch's lines stay together
+
+  auto print_changes = [&](const wagroups::ApplyOutcome& outcome) {
+    std::lock_guard<std::mutex> lock(output);
+    for (const auto& change : outcome.changes) {
+      if (change.kind == wagroups::TicketChangeKind::not_applicable) continue;
+      write_line(o.json ? change_json(change) : describe_change(change));
+    }
+  };
+
+  httplib::Server server;
+  server.set_payload_max_length(limits.max_body_bytes);  // httplib answers 413 beyond it
+  server.Get(o.path, [&](const httplib::Request& req, httplib::Response& res) {
+    const auto challenge = wagroups::verify_subscription(req.get_param_value("hub.mode"),
+                                                         req.get_param_value("hub.verify_token"),
+                                                         req.get_param_value("hub.challenge"), o.verify_token);
+    if (!challenge) {
+      res.status = 403;
+      return;
+    }
+    res.set_content(*challenge, "text/plain");
+  });
+  server.Post(o.path, [&](const httplib::Request& req, httplib::Response& res) {
+    auto batch = parser.verify_and_parse(std::string(req.body), req.get_header_value("X-Hub-Signature-256"), verifier);
+    if (!batch) {
+      const wagroups::Error& e = batch.error();
+      res.status = e.code == wagroups::ErrorCode::unauthenticated ? 401 : 400;
+      print_error("refused a POST (" + std::to_string(res.status) + "): " + e.to_string());  // never the secret
+      return;
+    }
+    // Applied before answering: a 200 means the store committed, anything else makes Meta retry.
+    const auto outcome = tickets.apply(*batch);
+    if (!outcome) {
+      res.status = 500;
+      print_error("could not store a webhook (answered 500, so it will be delivered again): " +
+                  outcome.error().to_string());
+      return;
+    }
+    print_changes(*outcome);
+    if (ticking) {
+      if (const auto ticked = tickets.tick()) print_changes(*ticked);
+    }
+    res.status = 200;
+  });
+
+  const int port = o.port == 0 ? server.bind_to_any_port("127.0.0.1")
+                               : (server.bind_to_port("127.0.0.1", o.port) ? o.port : -1);
+  if (port < 0) {
+    print_error("webhook serve: cannot listen on 127.0.0.1:" + std::to_string(o.port));
+    return exit_failure;
+  }
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + o.path;
+  if (o.json) {
+    JsonWriter w;
+    w.begin_object().member("listening", url).key("port").number(port).member("db", o.db).end_object();
+    write_line(w.text());
+  } else {
+    write_line("listening on " + url + " (tickets in " + o.db + ")");
+  }
+
+  std::atomic<bool> listen_returned{false};
+  std::mutex tick_mutex;
+  std::condition_variable tick_wake;
+  std::thread ticker;
+  if (ticking) {
+    // The policy also acts when no webhook arrives: once a minute.
+    ticker = std::thread([&] {
+      std::unique_lock<std::mutex> lock(tick_mutex);
+      while (!tick_wake.wait_for(lock, std::chrono::minutes(1), [&] { return listen_returned.load(); })) {
+        if (const auto ticked = tickets.tick()) print_changes(*ticked);
+      }
+    });
+  }
+  std::thread signal_waiter([&] {
+    int signal_number = 0;
+    sigwait(&stop_signals, &signal_number);
+    if (listen_returned) return;  // woken by the main thread below, not by a signal
+    // stop() before listen has started would be lost; wait until it runs.
+    while (!server.is_running() && !listen_returned) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    server.stop();
+  });
+
+  const bool clean = server.listen_after_bind();  // returns once stopped and in-flight requests are done
+  {
+    std::lock_guard<std::mutex> lock(tick_mutex);
+    listen_returned = true;
+  }
+  tick_wake.notify_all();
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);  // wakes the waiter if no signal came
+  signal_waiter.join();
+  if (ticker.joinable()) ticker.join();
+  print_progress("webhook serve stopped");
+  return clean ? exit_ok : exit_failure;
+}
+
+}  // namespace
+
+void register_webhook_serve(CLI::App& app, CommandState& state) {
+  CLI::App* webhook = app.get_subcommand("webhook");
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = webhook->add_subcommand(
+      "serve",
+      "Receive webhooks on 127.0.0.1: verify, parse, apply into a SQLite ticket store (200 after the commit); "
+      "one line per ticket change");
+  cmd->add_option("--port", o->port, "Port (0: any free port; the first stdout line names it)")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--path", o->path, "URL path")->capture_default_str();
+  cmd->add_option("--app-secret", o->app_secret, "App secret for the signatures (default: $WAGROUPS_APP_SECRET)")
+      ->envname("WAGROUPS_APP_SECRET");
+  cmd->add_option("--verify-token", o->verify_token, "Token for the subscription handshake (default: $WAGROUPS_VERIFY_TOKEN)")
+      ->envname("WAGROUPS_VERIFY_TOKEN");
+  cmd->add_option("--db", o->db, "The ticket store (created when missing)")
+      ->envname("WAGROUPS_TICKETS_DB")
+      ->capture_default_str();
+  cmd->add_option("--max-body-bytes", o->max_body_bytes, "Refuse larger bodies (413)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--auto-resolve-after", o->auto_resolve_minutes, "Resolve open tickets idle this many minutes (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--auto-close-after", o->auto_close_minutes, "Close resolved tickets after this many minutes (0: never)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--json", o->json, "One JSON object per line");
+  cmd->callback([o, &state] { state.exit_code = run_serve(*o); });
+}
+
+}  // namespace wagroups_cli
