@@ -115,10 +115,24 @@ class BatchQueue {
   bool closed_ = false;
 };
 
-// One event per line (a message text may hold newlines), flushed so that a pipe reads it now.
-void print(std::string line) {
-  for (std::size_t at = line.find('\n'); at != std::string::npos; at = line.find('\n', at + 2)) line.replace(at, 1, "\\n");
-  std::cout << line << std::endl;
+// One event per line, flushed so that a pipe reads it now. Member-written text may hold newlines or
+// terminal escapes: control bytes are shown as \n or \xNN so they cannot forge or garble log lines.
+void print(const std::string& line) {
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(line.size());
+  for (unsigned char c : line) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  std::cout << out << std::endl;
 }
 
 // What a host does with events. Here: one line each.

@@ -45,7 +45,9 @@ struct OperationStatus {
   OperationState state = OperationState::pending;
   std::optional<std::string> group_id;  ///< known at tracking time, or learnt from the webhook
   std::vector<ItemError> errors;        ///< the webhook's errors (overall and per item)
-  std::optional<WebhookEvent> event;    ///< the webhook event that resolved it
+  /// The webhook event that resolved it. Its `raw` view keeps the parsed body (up to the parser's
+  /// size limit) alive as long as the record lives: at most twice the time to live.
+  std::optional<WebhookEvent> event;
   std::chrono::system_clock::time_point tracked_at;
   std::optional<std::chrono::system_clock::time_point> resolved_at;
 };

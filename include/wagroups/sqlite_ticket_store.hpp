@@ -4,6 +4,11 @@
 /// `SqliteTicketStore`: tickets in one SQLite file (WAL, one transaction per commit, versioned
 /// schema with migrations). Optional component: `find_package(wagroups COMPONENTS sqlite)` and link
 /// `wagroups::sqlite`; built when SQLite 3 is found.
+///
+/// The path is a file name or an SQLite URI ("file:tickets.db?mode=ro", ":memory:"). One connection
+/// serves the store, guarded by a mutex: units of work run one at a time in this process, and other
+/// processes sharing the file wait for the write lock up to `busy_timeout`. `work` must use the
+/// transaction it is given, never the store itself (that is refused with ErrorCode::storage).
 
 #include <chrono>
 #include <functional>
@@ -15,6 +20,18 @@
 #include "wagroups/error.hpp"
 #include "wagroups/export.hpp"
 #include "wagroups/tickets.hpp"
+
+// The component is its own library: on Windows its symbols are exported while it is built
+// (WAGROUPS_SQLITE_BUILDING) and imported by its users; elsewhere WAGROUPS_API's visibility does.
+#if defined(_WIN32) && defined(WAGROUPS_SHARED)
+#  if defined(WAGROUPS_SQLITE_BUILDING)
+#    define WAGROUPS_SQLITE_API __declspec(dllexport)
+#  else
+#    define WAGROUPS_SQLITE_API __declspec(dllimport)
+#  endif
+#else
+#  define WAGROUPS_SQLITE_API WAGROUPS_API
+#endif
 
 namespace wagroups {
 
@@ -28,11 +45,21 @@ struct SqliteOptions {
   /// How many processed event keys to keep (the oldest are pruned past this; 0 = keep all). Meta
   /// retries for up to 36 hours, so size it for that.
   std::size_t max_event_keys = 0;
+  /// Decoded tickets kept in memory between units of work, by the size of their JSON (0 = none).
+  /// A unit then skips decoding the busy tickets it fetches again; another connection's commit
+  /// empties it.
+  std::size_t ticket_cache_bytes = std::size_t{4} << 20;
+  /// Testing only (hosts leave it empty): SQL for schema versions after the built-in ones, as if
+  /// this build knew a newer schema, to exercise the upgrade path. Entry i is version
+  /// latest_schema_version() + 1 + i.
+  std::vector<std::string> extra_migrations_for_testing;
 };
 
-class WAGROUPS_API SqliteTicketStore final : public TicketStore {
+class WAGROUPS_SQLITE_API SqliteTicketStore final : public TicketStore {
  public:
-  /// Opens (creating and migrating when needed) the database at `path`.
+  /// Opens (creating and migrating when needed) the database at `path`. Refuses, with
+  /// ErrorCode::storage, a file that is not a database, read-only, or at a schema version newer
+  /// than this build knows (written by a later wagroups).
   static Result<std::unique_ptr<SqliteTicketStore>> open(const std::string& path, SqliteOptions options = {});
   ~SqliteTicketStore() override;
 
@@ -43,7 +70,7 @@ class WAGROUPS_API SqliteTicketStore final : public TicketStore {
   Result<std::optional<std::string>> find_by_request(const std::string& request_id) override;
   Result<std::vector<StoredTicket>> list(const TicketQuery& query) override;
 
-  /// The schema version of the open database (the latest this build knows after `open`).
+  /// The schema version of the open database (after `open`, the latest this build knows).
   int schema_version() const noexcept;
   /// The latest schema version this build knows.
   static int latest_schema_version() noexcept;

@@ -24,6 +24,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "wagroups/error.hpp"
@@ -60,7 +61,7 @@ struct PersonKey {
   std::optional<std::string> bsuid;     ///< user_id / from_user_id / recipient_participant_user_id
   std::optional<std::string> username;
   /// "bsuid:<id>" when a BSUID is known, else "phone:<number>", else "".
-  std::string canonical() const;
+  WAGROUPS_API std::string canonical() const;
   bool empty() const noexcept { return !phone && !bsuid; }
 };
 
@@ -68,13 +69,16 @@ struct PersonKey {
 enum class MemberStatus { invited, join_requested, join_request_revoked, joined, left, removed };
 
 WAGROUPS_API const char* to_string(MemberStatus status) noexcept;
+WAGROUPS_API std::optional<MemberStatus> parse_member_status(std::string_view text) noexcept;
 
 struct Member {
   PersonKey person;
   MemberStatus status = MemberStatus::invited;
   std::int64_t status_since = 0;  ///< timestamp of the fact that set `status`
   std::optional<std::string> join_request_id;
+  std::int64_t join_request_at = 0;  ///< timestamp of the join-request fact that set `join_request_id`
   std::optional<std::string> contact_name;
+  std::int64_t contact_name_at = 0;  ///< timestamp of the message that set `contact_name`
   std::optional<std::int64_t> first_joined_at;
 };
 
@@ -116,6 +120,10 @@ struct Ticket {
   std::string phone_number_id;
   std::optional<std::string> subject;
   std::optional<std::string> description;
+  /// Timestamps of the webhook facts that set `subject` / `description` (last writer wins); unset
+  /// while the value is only the agent's (`open_ticket`), which any webhook value overrides.
+  std::optional<std::int64_t> subject_changed_at;
+  std::optional<std::int64_t> description_changed_at;
   std::optional<std::string> assignee;  ///< the agent who opened the ticket
   std::optional<std::string> invite_link;
   TicketState state = TicketState::unlinked;  ///< derived from the facts below and the policy
@@ -137,18 +145,18 @@ struct Ticket {
 
   /// Seats taken: the business plus members joined or with a pending join request or invite
   /// outstanding. Meta's limit is 8 including the business.
-  int seats_taken() const noexcept;
-  const Member* find_member(const PersonKey& person) const noexcept;
-  const TimelineMessage* find_message(std::string_view message_id) const noexcept;
+  WAGROUPS_API int seats_taken() const noexcept;
+  WAGROUPS_API const Member* find_member(const PersonKey& person) const noexcept;
+  WAGROUPS_API const TimelineMessage* find_message(std::string_view message_id) const noexcept;
 };
 
 /// Meta's per-group limit, including the business number.
 inline constexpr int max_group_seats = 8;
 
-bool operator==(const PersonKey& a, const PersonKey& b) noexcept;
-bool operator==(const Member& a, const Member& b) noexcept;
-bool operator==(const Invite& a, const Invite& b) noexcept;
-bool operator==(const TimelineMessage& a, const TimelineMessage& b) noexcept;
+WAGROUPS_API bool operator==(const PersonKey& a, const PersonKey& b) noexcept;
+WAGROUPS_API bool operator==(const Member& a, const Member& b) noexcept;
+WAGROUPS_API bool operator==(const Invite& a, const Invite& b) noexcept;
+WAGROUPS_API bool operator==(const TimelineMessage& a, const TimelineMessage& b) noexcept;
 WAGROUPS_API bool operator==(const Ticket& a, const Ticket& b) noexcept;
 inline bool operator!=(const Ticket& a, const Ticket& b) noexcept { return !(a == b); }
 
@@ -225,6 +233,7 @@ class WAGROUPS_API TicketStore {
 /// fetches it, so a failing `work` rolls back exactly; without it a unit that fails after writing
 /// keeps its writes. The aggregator never fails after its first write, so a host that writes only
 /// through the aggregator may turn copying off to save a copy of each touched ticket per unit.
+/// Every ticket a unit fetched counts as written (its version moves on).
 class WAGROUPS_API InMemoryTicketStore final : public TicketStore {
  public:
   explicit InMemoryTicketStore(bool copy_on_write = true);
@@ -274,7 +283,7 @@ struct TicketChange {
 
 struct ApplyOutcome {
   std::vector<TicketChange> changes;
-  bool changed_anything() const noexcept;
+  WAGROUPS_API bool changed_anything() const noexcept;
 };
 
 /// Per-inbox rules for time-based transitions.
@@ -357,6 +366,11 @@ struct InviteTemplate {
   std::optional<std::string> link_parameter_name;
   /// Other body variables, in order (the link is inserted at its position).
   std::vector<std::string> other_parameters;
+  /// Named-parameter templates: the other body variables as (name, value), sent in this order.
+  std::vector<std::pair<std::string, std::string>> other_named_parameters;
+  /// Send the link variable as a `group_id` parameter (Meta's Template Library invite template):
+  /// Meta substitutes the group's invite link on delivery, so the link is never fetched.
+  bool link_as_group_id = false;
 };
 
 struct InviteResult {
@@ -369,6 +383,19 @@ struct InviteResult {
 /// ticket. Refuses (invalid_argument, field "invitees", before sending anything) when the seats
 /// would exceed 8 including the business, when the ticket has no group yet, or when an invitee is
 /// already a member or invited.
+///
+/// Before any network call it refuses (invalid_argument, `field` and `limit` set): an unknown ticket
+/// or one without a created, open group ("ticket_id"); an empty list ("invitees"); an invalid or
+/// repeated number ("+1 650-555-1234" and "16505551234" are one), a member joined, requesting or
+/// removed, or a number with an outstanding invite ("invitees[i]"); too many seats ("invitees").
+/// The link is the ticket's `invite_link`, else `Client::get_invite_link` (its error is returned
+/// before any invite is sent); with `link_as_group_id` Meta fills it in. Numbers are sent and
+/// recorded as digits. One failed send does not stop the others: the results list every invitee in
+/// order, each with its message id or error, and a failed send is recorded with status `failed`
+/// (freeing the seat). A store error while recording stops the round and is returned: the earlier
+/// outcomes are on the ticket, the one named in the message happened but is not recorded (call
+/// `record_invite` with it; until then its status webhooks find no ticket), the later invitees were
+/// not sent (send to them again).
 WAGROUPS_API Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggregator& tickets,
                                                            const std::string& ticket_id,
                                                            const InviteTemplate& invite_template,

@@ -7,7 +7,7 @@
 ///
 ///     SignatureVerifier verifier(app_secret);          // once, shared by all threads
 ///     WebhookParser parser;                            // once, shared by all threads
-///     auto batch = parser.verify_and_parse(body, header_value, verifier);
+///     auto batch = parser.verify_and_parse(std::move(body), header_value, verifier);
 ///     if (!batch) return reply(batch.error().code == ErrorCode::unauthenticated ? 401 : 400);
 ///     dispatcher.dispatch(*batch);
 
@@ -88,11 +88,15 @@ using FieldDecoder =
     std::function<Result<std::vector<std::any>>(const WebhookContext& context, const RawJson& value)>;
 
 /// Parses verified webhook bodies. Strict JSON (RFC 8259) with UTF-8 validated; lenient about
-/// shapes: numbers and strings interchange, unknown keys are ignored but kept in `raw`, unknown
-/// fields and types become `UnknownEvent`s, Meta's spelling variants are accepted. A body that is
-/// not JSON, exceeds a limit, or lacks the `entry[].changes[]` envelope is refused whole with
-/// `ErrorCode::decode` (`field` says where), so a host answers non-200 and nothing half-applies.
-/// Thread-safe for concurrent `parse` calls once decoders are registered.
+/// items: numbers and strings interchange, unknown keys are ignored but kept in `raw`, unknown
+/// fields and types become `UnknownEvent`s, Meta's spelling variants are accepted. The whole body
+/// is refused with `ErrorCode::decode` (`field` says where, `limit` which rule), so a host answers
+/// non-200 and nothing half-applies, when it exceeds a `WebhookLimits` bound; is empty or not
+/// strict JSON; is not an object whose `entry` is an array of objects, each with a `changes`
+/// array of objects, each with a string `field` and an object `value`; or, for a group field or
+/// `messages` (unless a decoder takes the field), has a `value.groups`, `value.messages` or
+/// `value.statuses` that is not an array of objects. A `FieldDecoder`'s error refuses the body too
+/// (that error is returned). Thread-safe for concurrent `parse` calls once decoders are registered.
 class WAGROUPS_API WebhookParser {
  public:
   explicit WebhookParser(WebhookLimits limits = {});
@@ -113,7 +117,8 @@ class WAGROUPS_API WebhookParser {
   /// Parses `raw_body` in place (no copy; the string's contents are consumed and left unspecified;
   /// the events keep it alive). Fastest when the body is already verified.
   Result<WebhookBatch> parse_in_place(std::string&& raw_body) const;
-  /// Verifies the signature first and parses only a body that checks out.
+  /// Verifies the signature first and parses only a body that checks out (a body over
+  /// `max_body_bytes` is refused before it is hashed).
   Result<WebhookBatch> verify_and_parse(std::string&& raw_body, std::string_view x_hub_signature_256,
                                         const SignatureVerifier& verifier) const;
 

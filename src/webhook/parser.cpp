@@ -802,6 +802,11 @@ std::size_t next_chunks_for(std::size_t body_size) noexcept {
   return std::min<std::size_t>(std::max<std::size_t>(body_size, 4096), std::size_t{1} << 20);
 }
 
+std::optional<Error> too_large(std::size_t size, const WebhookLimits& limits) {
+  if (size <= limits.max_body_bytes) return std::nullopt;
+  return body_error("at most " + std::to_string(limits.max_body_bytes) + " bytes", std::to_string(size) + " bytes");
+}
+
 const WebhookLimits& default_limits() {
   static const WebhookLimits limits;
   return limits;
@@ -839,11 +844,8 @@ const WebhookLimits& WebhookParser::limits() const noexcept {
 }
 
 Result<WebhookBatch> WebhookParser::parse(std::string_view raw_body) const {
-  const WebhookLimits& lim = limits();
   // Refuse before copying anything.
-  if (raw_body.size() > lim.max_body_bytes)
-    return body_error("at most " + std::to_string(lim.max_body_bytes) + " bytes",
-                      std::to_string(raw_body.size()) + " bytes");
+  if (auto error = too_large(raw_body.size(), limits())) return std::move(*error);
   return parse_in_place(std::string(raw_body));
 }
 
@@ -851,8 +853,7 @@ Result<WebhookBatch> WebhookParser::parse_in_place(std::string&& raw_body) const
   const WebhookLimits& lim = limits();
   const auto& decoders = state_ ? state_->decoders : no_decoders();
   const std::size_t length = raw_body.size();
-  if (length > lim.max_body_bytes)
-    return body_error("at most " + std::to_string(lim.max_body_bytes) + " bytes", std::to_string(length) + " bytes");
+  if (auto error = too_large(length, lim)) return std::move(*error);
   if (length == 0) return body_error("a JSON object", "empty body");
 
   // The holder takes the body (moved: no copy) and the DOM's pool.
@@ -867,6 +868,8 @@ Result<WebhookBatch> WebhookParser::parse_in_place(std::string&& raw_body) const
 
 Result<WebhookBatch> WebhookParser::verify_and_parse(std::string&& raw_body, std::string_view x_hub_signature_256,
                                                      const SignatureVerifier& verifier) const {
+  // An oversized body is refused before it is hashed (this parses nothing).
+  if (auto error = too_large(raw_body.size(), limits())) return std::move(*error);
   if (auto verified = verifier.verify(raw_body, x_hub_signature_256); !verified) return verified.error();
   return parse_in_place(std::move(raw_body));
 }

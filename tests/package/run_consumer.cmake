@@ -1,13 +1,15 @@
 # Driver of the `package.consumer` test (see tests/package/CMakeLists.txt). Run with `cmake -P`:
 #
 #   1. `cmake --install` the wagroups build tree WAGROUPS_BINARY_DIR into WORK_DIR/prefix;
-#   2. check the install tree: no RapidJSON/libcurl/OpenSSL header reached include/wagroups, the
-#      exported targets mention no RapidJSON and no build or source path, and libcurl/OpenSSL
-#      appear only as $<LINK_ONLY:...> dependencies of a static library;
+#   2. check the install tree: no RapidJSON/libcurl/OpenSSL/SQLite header reached include/wagroups,
+#      the exported targets mention no RapidJSON and no build or source path, and libcurl/OpenSSL
+#      (and SQLite, for the sqlite component) appear only as $<LINK_ONLY:...> dependencies of a
+#      static library;
 #   3. configure CONSUMER_SOURCE_DIR in WORK_DIR/build with CMAKE_PREFIX_PATH=<prefix>, with the
 #      main build's generator and compiler, and check that it found the package in <prefix>;
 #   4. build it;
-#   5. run it and check that it printed "consumer OK".
+#   5. run it and check that it printed "consumer OK", and that it used wagroups::sqlite exactly
+#      when this build has the component (WAGROUPS_HAS_SQLITE).
 #
 # Any failure stops the script with FATAL_ERROR (non-zero exit) and shows the step's output.
 cmake_minimum_required(VERSION 3.16)
@@ -70,7 +72,7 @@ endif()
 file(GLOB_RECURSE installed_headers LIST_DIRECTORIES false "${prefix}/include/wagroups/*")
 foreach(header IN LISTS installed_headers)
   file(STRINGS "${header}" private_includes
-       REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"](rapidjson|curl|openssl)/")
+       REGEX "^[ \t]*#[ \t]*include[ \t]*[<\"]((rapidjson|curl|openssl)/|sqlite3)")
   if(private_includes)
     fail_check("installed header ${header} includes a private dependency: ${private_includes}")
   endif()
@@ -127,6 +129,39 @@ else()
   endforeach()
 endif()
 
+# The sqlite component: its own targets file, loaded only on request, with SQLite link-only.
+set(sqlite_targets "${cmake_dir}/wagroupsSqliteTargets.cmake")
+if(WAGROUPS_HAS_SQLITE)
+  if(NOT EXISTS "${sqlite_targets}")
+    fail_check("the sqlite component was built but ${sqlite_targets} was not installed")
+  endif()
+  if(NOT EXISTS "${prefix}/include/wagroups/sqlite_ticket_store.hpp")
+    fail_check("the sqlite component was built but its header was not installed")
+  endif()
+  file(READ "${sqlite_targets}" sqlite_targets_text)
+  string(REGEX REPLACE "\\$<LINK_ONLY:[^>]*>" "" sqlite_without_link_only "${sqlite_targets_text}")
+  if(sqlite_without_link_only MATCHES "SQLite::")
+    fail_check("wagroupsSqliteTargets.cmake exports SQLite other than as \$<LINK_ONLY:...>")
+  endif()
+  if(targets_text MATCHES "SQLite::")
+    fail_check("wagroupsTargets.cmake (the core library) mentions SQLite")
+  endif()
+  if(NOT WAGROUPS_SHARED)
+    string(FIND "${sqlite_targets_text}" "\$<LINK_ONLY:SQLite::SQLite3>" at)
+    if(at EQUAL -1)
+      fail_check("static wagroupsSqliteTargets.cmake lacks \$<LINK_ONLY:SQLite::SQLite3>")
+    endif()
+    file(READ "${cmake_dir}/wagroupsConfig.cmake" config_text)
+    if(NOT config_text MATCHES "find_dependency\\(SQLite3[ )]")
+      fail_check("wagroupsConfig.cmake lacks find_dependency(SQLite3) for the static sqlite component")
+    endif()
+  elseif(sqlite_targets_text MATCHES "SQLite::")
+    fail_check("a shared libwagroups_sqlite should not export SQLite at all")
+  endif()
+elseif(EXISTS "${sqlite_targets}" OR EXISTS "${prefix}/include/wagroups/sqlite_ticket_store.hpp")
+  fail_check("the sqlite component was not built, yet its targets file or header was installed")
+endif()
+
 # 3. Configure the consumer. Settings go through an initial-cache file so that lists survive.
 set(consumer_prefix_path "${prefix}")
 if(NOT PREFIX_PATH STREQUAL "")
@@ -174,6 +209,15 @@ if(NOT configure_output MATCHES "wagroups_DIR=([^\r\n]*)")
   fail_check("the consumer's configure step did not report wagroups_DIR:\n${configure_output}")
 endif()
 get_filename_component(found_dir "${CMAKE_MATCH_1}" REALPATH)
+if(WAGROUPS_HAS_SQLITE)
+  set(expected_sqlite ON)
+else()
+  set(expected_sqlite OFF)
+endif()
+if(NOT configure_output MATCHES "wagroups_sqlite_FOUND=${expected_sqlite}")
+  fail_check("find_package(wagroups OPTIONAL_COMPONENTS sqlite) should report wagroups_sqlite_FOUND="
+             "${expected_sqlite}:\n${configure_output}")
+endif()
 get_filename_component(expected_dir "${cmake_dir}" REALPATH)
 if(NOT found_dir STREQUAL expected_dir)
   fail_check("find_package(wagroups) used ${found_dir}, not the fresh install in ${expected_dir}")
@@ -210,7 +254,12 @@ if(NOT WAGROUPS_VERSION STREQUAL "" AND NOT run_output MATCHES "wagroups ${WAGRO
   fail_check("the consumer reported another version than ${WAGROUPS_VERSION}:\n${run_output}")
 endif()
 
+if(WAGROUPS_HAS_SQLITE AND NOT run_output MATCHES "sqlite component: used")
+  fail_check("the consumer did not use wagroups::sqlite although it was built:\n${run_output}")
+endif()
+
 string(STRIP "${run_output}" run_output)
+string(REPLACE "\n" "; " run_output "${run_output}")
 if(WAGROUPS_SHARED)
   set(linkage shared)
 else()

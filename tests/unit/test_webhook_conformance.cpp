@@ -24,39 +24,18 @@
 #include "test_support.hpp"
 #include "wagroups/webhook.hpp"
 #include "wagroups/webhook_events.hpp"
+#include "webhook_test_support.hpp"
 
 using namespace wagroups;
+using wagroups_test::kUnset;
+using wagroups_test::person;
+using wagroups_test::raw_of;
+using wagroups_test::shown;
+using wagroups_test::Text;
 
 namespace {
 
 namespace fs = std::filesystem;
-using Text = std::optional<std::string>;
-const char* const kUnset = "<unset>";
-
-std::string shown(const Text& v) { return v ? "\"" + *v + "\"" : kUnset; }
-std::string shown(const std::string& v) { return shown(Text(v)); }
-std::string shown(const char* v) { return shown(Text(v)); }
-std::string shown(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : kUnset; }
-std::string shown(const std::optional<bool>& v) { return v ? (*v ? "true" : "false") : kUnset; }
-std::string shown(const Participant& p) {
-  return "{wa_id=" + shown(p.wa_id) + " user_id=" + shown(p.user_id) + " parent_user_id=" +
-         shown(p.parent_user_id) + " username=" + shown(p.username) + " input=" + shown(p.input) + "}";
-}
-std::string shown(const std::vector<Participant>& list) {
-  std::string out = "[";
-  for (const auto& p : list) out += (out.size() > 1 ? ", " : "") + shown(p);
-  return out + "]";
-}
-
-Participant person(Text wa_id, Text user_id = {}, Text parent_user_id = {}, Text username = {}, Text input = {}) {
-  Participant p;
-  p.wa_id = std::move(wa_id);
-  p.user_id = std::move(user_id);
-  p.parent_user_id = std::move(parent_user_id);
-  p.username = std::move(username);
-  p.input = std::move(input);
-  return p;
-}
 
 std::string conformance_dir() {
   (void)wagroups_test::conformance_file("README.md");  // SKIPs the test when the corpus is absent
@@ -106,10 +85,6 @@ const rapidjson::Value* array_of(const rapidjson::Value& obj, const char* key) {
   if (!obj.IsObject()) return nullptr;
   auto it = obj.FindMember(key);
   return it != obj.MemberEnd() && it->value.IsArray() ? &it->value : nullptr;
-}
-
-const RawJson& raw_of(const WebhookEvent& event) {
-  return std::visit([](const auto& e) -> const RawJson& { return e.raw; }, event);
 }
 
 /// What one event must be, derived from the body's shape by the contract's rules.

@@ -23,84 +23,18 @@
 #include "test_support.hpp"
 #include "wagroups/webhook.hpp"
 #include "wagroups/webhook_events.hpp"
+#include "webhook_test_support.hpp"
 
 using namespace wagroups;
+using wagroups_test::kUnset;
+using wagroups_test::person;
+using wagroups_test::raw_of;
+using wagroups_test::shown;
+using wagroups_test::Text;
 
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Rendering modelled values as text, so a failed CHECK prints both sides and "" differs from unset.
-
-using Text = std::optional<std::string>;
-const char* const kUnset = "<unset>";
-
-std::string shown(const Text& v) { return v ? "\"" + *v + "\"" : kUnset; }
-std::string shown(const std::string& v) { return shown(Text(v)); }
-std::string shown(const char* v) { return shown(Text(v)); }
-std::string shown(const std::optional<std::int64_t>& v) { return v ? std::to_string(*v) : kUnset; }
-std::string shown(const std::optional<bool>& v) { return v ? (*v ? "true" : "false") : kUnset; }
-std::string shown(const std::optional<JoinApprovalMode>& v) { return v ? to_string(*v) : kUnset; }
-
-std::string shown(RemovalInitiator r) {
-  switch (r) {
-    case RemovalInitiator::unknown: return "unknown";
-    case RemovalInitiator::business: return "business";
-    case RemovalInitiator::participant: return "participant";
-  }
-  return "?";
-}
-
-std::string shown(const Participant& p) {
-  return "{wa_id=" + shown(p.wa_id) + " user_id=" + shown(p.user_id) + " parent_user_id=" +
-         shown(p.parent_user_id) + " username=" + shown(p.username) + " input=" + shown(p.input) + "}";
-}
-
-std::string shown(const ItemError& e) {
-  return "{code=" + std::to_string(e.code) + " title=" + shown(e.title) + " message=" + shown(e.message) +
-         " details=" + shown(e.details) + " href=" + shown(e.href) + "}";
-}
-
-std::string shown(const FailedParticipant& f);
-
-template <typename T>
-std::string shown(const std::vector<T>& items) {
-  std::string out = "[";
-  for (const auto& item : items) out += (out.size() > 1 ? ", " : "") + shown(item);
-  return out + "]";
-}
-
-std::string shown(const FailedParticipant& f) {
-  return "{participant=" + shown(f.participant) + " errors=" + shown(f.errors) + "}";
-}
-
-std::string shown(const std::optional<SettingOutcome>& s) {
-  if (!s) return kUnset;
-  return "{text=" + shown(s->text) + " mime_type=" + shown(s->mime_type) + " sha256=" + shown(s->sha256) +
-         " update_successful=" + shown(s->update_successful) + " errors=" + shown(s->errors) +
-         " succeeded=" + (s->succeeded() ? "yes" : "no") + "}";
-}
-
-std::string shown(const std::optional<ReplyContext>& r) {
-  return r ? "{from=" + shown(r->from) + " id=" + shown(r->id) + "}" : kUnset;
-}
-
-std::string shown(const WebhookContext& c) {
-  return "{waba_id=" + c.waba_id + " phone_number_id=" + c.phone_number_id +
-         " display_phone_number=" + c.display_phone_number + " field=" + c.field +
-         " timestamp=" + shown(c.timestamp) + " entry=" + std::to_string(c.entry_index) +
-         " change=" + std::to_string(c.change_index) + " item=" + std::to_string(c.item_index) + "}";
-}
-
-// Expected values.
-Participant person(Text wa_id, Text user_id = {}, Text parent_user_id = {}, Text username = {}, Text input = {}) {
-  Participant p;
-  p.wa_id = std::move(wa_id);
-  p.user_id = std::move(user_id);
-  p.parent_user_id = std::move(parent_user_id);
-  p.username = std::move(username);
-  p.input = std::move(input);
-  return p;
-}
+// Expected values (rendering and `person` are in webhook_test_support.hpp).
 Participant by_input(Text input, Text wa_id = {}) { return person(std::move(wa_id), {}, {}, {}, std::move(input)); }
 
 ItemError item_error(int code, Text title, Text message, Text details, Text href = {}) {
@@ -1985,10 +1919,6 @@ std::string with_unknown_keys(const std::string& body) {
   rapidjson::Writer<rapidjson::StringBuffer> writer(out);
   doc.Accept(writer);
   return std::string(out.GetString(), out.GetSize());
-}
-
-const RawJson& raw_of(const WebhookEvent& event) {
-  return std::visit([](const auto& e) -> const RawJson& { return e.raw; }, event);
 }
 
 }  // namespace

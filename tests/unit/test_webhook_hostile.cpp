@@ -142,6 +142,11 @@ TEST_CASE("hostile: the body size limit holds at its exact boundary", "[webhook]
   require_decode_error(parser.parse_in_place(std::string(over)), "body", rule);
   // The size is checked before anything is read: even garbage is refused for its size.
   require_decode_error(parser.parse(std::string(limits.max_body_bytes + 1, '\xff')), "body", rule);
+  // verify_and_parse refuses it before hashing it: the same decode error, signed or not.
+  const SignatureVerifier verifier("hostile-test-secret");
+  require_decode_error(parser.verify_and_parse(std::string(over), verifier.sign(over), verifier), "body", rule);
+  require_decode_error(parser.verify_and_parse(std::string(over), "", verifier), "body", rule);
+  CHECK(parser.verify_and_parse(std::string(at_limit), verifier.sign(at_limit), verifier).ok());
   // The default is 4 MiB.
   CHECK(WebhookParser().limits().max_body_bytes == (4u << 20));
 }
@@ -191,6 +196,32 @@ TEST_CASE("hostile: deep nesting is refused cleanly, at the exact limit", "[webh
     // Unclosed: a JSON error, not a crash.
     require_decode_error(parser.parse(std::string(100000, '[')), "body", "strict JSON (RFC 8259)");
   }
+  SECTION("rendering such a value back to text does not recurse either") {
+    WebhookLimits limits;
+    limits.max_depth = 1000000;
+    const std::size_t levels = 300000;  // one stack frame per level would overflow an 8 MiB stack
+    auto deep = WebhookParser(limits).parse(nested_body(static_cast<int>(levels)));
+    REQUIRE(deep.ok());
+    REQUIRE(deep->events.size() == 1);
+    const std::string text = std::get<UnknownEvent>(deep->events[0]).raw_json();
+    CHECK(text == R"({"x":)" + std::string(levels, '[') + std::string(levels, ']') + "}");
+  }
+}
+
+TEST_CASE("hostile: RawJson::str renders every kind of value as compact JSON", "[webhook][hostile]") {
+  const std::string value =
+      R"({"s":"a\"b\\c\n\u0000\u00e9","i":-42,"u":18446744073709551615,"d":1.5,"t":true,"f":false,)"
+      R"("n":null,"o":{},"a":[],"nested":[{"k":[1,[2,{"z":null}]]},"",0]})";
+  auto batch = parse_webhook(body_with("account_update", value));
+  REQUIRE(batch.ok());
+  REQUIRE(batch->events.size() == 1);
+  const RawJson& raw = std::get<UnknownEvent>(batch->events[0]).raw;
+  CHECK(raw.str() ==
+        "{\"s\":\"a\\\"b\\\\c\\n\\u0000\xC3\xA9\",\"i\":-42,\"u\":18446744073709551615,\"d\":1.5,\"t\":true,"
+        "\"f\":false,\"n\":null,\"o\":{},\"a\":[],\"nested\":[{\"k\":[1,[2,{\"z\":null}]]},\"\",0]}");
+  CHECK(raw.at("nested").str() == R"([{"k":[1,[2,{"z":null}]]},"",0])");
+  CHECK(raw.at("i").str() == "-42");
+  CHECK(raw.at("missing").str().empty());
 }
 
 TEST_CASE("hostile: invalid UTF-8 anywhere is refused; valid UTF-8 passes through", "[webhook][hostile]") {

@@ -6,6 +6,9 @@
 
 #include <wagroups/testing/fake_transport.hpp>
 #include <wagroups/wagroups.hpp>
+#ifdef WAGROUPS_CONSUMER_SQLITE
+#include <wagroups/sqlite_ticket_store.hpp>
+#endif
 
 #include <cstring>
 #include <iostream>
@@ -75,6 +78,38 @@ int main() {
   check(std::strcmp(wagroups::version(), WAGROUPS_VERSION_STRING) == 0,
         std::string("version(): library says ") + wagroups::version() + ", header says " +
             WAGROUPS_VERSION_STRING);
+
+#ifdef WAGROUPS_CONSUMER_SQLITE
+  // wagroups::sqlite: a ticket written through one unit of work and read back (in memory, so the
+  // check leaves no file behind).
+  auto store = wagroups::SqliteTicketStore::open(":memory:");
+  if (!store) {
+    check(false, "SqliteTicketStore::open failed: " + store.error().to_string());
+  } else {
+    check((*store)->schema_version() == wagroups::SqliteTicketStore::latest_schema_version(),
+          "sqlite: a new database should be at the latest schema version");
+    const auto written = (*store)->transact([](wagroups::TicketTransaction& tx) -> wagroups::Result<void> {
+      wagroups::Ticket ticket;
+      ticket.ticket_id = wagroups::ticket_id_for_request("R1");
+      ticket.request_id = "R1";
+      ticket.subject = "Package consumer";
+      ticket.state = wagroups::TicketState::create_requested;
+      auto inserted = tx.insert(std::move(ticket));
+      if (!inserted) return inserted.error();
+      return tx.record("consumer-event");
+    });
+    check(written.ok(), "sqlite: transact failed: " + (written ? std::string() : written.error().to_string()));
+    const auto found = (*store)->find_by_request("R1");
+    check(found && *found && **found == "T-R1", "sqlite: find_by_request(\"R1\") should give \"T-R1\"");
+    const auto loaded = (*store)->load("T-R1");
+    check(loaded && *loaded && (*loaded)->version == 1 && (*loaded)->ticket.subject == std::string("Package consumer") &&
+              (*loaded)->ticket.state == wagroups::TicketState::create_requested,
+          "sqlite: the ticket should load back at version 1 with its subject and state");
+  }
+  std::cout << "sqlite component: used\n";
+#else
+  std::cout << "sqlite component: not available\n";
+#endif
 
   if (failures != 0) {
     std::cerr << failures << " consumer check(s) failed\n";
