@@ -74,18 +74,23 @@ std::size_t whitespace_at(std::string_view t, bool from_end) noexcept {
 // The identity Meta compares participants by: a phone number written as "+1 (650) 555-1234" and
 // "16505551234" is one person; BSUIDs and WhatsApp ids are compared as they are.
 std::string participant_key(const std::string& user) {
-  std::string digits;
-  for (char c : user) {
-    if (c >= '0' && c <= '9') {
-      digits += c;
-    } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
-      return user;  // not a phone number
-    }
-  }
+  std::string digits = phone_digits(user);
   return digits.empty() ? user : digits;
 }
 
 }  // namespace
+
+std::string phone_digits(std::string_view text) {
+  std::string digits;
+  for (char c : trim(text)) {
+    if (c >= '0' && c <= '9') {
+      digits += c;
+    } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
+      return {};  // not a phone number
+    }
+  }
+  return digits;
+}
 
 std::string trim(std::string_view text) {
   while (std::size_t n = whitespace_at(text, false)) text.remove_prefix(n);

@@ -19,6 +19,9 @@ namespace validation {
 std::string trim(std::string_view text);
 /// Number of Unicode code points, or npos when `text` is not valid UTF-8.
 std::size_t utf8_length(std::string_view text) noexcept;
+/// The digits of a phone number written with "+", blanks, "-", "()" or "."; empty when `text` is
+/// not a phone number (a BSUID, a WhatsApp id with letters).
+std::string phone_digits(std::string_view text);
 
 Result<void> require_id(const char* field, std::string_view value);
 Result<void> check_subject(const char* field, std::string_view subject);

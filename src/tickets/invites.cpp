@@ -22,20 +22,8 @@ constexpr const char* kSeatLimit = "at most 8 participants including the busines
 // "16505551234" are one number, as the client's participant check counts them), or "" when `text`
 // is not a phone number (a BSUID, letters). Webhooks carry phones as bare digits (`wa_id`), so
 // invites are recorded in this form to compare with the roster.
-std::string phone_digits(std::string_view text) {
-  std::string digits;
-  for (char c : validation::trim(text)) {
-    if (c >= '0' && c <= '9') {
-      digits += c;
-    } else if (c != '+' && c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
-      return {};
-    }
-  }
-  return digits;
-}
-
 bool same_phone(const std::optional<std::string>& recorded, const std::string& digits) {
-  return recorded && phone_digits(*recorded) == digits;
+  return recorded && validation::phone_digits(*recorded) == digits;
 }
 
 const Member* member_with_phone(const Ticket& ticket, const std::string& digits) {
@@ -49,7 +37,7 @@ const Member* member_with_phone(const Ticket& ticket, const std::string& digits)
 bool pending_invite_for(const Ticket& ticket, const std::string& digits) {
   if (member_with_phone(ticket, digits)) return false;
   for (const Invite& invite : ticket.invites)
-    if (invite.status != DeliveryStatus::failed && phone_digits(invite.phone) == digits) return true;
+    if (invite.status != DeliveryStatus::failed && validation::phone_digits(invite.phone) == digits) return true;
   return false;
 }
 
@@ -140,7 +128,7 @@ Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggre
   for (std::size_t i = 0; i < invitee_phones.size(); ++i) {
     const std::string field = "invitees[" + std::to_string(i) + "]";
     std::string digits;
-    if (validation::check_phone(invitee_phones[i])) digits = phone_digits(invitee_phones[i]);
+    if (validation::check_phone(invitee_phones[i])) digits = validation::phone_digits(invitee_phones[i]);
     if (digits.empty())
       return Error::invalid_argument(field, "a phone number (digits, optionally with + - ( ) . and spaces)");
     if (!seen.insert(digits).second)
