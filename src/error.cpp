@@ -1,10 +1,12 @@
-#include "wagroups/error.hpp"
+#include "wagroups/result.hpp"
+#include "wagroups/graph_codes.hpp"
 
 #include <string>
 
 #include <curl/curl.h>
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 const char* to_string(ErrorCode code) noexcept {
   switch (code) {
@@ -220,4 +222,5 @@ Error Error::malformed_webhook(std::string where, std::string rule, std::string 
   return e;
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

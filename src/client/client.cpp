@@ -1,4 +1,4 @@
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
 
 #include <mutex>
 #include <random>
@@ -10,10 +10,12 @@
 #include "http/retry.hpp"
 #include "json/codecs.hpp"
 #include "util/text.hpp"
-#include "wagroups/curl_transport.hpp"
+#include "wagroups/http/curl_transport.hpp"
 #include "wagroups/version.hpp"
+#include "wagroups/graph_codes.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -424,7 +426,7 @@ Result<std::vector<JoinRequest>> Client::list_all_join_requests(const std::strin
   return all;
 }
 
-Result<JoinRequestsResult> Client::approve_join_requests(const JoinRequestsAction& request,
+Result<JoinRequestsOutcome> Client::approve_join_requests(const JoinRequestsAction& request,
                                                          const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
@@ -435,7 +437,7 @@ Result<JoinRequestsResult> Client::approve_join_requests(const JoinRequestsActio
                      });
 }
 
-Result<JoinRequestsResult> Client::reject_join_requests(const JoinRequestsAction& request,
+Result<JoinRequestsOutcome> Client::reject_join_requests(const JoinRequestsAction& request,
                                                         const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
@@ -526,4 +528,5 @@ Result<SendMessageResponse> Client::send_template_to_phone(const std::string& ph
                      [](HttpResponse& resp) { return codec::decode_send_message(resp.body); });
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

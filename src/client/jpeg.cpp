@@ -3,8 +3,10 @@
 #include <string>
 
 #include "wagroups/models/groups.hpp"
+#include "wagroups/limits.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace jpeg {
 
 namespace {
@@ -57,4 +59,5 @@ Result<void> check_profile_picture(std::string_view bytes) {
 }
 
 }  // namespace jpeg
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -6,9 +6,10 @@
 #include <optional>
 #include <string_view>
 
-#include "wagroups/error.hpp"
+#include "wagroups/result.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace jpeg {
 
 struct Dimensions {
@@ -23,4 +24,5 @@ std::optional<Dimensions> read_dimensions(std::string_view bytes) noexcept;
 Result<void> check_profile_picture(std::string_view bytes);
 
 }  // namespace jpeg
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

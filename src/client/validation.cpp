@@ -5,8 +5,10 @@
 #include <string>
 
 #include "client/jpeg.hpp"
+#include "wagroups/limits.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace validation {
 
 namespace {
@@ -314,4 +316,5 @@ Result<void> check(const GroupMessage& m) {
 }
 
 }  // namespace validation
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

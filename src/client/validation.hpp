@@ -6,13 +6,14 @@
 #include <string>
 #include <string_view>
 
-#include "wagroups/error.hpp"
+#include "wagroups/result.hpp"
 #include "wagroups/models/groups.hpp"
 #include "wagroups/models/join_requests.hpp"
 #include "wagroups/models/messages.hpp"
 #include "wagroups/models/participants.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace validation {
 
 /// `text` without leading and trailing ASCII or Unicode-common whitespace.
@@ -41,4 +42,5 @@ bool media_takes_caption(MessageType type) noexcept;
 bool is_media(MessageType type) noexcept;
 
 }  // namespace validation
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

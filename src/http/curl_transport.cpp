@@ -1,7 +1,7 @@
 // The libcurl-backed Transport: a pool of easy handles (each one keeps its own kept-alive
 // connections) plus one share handle for DNS and TLS session data.
 
-#include "wagroups/curl_transport.hpp"
+#include "wagroups/http/curl_transport.hpp"
 
 #include "util/text.hpp"
 
@@ -22,6 +22,7 @@
 #include <vector>
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -448,4 +449,5 @@ std::shared_ptr<Transport> make_curl_transport(CurlTransportOptions options) {
   return std::make_shared<CurlTransport>(std::move(options));
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -9,6 +9,7 @@
 #include "util/text.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace retry {
 
 namespace {
@@ -107,4 +108,5 @@ Result<HttpResponse> send_with_retries(Transport& transport, const HttpRequest& 
 }
 
 }  // namespace retry
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -8,11 +8,12 @@
 #include <string>
 #include <string_view>
 
-#include "wagroups/error.hpp"
-#include "wagroups/options.hpp"
-#include "wagroups/transport.hpp"
+#include "wagroups/result.hpp"
+#include "wagroups/client/options.hpp"
+#include "wagroups/http/transport.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace retry {
 
 /// Delta-seconds ("120") or an HTTP-date ("Wed, 21 Oct 2026 07:28:00 GMT") relative to `now`.
@@ -38,4 +39,5 @@ Result<HttpResponse> send_with_retries(Transport& transport, const HttpRequest& 
                                        const Hooks& hooks);
 
 }  // namespace retry
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

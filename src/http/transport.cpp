@@ -1,8 +1,9 @@
-#include "wagroups/transport.hpp"
+#include "wagroups/http/transport.hpp"
 
 #include "util/text.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 Transport::~Transport() = default;
 
@@ -22,4 +23,5 @@ std::optional<std::string_view> find_header(const HttpHeaders& headers, std::str
   return std::nullopt;
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -5,13 +5,16 @@
 #include <cstring>
 #include <utility>
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/error/en.h>
 #include <rapidjson/reader.h>
 
 #include "client/validation.hpp"
 #include "util/text.hpp"
+#include "wagroups/graph_codes.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace codec {
 
 namespace {
@@ -564,12 +567,12 @@ Result<JoinRequestsPage> decode_join_requests(std::string& body) {
   return page;
 }
 
-Result<JoinRequestsResult> decode_join_requests_result(std::string& body, const char* succeeded_key) {
+Result<JoinRequestsOutcome> decode_join_requests_result(std::string& body, const char* succeeded_key) {
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "join requests result")) return error;
-  JoinRequestsResult out;
+  JoinRequestsOutcome out;
   out.succeeded = decode_string_array(doc, succeeded_key);
   if (const json::Value* failed = json::get_array(doc, "failed_join_requests")) {
     for (const auto& item : failed->GetArray()) {
@@ -678,4 +681,5 @@ Error decode_error_response(const HttpResponse& response, std::string_view secre
 }
 
 }  // namespace codec
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -7,17 +7,18 @@
 #include <string>
 #include <string_view>
 
-#include "wagroups/error.hpp"
+#include "wagroups/result.hpp"
 #include "wagroups/models/common.hpp"
 #include "wagroups/models/groups.hpp"
 #include "wagroups/models/invite_link.hpp"
 #include "wagroups/models/join_requests.hpp"
 #include "wagroups/models/messages.hpp"
 #include "wagroups/models/participants.hpp"
-#include "wagroups/transport.hpp"
+#include "wagroups/http/transport.hpp"
 #include "json/json.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace codec {
 
 // Requests. Inputs are validated by the caller; these only serialise.
@@ -42,7 +43,7 @@ Result<InviteLink> decode_invite_link(std::string& body);
 Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string& body);
 Result<JoinRequestsPage> decode_join_requests(std::string& body);
 /// `succeeded_key` is "approved_join_requests" or "rejected_join_requests".
-Result<JoinRequestsResult> decode_join_requests_result(std::string& body, const char* succeeded_key);
+Result<JoinRequestsOutcome> decode_join_requests_result(std::string& body, const char* succeeded_key);
 Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& response);
 Result<SendMessageResponse> decode_send_message(std::string& body);
 
@@ -60,4 +61,5 @@ std::vector<ItemError> decode_item_errors(const json::Value& obj, const char* ke
 Paging decode_paging(const json::Value& obj);
 
 }  // namespace codec
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -8,9 +8,11 @@
 #include <cstring>
 #include <limits>
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/error/en.h>
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace json {
 
 namespace {
@@ -187,4 +189,5 @@ const Value* get_object(const Value& obj, const char* key) noexcept {
 }
 
 }  // namespace json
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

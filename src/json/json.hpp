@@ -8,15 +8,15 @@
 #include <string>
 #include <string_view>
 
-// SSE2 is part of the x86-64 baseline, so RapidJSON's SSE2 scanning is safe wherever it compiles.
-#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
-#define RAPIDJSON_SSE2
-#endif
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace json {
 
 using Value = rapidjson::Value;
@@ -130,4 +130,5 @@ class Writer {
 };
 
 }  // namespace json
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

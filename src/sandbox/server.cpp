@@ -1,7 +1,7 @@
 // SandboxServer: the Simulator behind a cpp-httplib server on a loopback address, and a delivery
 // thread that POSTs the simulator's webhooks to the host's endpoint.
 
-#include "wagroups/sandbox_server.hpp"
+#include "wagroups/sandbox/server.hpp"
 
 #include <httplib.h>
 
@@ -19,6 +19,7 @@
 #include <utility>
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace sandbox {
 
 namespace {
@@ -422,4 +423,5 @@ std::size_t SandboxServer::webhooks_delivered() const noexcept {
 void SandboxServer::stop() { impl_->stop(); }
 
 }  // namespace sandbox
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -20,7 +20,7 @@
 //   131008 (required parameter missing), 131009 (parameter value not valid);
 // * an unknown path or method answers 404 with code 100 (GraphMethodException, subcode 33).
 
-#include "wagroups/sandbox.hpp"
+#include "wagroups/sandbox/simulator.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -37,8 +37,11 @@
 #include "json/json.hpp"
 #include "util/text.hpp"
 #include "wagroups/webhook.hpp"
+#include "wagroups/graph_codes.hpp"
+#include "wagroups/limits.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace sandbox {
 
 namespace {
@@ -1999,4 +2002,5 @@ std::string Simulator::save_state() const { return impl_->engine->save(); }
 Result<void> Simulator::load_state(const std::string& json) { return impl_->engine->load(json); }
 
 }  // namespace sandbox
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

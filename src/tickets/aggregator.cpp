@@ -19,6 +19,7 @@
 #include "wagroups/tickets.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 using namespace tickets_detail;
 
@@ -1218,4 +1219,5 @@ Result<ApplyOutcome> TicketAggregator::tick(std::chrono::system_clock::time_poin
 
 Result<ApplyOutcome> TicketAggregator::tick() { return tick(clock_ ? clock_() : std::chrono::system_clock::now()); }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -10,10 +10,12 @@
 
 #include "client/validation.hpp"
 #include "util/text.hpp"
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
 #include "wagroups/tickets.hpp"
+#include "wagroups/limits.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace {
 
 constexpr const char* kSeatLimit = "at most 8 participants including the business";
@@ -104,7 +106,7 @@ std::int64_t now_seconds(const Client& client) {
 
 }  // namespace
 
-Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggregator& tickets,
+Result<std::vector<InviteOutcome>> send_invites(const Client& client, TicketAggregator& tickets,
                                                const std::string& ticket_id,
                                                const InviteTemplate& invite_template,
                                                const std::vector<std::string>& invitee_phones) {
@@ -146,10 +148,10 @@ Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggre
     phones.push_back(std::move(digits));
   }
   const int seats = ticket.seats_taken();
-  if (seats + static_cast<long long>(phones.size()) > max_group_seats)
+  if (seats + static_cast<long long>(phones.size()) > static_cast<long long>(limits::max_participants))
     return Error::invalid_argument("invitees", kSeatLimit,
                                    std::to_string(seats) + " seats are taken; " + std::to_string(phones.size()) +
-                                       " more would exceed " + std::to_string(max_group_seats));
+                                       " more would exceed " + std::to_string(limits::max_participants));
 
   const std::string& group_id = *ticket.group_id;
   std::string link;
@@ -167,13 +169,13 @@ Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggre
   const TemplateMessage message = build_message(invite_template, group_id, link);
   if (auto r = validation::check_template(message, false); !r) return r.error();
 
-  std::vector<InviteResult> results;
+  std::vector<InviteOutcome> results;
   results.reserve(phones.size());
   for (std::size_t i = 0; i < phones.size(); ++i) {
     Invite invite;
     invite.phone = phones[i];
     invite.sent_at = now_seconds(client);
-    InviteResult result;
+    InviteOutcome result;
     result.phone = phones[i];
     auto sent = client.send_template_to_phone(phones[i], message);
     if (sent) {
@@ -201,4 +203,5 @@ Result<std::vector<InviteResult>> send_invites(const Client& client, TicketAggre
   return results;
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -19,6 +19,7 @@
 #include "wagroups/tickets.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -418,4 +419,5 @@ Result<std::vector<StoredTicket>> InMemoryTicketStore::list(const TicketQuery& q
   return out;
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -13,6 +13,7 @@
 #include "wagroups/tickets.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -548,4 +549,5 @@ Result<Ticket> ticket_from_json(std::string_view text) {
   }
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

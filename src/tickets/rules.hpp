@@ -14,6 +14,7 @@
 #include "wagroups/tickets.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace tickets_detail {
 
 /// unknown 0 < sent 1 < failed 2 < delivered 3 < read 4 < played 5: a status only moves forward,
@@ -99,4 +100,5 @@ bool item_error_equal(const ItemError& a, const ItemError& b) noexcept;
 bool item_error_less(const ItemError& a, const ItemError& b) noexcept;
 
 }  // namespace tickets_detail
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -5,7 +5,10 @@
 #include <string>
 #include <string_view>
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace text {
 
 /// `s` without leading and trailing spaces, tabs, CR and LF.
@@ -56,4 +59,5 @@ inline std::string excerpt(std::string_view body, std::string_view secret = {}, 
 }
 
 }  // namespace text
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

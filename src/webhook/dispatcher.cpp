@@ -6,6 +6,7 @@
 #include "wagroups/webhook.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -66,4 +67,5 @@ std::size_t WebhookDispatcher::dispatch(const WebhookBatch& batch) const {
   return ran;
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

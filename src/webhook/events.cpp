@@ -6,9 +6,10 @@
 #include <type_traits>
 #include <variant>
 
-#include "wagroups/webhook_events.hpp"
+#include "wagroups/webhook/events.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -102,4 +103,5 @@ DeliveryStatus parse_delivery_status(std::string_view text) noexcept {
   return DeliveryStatus::unknown;
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -14,7 +14,10 @@
 
 #include "json/json.hpp"
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace webhook {
 
 struct ParsedBody {
@@ -79,4 +82,5 @@ inline const json::Value* find_member(const json::Value& obj, std::string_view k
 }
 
 }  // namespace webhook
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/error/en.h>
 
 #include "json/codecs.hpp"
@@ -48,6 +49,7 @@
 #include "webhook/strict_reader.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -878,4 +880,5 @@ Result<WebhookBatch> parse_webhook(std::string_view raw_body, const WebhookLimit
   return WebhookParser(limits).parse(raw_body);
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -1,10 +1,11 @@
-#include "wagroups/pending_operations.hpp"
+#include "wagroups/webhook/pending_operations.hpp"
 
 #include <algorithm>
 #include <utility>
 #include <variant>
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 const char* to_string(OperationKind kind) noexcept {
   switch (kind) {
@@ -305,4 +306,5 @@ std::size_t PendingOperations::pending_count() const {
   }));
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -6,10 +6,11 @@
 #include <vector>
 
 #include "json/json.hpp"
-#include "wagroups/webhook_events.hpp"
+#include "wagroups/webhook/events.hpp"
 #include "webhook/parsed_body.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 const json::Value& value_of(const void* p) noexcept { return *static_cast<const json::Value*>(p); }
@@ -81,4 +82,5 @@ RawJson RawJson::at(std::string_view key) const {
   return v ? RawJson(owner_, v) : RawJson();
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

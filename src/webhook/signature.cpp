@@ -36,6 +36,7 @@
 #endif
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
@@ -250,4 +251,5 @@ Result<std::string> verify_subscription(std::string_view mode, std::string_view 
   return std::string(challenge);
 }
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

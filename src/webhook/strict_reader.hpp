@@ -32,10 +32,14 @@
 #include <emmintrin.h>
 #endif
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/error/error.h>
 #include <rapidjson/rapidjson.h>
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace webhook {
 
 struct ReadFailure {
@@ -468,4 +472,5 @@ class StrictReader {
 };
 
 }  // namespace webhook
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

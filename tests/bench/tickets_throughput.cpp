@@ -58,7 +58,7 @@
 
 #include "wagroups/tickets.hpp"
 #if defined(WAGROUPS_BENCH_HAVE_SQLITE)
-#include "wagroups/sqlite_ticket_store.hpp"
+#include "wagroups/sqlite/ticket_store.hpp"
 #endif
 
 namespace {

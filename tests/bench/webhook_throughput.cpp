@@ -20,12 +20,10 @@
 // Reported: per-round throughput ratios ours/floor (higher is better) and their median, for the
 // full path and for its verify-only and parse-only halves.
 
-#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
-#define RAPIDJSON_SSE2
-#endif
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 
 #include <time.h>

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "wagroups/tickets.hpp"
-#include "wagroups/webhook_events.hpp"
+#include "wagroups/webhook/events.hpp"
 
 namespace wagroups_test {
 

@@ -15,11 +15,9 @@
 #include "loopback_server.hpp"
 #include "webhook_bodies.hpp"
 
-#ifdef WAGROUPS_TEST_SANDBOX_SERVER
-#include <wagroups/curl_transport.hpp>
-#include <wagroups/sandbox.hpp>
-#include <wagroups/sandbox_server.hpp>
-#endif
+#include <wagroups/http/curl_transport.hpp>
+#include <wagroups/sandbox/simulator.hpp>
+#include <wagroups/sandbox/server.hpp>
 
 using namespace wagroups_cli_test;
 
@@ -539,7 +537,6 @@ TEST_CASE("cli sandbox: webhooks a URL refuses stay queued; sandbox deliver send
   CHECK(cli(dir, {"sandbox", "deliver"}, {{"WAGROUPS_WEBHOOK_URL", std::nullopt}}).exit_code == exit_codes::usage);
 }
 
-#ifdef WAGROUPS_TEST_SANDBOX_SERVER
 // The one code the CLI cannot provoke (the Client refuses unsupported types before sending): sent
 // raw over loopback HTTP to the SandboxServer, with CurlTransport.
 TEST_CASE("sandbox over loopback: an unsupported type in a group answers 130501", "[cli][sandbox][errors]") {
@@ -573,4 +570,3 @@ TEST_CASE("sandbox over loopback: an unsupported type in a group answers 130501"
     CHECK(contains(answer.body, "\"code\":130501"));
   }
 }
-#endif

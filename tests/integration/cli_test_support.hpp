@@ -4,6 +4,7 @@
 // its ticket store), an environment that never leaks the developer's credentials into the child,
 // and strict JSON reading of what the CLI prints.
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 #include <stdlib.h>
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <catch2/catch_test_macros.hpp>
-#include <wagroups/sqlite_ticket_store.hpp>
+#include <wagroups/sqlite/ticket_store.hpp>
 
 #include "cli_test_support.hpp"
 #include "loopback_server.hpp"

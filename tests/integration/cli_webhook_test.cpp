@@ -1,6 +1,7 @@
 // `wagroups webhook parse`, run as a process: exit codes, JSON Lines on stdout, one-line errors
 // on stderr. The binary's path comes from the build (WAGROUPS_CLI_PATH).
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 
 #include <atomic>

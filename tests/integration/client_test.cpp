@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "loopback_server.hpp"
-#include "wagroups/client.hpp"
-#include "wagroups/curl_transport.hpp"
+#include "wagroups/client/client.hpp"
+#include "wagroups/http/curl_transport.hpp"
 #include "wagroups/testing/fake_transport.hpp"
 
 using namespace std::chrono_literals;

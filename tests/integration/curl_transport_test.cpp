@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "loopback_server.hpp"
-#include "wagroups/curl_transport.hpp"
-#include "wagroups/error.hpp"
-#include "wagroups/transport.hpp"
+#include "wagroups/http/curl_transport.hpp"
+#include "wagroups/result.hpp"
+#include "wagroups/http/transport.hpp"
 
 using wagroups::CurlTransport;
 using wagroups::CurlTransportOptions;

@@ -27,13 +27,14 @@
 #include <vector>
 
 #include "loopback_server.hpp"
-#include "wagroups/client.hpp"
-#include "wagroups/curl_transport.hpp"
-#include "wagroups/sandbox.hpp"
-#include "wagroups/sandbox_server.hpp"
+#include "wagroups/client/client.hpp"
+#include "wagroups/http/curl_transport.hpp"
+#include "wagroups/sandbox/simulator.hpp"
+#include "wagroups/sandbox/server.hpp"
 #include "wagroups/testing/fake_transport.hpp"
 #include "wagroups/webhook.hpp"
-#include "wagroups/webhook_events.hpp"
+#include "wagroups/webhook/events.hpp"
+#include "wagroups/graph_codes.hpp"
 
 using namespace std::chrono_literals;
 using Catch::Matchers::ContainsSubstring;

@@ -11,7 +11,7 @@
 
 #include "crash_stream.hpp"
 
-#include <wagroups/sqlite_ticket_store.hpp>
+#include <wagroups/sqlite/ticket_store.hpp>
 #include <wagroups/tickets.hpp>
 
 #include <unistd.h>

@@ -2,7 +2,7 @@
 
 // Helpers shared by the SqliteTicketStore tests: scratch directories and small tickets.
 
-#include <wagroups/sqlite_ticket_store.hpp>
+#include <wagroups/sqlite/ticket_store.hpp>
 #include <wagroups/tickets.hpp>
 
 #include <catch2/catch_test_macros.hpp>

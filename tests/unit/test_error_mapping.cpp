@@ -8,7 +8,8 @@
 #include <vector>
 
 #include "test_support.hpp"
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
+#include "wagroups/graph_codes.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using wagroups::ErrorCode;

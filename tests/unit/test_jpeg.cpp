@@ -12,7 +12,7 @@
 
 #include "client/jpeg.hpp"
 #include "test_support.hpp"
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;

@@ -6,6 +6,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "test_support.hpp"
+#include "wagroups/graph_codes.hpp"
 
 using namespace wagroups;
 using wagroups_test::FakeClient;

@@ -11,7 +11,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 
-#include "wagroups/pending_operations.hpp"
+#include "wagroups/webhook/pending_operations.hpp"
 
 using namespace wagroups;
 using namespace std::chrono_literals;

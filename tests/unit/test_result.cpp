@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "wagroups/error.hpp"
+#include "wagroups/result.hpp"
 
 using namespace wagroups;
 

@@ -4,6 +4,7 @@
 
 #include "http/retry.hpp"
 #include "test_support.hpp"
+#include "wagroups/graph_codes.hpp"
 
 using namespace wagroups;
 using namespace std::chrono_literals;

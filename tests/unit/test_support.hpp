@@ -7,9 +7,10 @@
 #include <string>
 
 #include <catch2/catch_test_macros.hpp>
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
 #include "wagroups/testing/fake_transport.hpp"
 
 namespace wagroups_test {

@@ -13,6 +13,7 @@
 
 #include "ticket_scenarios.hpp"
 #include "wagroups/tickets.hpp"
+#include "wagroups/limits.hpp"
 
 using namespace wagroups;
 namespace ev = wagroups_test::events;
@@ -623,7 +624,7 @@ TEST_CASE("seats: seven members and the business fill a group", "[tickets]") {
   f.apply(ev::added("g1", people, T0 + 10));
   Ticket t = f.get("T-r1");
   CHECK(t.members.size() == 7);
-  CHECK(t.seats_taken() == max_group_seats);
+  CHECK(t.seats_taken() == static_cast<int>(limits::max_participants));
   CHECK(std::is_sorted(t.members.begin(), t.members.end(), [](const Member& a, const Member& b) {
     return a.person.canonical() < b.person.canonical();
   }));

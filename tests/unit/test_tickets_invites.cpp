@@ -9,7 +9,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "test_support.hpp"
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
 #include "wagroups/testing/fake_transport.hpp"
 #include "wagroups/tickets.hpp"
 
@@ -126,7 +126,7 @@ DirectMessageStatus direct_status(const std::string& wamid, const std::string& s
   return s;
 }
 
-void check_refused(const Result<std::vector<InviteResult>>& r, const std::string& field, const std::string& limit) {
+void check_refused(const Result<std::vector<InviteOutcome>>& r, const std::string& field, const std::string& limit) {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == ErrorCode::invalid_argument);
   CHECK(r.error().field == field);

@@ -8,6 +8,7 @@
 #include <catch2/catch_test_macros.hpp>
 
 #include "wagroups/tickets.hpp"
+#include "wagroups/limits.hpp"
 
 using namespace wagroups;
 
@@ -171,7 +172,7 @@ TEST_CASE("seats_taken counts the business, joined and requesting members, and o
   refused.error = "131026: Message undeliverable";
   t.invites = {pending, to_member, failed, refused};
   CHECK(t.seats_taken() == 4);
-  CHECK(max_group_seats == 8);
+  CHECK(limits::max_participants == 8);
 }
 
 TEST_CASE("find_message finds by id anywhere in the timeline", "[tickets]") {

@@ -12,10 +12,11 @@
 #include <string_view>
 #include <vector>
 
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 
 #include "test_support.hpp"
-#include "wagroups/client.hpp"
+#include "wagroups/client/client.hpp"
 
 using Catch::Matchers::ContainsSubstring;
 using wagroups::Client;
@@ -522,7 +523,7 @@ TEST_CASE("pin expiration_days: 1-30, required to pin, not to unpin", "[validati
 // Join requests
 
 TEST_CASE("join request ids: at least one, none empty, no duplicates", "[validation]") {
-  using Action = wagroups::Result<wagroups::JoinRequestsResult> (Client::*)(const wagroups::JoinRequestsAction&,
+  using Action = wagroups::Result<wagroups::JoinRequestsOutcome> (Client::*)(const wagroups::JoinRequestsAction&,
                                                                            const wagroups::CallOptions&) const;
   for (Action action : {&Client::approve_join_requests, &Client::reject_join_requests}) {
     {

@@ -16,13 +16,15 @@
 #include <vector>
 
 #include <catch2/catch_test_macros.hpp>
+#include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include "test_support.hpp"
 #include "wagroups/webhook.hpp"
-#include "wagroups/webhook_events.hpp"
+#include "wagroups/webhook/events.hpp"
+#include "wagroups/graph_codes.hpp"
 #include "webhook_test_support.hpp"
 
 using namespace wagroups;

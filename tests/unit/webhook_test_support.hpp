@@ -10,7 +10,7 @@
 #include <variant>
 #include <vector>
 
-#include "wagroups/webhook_events.hpp"
+#include "wagroups/webhook/events.hpp"
 
 namespace wagroups_test {
 

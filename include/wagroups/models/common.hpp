@@ -13,6 +13,7 @@
 #include "wagroups/export.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 /// How people enter a group: straight through the invite link, or by a join request the business
 /// approves.
@@ -56,4 +57,5 @@ struct PageRequest {
   std::optional<std::string> before;
 };
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -7,7 +7,10 @@
 #include <optional>
 #include <string>
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 struct InviteLink {
   std::string invite_link;  ///< "https://chat.whatsapp.com/<LINK_ID>"
@@ -18,4 +21,5 @@ struct DeleteInviteLinkResponse {
   std::optional<bool> success;  ///< the spec sends the string "true"; accepted either way
 };
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -10,7 +10,10 @@
 
 #include "wagroups/models/common.hpp"
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 struct ListJoinRequestsRequest {
   std::string group_id;
@@ -40,11 +43,12 @@ struct FailedJoinRequest {
 };
 
 /// Per-request outcome, as data: a partly failed approval is not an `Error`.
-struct JoinRequestsResult {
+struct JoinRequestsOutcome {
   std::vector<std::string> succeeded;  ///< approved_join_requests or rejected_join_requests
   std::vector<FailedJoinRequest> failed;
   std::vector<ItemError> errors;  ///< request-level errors Meta attached
   bool all_succeeded() const noexcept { return failed.empty() && errors.empty(); }
 };
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

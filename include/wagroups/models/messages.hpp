@@ -12,6 +12,7 @@
 #include "wagroups/export.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 /// Cloud API message types. Groups accept text, media, non-authentication templates and pin;
 /// the client refuses the others before sending (kind `unsupported`).
@@ -129,4 +130,5 @@ struct SendMessageResponse {
   std::string message_id() const { return messages.empty() ? std::string() : messages.front().id; }
 };
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -7,10 +7,13 @@
 #include <string>
 #include <vector>
 
-#include "wagroups/error.hpp"
+#include "wagroups/result.hpp"
 #include "wagroups/models/common.hpp"
 
+#include "wagroups/config.hpp"
+
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 /// `DELETE /{group-id}/participants`.
 struct RemoveParticipantsRequest {
@@ -39,4 +42,5 @@ struct RemoveParticipantsResponse {
   std::vector<ItemError> errors;  ///< request-level errors Meta attached
 };
 
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

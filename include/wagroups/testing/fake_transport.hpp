@@ -12,10 +12,13 @@
 #include <utility>
 #include <vector>
 
-#include "wagroups/options.hpp"
-#include "wagroups/transport.hpp"
+#include "wagroups/client/options.hpp"
+#include "wagroups/http/transport.hpp"
+
+#include "wagroups/config.hpp"
 
 namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace testing {
 
 /// Thread-safe. Responses are served in the order queued; when the queue is empty the handler
@@ -117,4 +120,5 @@ class RecordingSleeper {
 };
 
 }  // namespace testing
+WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

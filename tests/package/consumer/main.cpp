@@ -7,7 +7,7 @@
 #include <wagroups/testing/fake_transport.hpp>
 #include <wagroups/wagroups.hpp>
 #ifdef WAGROUPS_CONSUMER_SQLITE
-#include <wagroups/sqlite_ticket_store.hpp>
+#include <wagroups/sqlite/ticket_store.hpp>
 #endif
 
 #include <cstring>

@@ -1,0 +1,75 @@
+#pragma once
+
+/// @file
+/// `SqliteTicketStore`: tickets in one SQLite file (WAL, one transaction per commit, versioned
+/// schema with migrations). Optional component: `find_package(wagroups COMPONENTS sqlite)` and link
+/// `wagroups::sqlite`; built when SQLite 3 is found.
+///
+/// The path is a file name or an SQLite URI ("file:tickets.db?mode=ro", ":memory:"). One connection
+/// serves the store, guarded by a mutex: units of work run one at a time in this process, and other
+/// processes sharing the file wait for the write lock up to `busy_timeout`. `work` must use the
+/// transaction it is given, never the store itself (that is refused with ErrorCode::storage).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wagroups/result.hpp"
+#include "wagroups/export.hpp"
+#include "wagroups/tickets.hpp"
+
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+
+struct SqliteOptions {
+  /// FULL: a commit survives power loss (fsync per commit). NORMAL: survives a process crash (in
+  /// WAL mode), may lose the last commits on power loss. Batching is the way to speed, not this.
+  enum class Durability { normal, full };
+  Durability durability = Durability::full;
+  /// How long a writer waits for another process's lock before failing with ErrorCode::storage.
+  std::chrono::milliseconds busy_timeout{5000};
+  /// How many processed event keys to keep (the oldest are pruned past this; 0 = keep all). Meta
+  /// retries for up to 36 hours, so size it for that.
+  std::size_t max_event_keys = 0;
+  /// Decoded tickets kept in memory between units of work, by the size of their JSON (0 = none).
+  /// A unit then skips decoding the busy tickets it fetches again; another connection's commit
+  /// empties it.
+  std::size_t ticket_cache_bytes = std::size_t{4} << 20;
+  /// Testing only (hosts leave it empty): SQL for schema versions after the built-in ones, as if
+  /// this build knew a newer schema, to exercise the upgrade path. Entry i is version
+  /// latest_schema_version() + 1 + i.
+  std::vector<std::string> extra_migrations_for_testing;
+};
+
+class WAGROUPS_SQLITE_API SqliteTicketStore final : public TicketStore {
+ public:
+  /// Opens (creating and migrating when needed) the database at `path`. Refuses, with
+  /// ErrorCode::storage, a file that is not a database, read-only, or at a schema version newer
+  /// than this build knows (written by a later wagroups).
+  static Result<std::unique_ptr<SqliteTicketStore>> open(const std::string& path, SqliteOptions options = {});
+  ~SqliteTicketStore() override;
+
+  /// One `BEGIN IMMEDIATE` transaction per unit (a lock held across processes sharing the file).
+  Result<void> transact(const std::function<Result<void>(TicketTransaction&)>& work) override;
+  Result<std::optional<StoredTicket>> load(const std::string& ticket_id) override;
+  Result<std::optional<std::string>> find_by_group(const std::string& group_id) override;
+  Result<std::optional<std::string>> find_by_request(const std::string& request_id) override;
+  Result<std::vector<StoredTicket>> list(const TicketQuery& query) override;
+
+  /// The schema version of the open database (after `open`, the latest this build knows).
+  int schema_version() const noexcept;
+  /// The latest schema version this build knows.
+  static int latest_schema_version() noexcept;
+
+ private:
+  struct Impl;
+  explicit SqliteTicketStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups

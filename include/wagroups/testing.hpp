@@ -1,0 +1,6 @@
+#pragma once
+
+/// @file
+/// Umbrella header of the `wagroups::testing` component: test doubles for host tests.
+
+#include "wagroups/testing/fake_transport.hpp"

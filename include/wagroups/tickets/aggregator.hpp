@@ -1,0 +1,129 @@
+#pragma once
+
+/// @file
+/// Group tickets: one WhatsApp group, one CRM ticket, the whole conversation, built from webhook
+/// events exactly once however often and in whatever order Meta delivers them.
+///
+/// The ticket is a deterministic function of the *set* of facts applied to it: the timeline is kept
+/// sorted, delivery statuses only move forward, roster entries keep the latest fact by timestamp, and
+/// the state is derived from the facts. So duplicates and reorderings converge on the ticket a
+/// single in-order delivery gives; dedupe keys in the store only make the repeats cheap.
+///
+///     InMemoryTicketStore store;                   // or SqliteTicketStore (wagroups::sqlite)
+///     TicketAggregator tickets(store);
+///     auto created = client.create_group({"Order #1042"});
+///     tickets.open_ticket({*created->request_id, phone_number_id, "agent-7", "Order #1042"});
+///     // in the webhook endpoint, after verify + parse:
+///     auto outcome = tickets.apply(*batch);       // error => answer non-200, Meta redelivers
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "wagroups/client/options.hpp"
+#include "wagroups/export.hpp"
+#include "wagroups/result.hpp"
+#include "wagroups/tickets/policy.hpp"
+#include "wagroups/tickets/store.hpp"
+#include "wagroups/tickets/ticket.hpp"
+#include "wagroups/webhook/events.hpp"
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+
+/// The stable dedupe key of an event: the message id for messages; message id + status +
+/// participant for statuses; group id + type + request id + timestamp (+ the people involved) for
+/// group events. Unset for events tickets ignore.
+WAGROUPS_API std::optional<std::string> event_key(const WebhookEvent& event);
+
+/// What applying changed, so a host can push UI updates.
+enum class TicketChangeKind {
+  ticket_created,
+  ticket_linked,       ///< the group id was attached to a create request's ticket
+  message_appended,
+  status_advanced,
+  roster_changed,
+  invite_updated,
+  state_changed,
+  fields_changed,      ///< subject, invite link, suspension, ...
+  duplicate_ignored,   ///< the event's key was already applied: nothing changed
+  not_applicable,      ///< an event tickets do not use (unknown fields, 1:1 messages, ...)
+};
+
+WAGROUPS_API const char* to_string(TicketChangeKind kind) noexcept;
+
+struct TicketChange {
+  TicketChangeKind kind = TicketChangeKind::not_applicable;
+  std::string ticket_id;  ///< empty for duplicate_ignored / not_applicable
+  std::optional<std::string> message_id;
+  std::optional<TicketState> from_state;
+  std::optional<TicketState> to_state;
+};
+
+struct ApplyOutcome {
+  std::vector<TicketChange> changes;
+  WAGROUPS_API bool changed_anything() const noexcept;
+};
+
+/// What the host tells the aggregator when an agent opens a group ticket.
+/// Ticket ids are derived, so that every delivery order names the ticket alike: "T-<request_id>"
+/// for a group created through `open_ticket`/a lifecycle webhook with a request id, "G-<group_id>"
+/// for a group seen only through its events. Hosts map them to their own ids.
+struct OpenTicketRequest {
+  std::string request_id;  ///< from create_group's answer
+  std::string phone_number_id;
+  std::string assignee;    ///< the agent
+  std::optional<std::string> subject;
+  std::optional<std::int64_t> requested_at;  ///< Unix seconds; default: the clock
+};
+
+/// The derived id for a create request / a group known only by its events.
+WAGROUPS_API std::string ticket_id_for_request(std::string_view request_id);
+WAGROUPS_API std::string ticket_id_for_group(std::string_view group_id);
+
+/// Applies events to tickets through a `TicketStore`. Idempotent and order-tolerant; safe to call
+/// from several threads (conflicts are retried). A store failure is returned as an error and
+/// nothing is recorded, so the host answers non-200 and Meta's redelivery applies it later.
+class WAGROUPS_API TicketAggregator {
+ public:
+  explicit TicketAggregator(TicketStore& store, ResolutionPolicy policy = {}, Clock clock = {});
+
+  /// Records the agent's create request (ticket in `create_requested`, or, when the group's
+  /// webhook already arrived, the assignee and subject set on that ticket).
+  Result<ApplyOutcome> open_ticket(const OpenTicketRequest& request);
+  /// One event. Events whose ticket does not exist yet (a message before the group's creation) are
+  /// kept on an `unlinked` ticket for the group and merged when the group is linked.
+  Result<ApplyOutcome> apply(const WebhookEvent& event);
+  /// Several events in one store transaction (much faster with SQLite). All or nothing.
+  Result<ApplyOutcome> apply(const std::vector<WebhookEvent>& events);
+  Result<ApplyOutcome> apply(const WebhookBatch& batch);
+  /// Records a message the business sent to the group (so statuses attach to it).
+  Result<ApplyOutcome> record_outbound(const std::string& ticket_id, const std::string& message_id,
+                                       std::string type, std::optional<std::string> text,
+                                       std::optional<std::string> agent = std::nullopt);
+  /// Records an invitation sent (or attempted) for the ticket; `invite.message_id` becomes a lookup
+  /// so that its 1:1 status webhooks update it. A second record for the same phone replaces the
+  /// first only when it is newer (`sent_at`).
+  Result<ApplyOutcome> record_invite(const std::string& ticket_id, Invite invite);
+  /// Agent actions.
+  Result<ApplyOutcome> resolve(const std::string& ticket_id);
+  Result<ApplyOutcome> close(const std::string& ticket_id);
+  /// Time-based transitions of the policy at `now` (resolve idle tickets, close resolved ones).
+  Result<ApplyOutcome> tick(std::chrono::system_clock::time_point now);
+  /// `tick` at the clock's now.
+  Result<ApplyOutcome> tick();
+
+  const ResolutionPolicy& policy() const noexcept { return policy_; }
+  TicketStore& store() const noexcept { return store_; }
+
+ private:
+  TicketStore& store_;
+  ResolutionPolicy policy_;
+  Clock clock_;
+};
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups

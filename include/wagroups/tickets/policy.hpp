@@ -1,0 +1,24 @@
+#pragma once
+
+/// @file
+/// `ResolutionPolicy`: an inbox's rules for resolving and closing idle tickets.
+
+#include <chrono>
+
+#include "wagroups/config.hpp"
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+
+/// Per-inbox rules for time-based transitions.
+struct ResolutionPolicy {
+  /// Resolve an open ticket after this long without messages either way (0 = never).
+  std::chrono::minutes auto_resolve_after{0};
+  /// Close a resolved ticket this long after it was resolved (0 = never).
+  std::chrono::minutes auto_close_after{0};
+  /// A new inbound message reopens a resolved ticket.
+  bool reopen_on_inbound = true;
+};
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups

@@ -1,0 +1,81 @@
+#pragma once
+
+/// @file
+/// `TicketStore`: the storage a host implements for tickets, one atomic unit of work at a time.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "wagroups/export.hpp"
+#include "wagroups/result.hpp"
+#include "wagroups/tickets/ticket.hpp"
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+
+/// A ticket with its version: 1 after the first save, +1 for every transaction that wrote it
+/// (for optimistic concurrency in host code, UI caching, and change detection).
+struct StoredTicket {
+  Ticket ticket;
+  std::int64_t version = 0;
+};
+
+/// Filters for listing tickets.
+struct TicketQuery {
+  std::optional<TicketState> state;
+  std::optional<std::string> assignee;
+  std::optional<std::string> group_id;
+  std::size_t limit = 100;
+};
+
+/// The reads and writes of one atomic unit of work (see `TicketStore::transact`). Tickets fetched
+/// here are writable in place; everything written becomes visible, durable and versioned together
+/// when the unit ends successfully, or not at all.
+class WAGROUPS_API TicketTransaction {
+ public:
+  virtual ~TicketTransaction() = default;
+  /// The ticket, loaded at most once per transaction; null when there is none.
+  virtual Result<Ticket*> ticket(const std::string& ticket_id) = 0;
+  /// Adds a ticket (ErrorCode::conflict, field "ticket_id", when the id exists).
+  virtual Result<Ticket*> insert(Ticket ticket) = 0;
+  /// Removes a ticket (e.g. an unlinked fragment merged into its ticket); no-op when absent.
+  virtual Result<void> erase(const std::string& ticket_id) = 0;
+  /// Lookups, seeing this transaction's own writes.
+  virtual Result<std::optional<std::string>> find_by_group(const std::string& group_id) = 0;
+  virtual Result<std::optional<std::string>> find_by_request(const std::string& request_id) = 0;
+  virtual Result<std::optional<std::string>> find_by_message(const std::string& message_id) = 0;
+  /// Declares that `message_id` (a timeline or invite message) now lives on `ticket_id`. Group and
+  /// request lookups follow the tickets' own `group_id` / `request_id`; message lookups are
+  /// declared, because re-indexing a long timeline on every event would cost its length.
+  virtual Result<void> index_message(const std::string& message_id, const std::string& ticket_id) = 0;
+  /// Whether the event key was recorded, by an earlier transaction or this one.
+  virtual Result<bool> applied(const std::string& event_key) = 0;
+  virtual Result<void> record(const std::string& event_key) = 0;
+};
+
+/// The storage the host implements (InMemoryTicketStore and SqliteTicketStore are given).
+/// `transact` runs `work` as one atomic, isolated unit (one lock, or one database transaction):
+/// it commits what `work` wrote when `work` returns ok, and when `work` fails it writes nothing
+/// and returns that error. Storage failures are ErrorCode::storage. Every method is thread-safe.
+/// A store over a database without multi-row transactions can implement `transact` with
+/// optimistic concurrency on `StoredTicket::version` (reload and rerun `work` on a conflict:
+/// `work` is safe to rerun).
+class WAGROUPS_API TicketStore {
+ public:
+  virtual ~TicketStore() = default;
+
+  virtual Result<void> transact(const std::function<Result<void>(TicketTransaction&)>& work) = 0;
+
+  /// Read-only lookups outside a transaction.
+  virtual Result<std::optional<StoredTicket>> load(const std::string& ticket_id) = 0;
+  virtual Result<std::optional<std::string>> find_by_group(const std::string& group_id) = 0;
+  virtual Result<std::optional<std::string>> find_by_request(const std::string& request_id) = 0;
+  virtual Result<std::vector<StoredTicket>> list(const TicketQuery& query) = 0;
+};
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups

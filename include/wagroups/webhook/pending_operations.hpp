@@ -1,0 +1,112 @@
+#pragma once
+
+/// @file
+/// Correlating asynchronous group operations with their webhooks. `create_group`, `delete_group`,
+/// `update_group_settings` and `remove_participants` answer with a `request_id`; the outcome
+/// arrives later in a webhook carrying the same `request_id`. `PendingOperations` records the
+/// former and resolves them from the latter, so a host can look up or wait for an outcome.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "wagroups/export.hpp"
+#include "wagroups/models/common.hpp"
+#include "wagroups/client/options.hpp"
+#include "wagroups/webhook/events.hpp"
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+
+/// The asynchronous operations Meta reports by webhook.
+enum class OperationKind { create_group, delete_group, update_settings, remove_participants };
+
+WAGROUPS_API const char* to_string(OperationKind kind) noexcept;
+
+/// Where a tracked operation stands.
+enum class OperationState {
+  pending,    ///< tracked, no webhook yet
+  succeeded,  ///< the webhook reported full success
+  failed,     ///< the webhook reported failure or partial failure (see `errors`)
+  expired,    ///< no webhook within the time to live
+};
+
+WAGROUPS_API const char* to_string(OperationState state) noexcept;
+
+/// What is known about one operation.
+struct OperationStatus {
+  std::string request_id;
+  OperationKind kind = OperationKind::create_group;
+  OperationState state = OperationState::pending;
+  std::optional<std::string> group_id;  ///< known at tracking time, or learnt from the webhook
+  std::vector<ItemError> errors;        ///< the webhook's errors (overall and per item)
+  /// The webhook event that resolved it. Its `raw` view keeps the parsed body (up to the parser's
+  /// size limit) alive as long as the record lives: at most twice the time to live.
+  std::optional<WebhookEvent> event;
+  std::chrono::system_clock::time_point tracked_at;
+  std::optional<std::chrono::system_clock::time_point> resolved_at;
+};
+
+/// Thread-safe table of operations awaiting their webhook. A webhook may beat the HTTP answer
+/// that carries its `request_id` (Meta is quick, networks are not): an outcome for an unknown
+/// `request_id` is kept for the time to live, and `track` then finds it already resolved.
+class WAGROUPS_API PendingOperations {
+ public:
+  /// `time_to_live`: how long an operation waits for its webhook before `expired`, and how long a
+  /// resolved or early outcome is kept. `clock` defaults to the system clock.
+  explicit PendingOperations(std::chrono::milliseconds time_to_live = std::chrono::hours(1),
+                             Clock clock = {});
+  PendingOperations(const PendingOperations&) = delete;
+  PendingOperations& operator=(const PendingOperations&) = delete;
+
+  /// Starts tracking `request_id` (an empty id is ignored and returns false). Tracking an id twice
+  /// keeps the first record. Returns true when the id is now tracked or already resolved.
+  bool track(const std::string& request_id, OperationKind kind,
+             std::optional<std::string> group_id = std::nullopt);
+
+  /// Resolves the operation the event reports, if the event is an operation outcome with a
+  /// `request_id` (GroupCreated/CreateFailed, GroupDeleted/DeleteFailed, GroupSettingsUpdated,
+  /// ParticipantsRemoved initiated by the business). Returns true when it matched a tracked
+  /// operation; an unmatched outcome is remembered for a later `track`. Wakes waiters.
+  bool observe(const WebhookEvent& event);
+  /// `observe` for every event; returns how many matched.
+  std::size_t observe(const WebhookBatch& batch);
+
+  /// The operation's status; unset when never tracked (or forgotten after expiry).
+  std::optional<OperationStatus> find(const std::string& request_id) const;
+
+  /// Blocks until the operation is resolved, expires, or `timeout` passes (then returns its
+  /// status, still `pending`). Unset when it is not tracked.
+  std::optional<OperationStatus> wait(const std::string& request_id, std::chrono::milliseconds timeout);
+
+  /// Marks operations past their time to live `expired`, forgets records older than twice the
+  /// time to live, wakes waiters, and returns how many became expired. Call it now and then (the
+  /// other methods also expire lazily what they touch).
+  std::size_t expire();
+
+  /// Operations still pending.
+  std::size_t pending_count() const;
+
+ private:
+  std::chrono::system_clock::time_point now() const;
+  void expire_locked(std::chrono::system_clock::time_point now, std::size_t& newly_expired);
+
+  std::chrono::milliseconds ttl_;
+  Clock clock_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::unordered_map<std::string, OperationStatus> operations_;
+  std::unordered_map<std::string, OperationStatus> early_;  // outcomes that arrived before `track`
+  // When `track`/`observe` next sweep the whole table, so memory stays bounded even if the host
+  // never calls `expire` (one O(n) pass per time to live).
+  std::chrono::system_clock::time_point next_sweep_;
+};
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups

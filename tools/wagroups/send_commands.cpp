@@ -1,0 +1,275 @@
+// `wagroups send text|media|template|pin`: a message to one group or to many (progress on
+// stderr), one result line per group.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <wagroups/client/client.hpp>
+
+#include "commands.hpp"
+#include "context.hpp"
+#include "output.hpp"
+
+#include <wagroups/tickets.hpp>
+
+#include "ticket_view.hpp"
+
+namespace wagroups_cli {
+namespace {
+
+struct SendOptions {
+  BackendOptions backend;
+  std::vector<std::string> positional_groups;
+  std::vector<std::string> groups;  // --group
+  // text
+  std::string text;
+  bool preview_url = false;
+  std::string reply_to;
+  // media
+  std::string media_type = "image";
+  std::string media_id;
+  std::string media_link;
+  std::string caption;
+  std::string filename;
+  // template
+  std::string template_name;
+  std::string language = "en_US";
+  std::string category;
+  std::vector<std::string> parameters;
+  // pin
+  std::string message_id;
+  int days = 7;
+  bool unpin = false;
+  // recording on the group's ticket
+  std::string db;
+  std::string agent = "cli";
+
+  std::vector<std::string> all_groups() const {
+    std::vector<std::string> out = positional_groups;
+    out.insert(out.end(), groups.begin(), groups.end());
+    return out;
+  }
+};
+
+using Sender = std::function<wagroups::Result<wagroups::SendMessageResponse>(const std::string& group)>;
+
+// What a sent message is on a ticket's timeline.
+struct Recorded {
+  std::string type;
+  std::optional<std::string> text;
+};
+
+// With --db, each message sent is recorded on its group's ticket (so that its statuses attach to
+// it there); returns an exit code, exit_ok when there is nothing to record.
+class TicketRecorder {
+ public:
+  explicit TicketRecorder(const SendOptions& o) : options_(o) {}
+  int open() {
+    if (options_.db.empty()) return exit_ok;
+    int code = exit_ok;
+    store_ = open_ticket_store(options_.db, code, /*must_exist=*/true);
+    if (!store_) return code;
+    tickets_ = std::make_unique<wagroups::TicketAggregator>(*store_);
+    return exit_ok;
+  }
+  int record(const std::string& group, const std::string& message_id, const Recorded& what) {
+    if (!tickets_ || message_id.empty()) return exit_ok;
+    const auto ticket = store_->find_by_group(group);
+    if (!ticket) return report_error("finding the ticket of " + group, ticket.error());
+    if (!*ticket) {
+      print_progress("no ticket for " + group + " in " + options_.db + ": the message is not recorded");
+      return exit_ok;
+    }
+    const auto recorded = tickets_->record_outbound(**ticket, message_id, what.type, what.text, options_.agent);
+    if (!recorded) return report_error("recording the message on " + **ticket, recorded.error());
+    return exit_ok;
+  }
+
+ private:
+  const SendOptions& options_;
+  std::unique_ptr<wagroups::SqliteTicketStore> store_;
+  std::unique_ptr<wagroups::TicketAggregator> tickets_;
+};
+
+// Sends to every group in turn. One line per group (or one JSON object for all); the exit code
+// is that of the first failure, after trying every group.
+int send_to_all(Session& session, const char* what, const SendOptions& o, const Recorded& recorded, const Sender& send) {
+  const std::vector<std::string> groups = o.all_groups();
+  if (groups.empty()) {
+    print_error(std::string(what) + ": name a group (GROUP or --group, repeatable)");
+    return exit_usage;
+  }
+  TicketRecorder recorder(o);
+  if (const int code = recorder.open(); code != exit_ok) return code;
+  const bool json = session.options().json;
+  const bool many = groups.size() > 1;
+  int exit_code = exit_ok;
+  std::size_t sent = 0;
+  JsonWriter w;
+  w.begin_object().key("results").begin_array();
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const auto& group = groups[i];
+    const auto answer = send(group);
+    if (answer) {
+      ++sent;
+      const int code = recorder.record(group, answer->message_id(), recorded);
+      if (code != exit_ok && exit_code == exit_ok) exit_code = code;
+    }
+    if (json) {
+      w.begin_object().member("group_id", group);
+      if (answer) {
+        w.member("message_id", answer->message_id());
+        if (!answer->messages.empty()) w.member("message_status", answer->messages.front().message_status);
+      } else {
+        w.key("error");
+        write_error_json(w, answer.error());
+      }
+      w.end_object();
+    } else if (answer) {
+      write_line((many ? group + "  " : std::string()) + answer->message_id());
+    }
+    if (!answer) {
+      const int code = report_error(std::string(what) + (many ? " to " + group : std::string()), answer.error());
+      if (exit_code == exit_ok) exit_code = code;
+    }
+    if (many) {
+      print_progress(std::to_string(i + 1) + "/" + std::to_string(groups.size()) + " group(s) done, " +
+                     std::to_string(sent) + " sent");
+    }
+  }
+  w.end_array().key("sent").number(static_cast<std::int64_t>(sent));
+  w.key("failed").number(static_cast<std::int64_t>(groups.size() - sent)).end_object();
+  if (json) write_line(w.text());
+  return exit_code;
+}
+
+std::optional<wagroups::MessageType> parse_message_type(const std::string& name) {
+  using wagroups::MessageType;
+  for (const MessageType t : {MessageType::image, MessageType::video, MessageType::audio, MessageType::document,
+                              MessageType::sticker, MessageType::text, MessageType::template_, MessageType::pin,
+                              MessageType::interactive, MessageType::reaction, MessageType::location,
+                              MessageType::contacts}) {
+    if (name == wagroups::to_string(t)) return t;
+  }
+  return std::nullopt;
+}
+
+int run_text(Session& session, const SendOptions& o) {
+  return send_to_all(session, "send text", o, {"text", o.text}, [&](const std::string& group) {
+    wagroups::GroupMessage m;
+    m.group_id = group;
+    m.type = wagroups::MessageType::text;
+    m.text = o.text;
+    m.preview_url = o.preview_url;
+    if (!o.reply_to.empty()) m.reply_to = o.reply_to;
+    return session.client().send_group_message(m);
+  });
+}
+
+int run_media(Session& session, const SendOptions& o) {
+  const auto type = parse_message_type(o.media_type);
+  if (!type) {
+    print_error("send media: unknown message type \"" + o.media_type + "\" (image, video, audio, document, sticker)");
+    return exit_usage;
+  }
+  wagroups::MediaRef media;
+  if (!o.media_id.empty()) media.id = o.media_id;
+  if (!o.media_link.empty()) media.link = o.media_link;
+  if (!o.caption.empty()) media.caption = o.caption;
+  if (!o.filename.empty()) media.filename = o.filename;
+  return send_to_all(session, "send media", o, {o.media_type, media.caption}, [&](const std::string& group) {
+    return session.client().send_media(group, *type, media);
+  });
+}
+
+int run_template(Session& session, const SendOptions& o) {
+  wagroups::TemplateMessage t;
+  t.name = o.template_name;
+  t.language = o.language;
+  if (o.category == "marketing") t.category = wagroups::TemplateCategory::marketing;
+  else if (o.category == "utility") t.category = wagroups::TemplateCategory::utility;
+  else if (o.category == "authentication") t.category = wagroups::TemplateCategory::authentication;
+  if (!o.parameters.empty()) {
+    wagroups::TemplateComponent body;
+    for (const auto& p : o.parameters) body.parameters.push_back(wagroups::TemplateParameter::text_value(p));
+    t.components.push_back(std::move(body));
+  }
+  return send_to_all(session, "send template", o, {"template", o.template_name}, [&](const std::string& group) {
+    return session.client().send_template(group, t);
+  });
+}
+
+int run_pin(Session& session, const SendOptions& o) {
+  return send_to_all(session, o.unpin ? "send pin --unpin" : "send pin", o, {"pin", std::nullopt},
+                     [&](const std::string& group) {
+    return o.unpin ? session.client().unpin_message(group, o.message_id)
+                   : session.client().pin_message(group, o.message_id, o.days);
+  });
+}
+
+CLI::App* add_send_command(CLI::App* send, const char* name, const char* help, std::shared_ptr<SendOptions> o) {
+  CLI::App* cmd = send->add_subcommand(name, help);
+  cmd->add_option("group", o->positional_groups, "Group id(s)");
+  cmd->add_option("--group", o->groups, "Group id (repeatable: send to several, with progress)");
+  CLI::Option* db = cmd->add_option("--db", o->db, "Record each message sent on its group's ticket in this store");
+  cmd->add_option("--agent", o->agent, "Who sent it, on the ticket (with --db)")->needs(db)->capture_default_str();
+  return cmd;
+}
+
+}  // namespace
+
+void register_send_commands(CLI::App& app, CommandState& state) {
+  CLI::App* send = app.add_subcommand("send", "Send a message to one or more groups (someone must have joined)");
+  send->require_subcommand(1);
+
+  using Runner = int (*)(Session&, const SendOptions&);
+  auto finish = [&state](CLI::App* cmd, std::shared_ptr<SendOptions> o, Runner run) {
+    add_backend_options(*cmd, o->backend);
+    cmd->callback([o, run, &state] {
+      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run(s, *o); });
+    });
+  };
+  {
+    auto o = std::make_shared<SendOptions>();
+    CLI::App* cmd = add_send_command(send, "text", "A text message (1-4096 characters)", o);
+    cmd->add_option("--text", o->text, "The message")->required();
+    cmd->add_flag("--preview-url", o->preview_url, "Render a link preview");
+    cmd->add_option("--reply-to", o->reply_to, "Quote this message id");
+    finish(cmd, o, &run_text);
+  }
+  {
+    auto o = std::make_shared<SendOptions>();
+    CLI::App* cmd = add_send_command(send, "media", "An image, video, audio, document or sticker, by media id or link", o);
+    cmd->add_option("--type", o->media_type, "image, video, audio, document or sticker")->capture_default_str();
+    CLI::Option* id = cmd->add_option("--id", o->media_id, "An uploaded media id");
+    CLI::Option* link = cmd->add_option("--link", o->media_link, "A public https link");
+    id->excludes(link);
+    cmd->add_option("--caption", o->caption, "Caption (image, video, document; at most 1024 characters)");
+    cmd->add_option("--filename", o->filename, "File name (document)");
+    finish(cmd, o, &run_media);
+  }
+  {
+    auto o = std::make_shared<SendOptions>();
+    CLI::App* cmd = add_send_command(send, "template", "An approved marketing or utility template", o);
+    cmd->add_option("--name", o->template_name, "The template's name")->required();
+    cmd->add_option("--language", o->language, "Language code")->capture_default_str();
+    cmd->add_option("--category", o->category, "What Meta approved it as (authentication is refused in groups)")
+        ->required()
+        ->check(CLI::IsMember({"marketing", "utility", "authentication"}));
+    cmd->add_option("--param", o->parameters, "Body variables, in order (repeatable)");
+    finish(cmd, o, &run_template);
+  }
+  {
+    auto o = std::make_shared<SendOptions>();
+    CLI::App* cmd = add_send_command(send, "pin", "Pin (or --unpin) a message of the group", o);
+    cmd->add_option("--message-id", o->message_id, "The message id (wamid) to pin")->required();
+    cmd->add_option("--days", o->days, "How long it stays pinned (1-30)")->capture_default_str();
+    cmd->add_flag("--unpin", o->unpin, "Unpin instead");
+    finish(cmd, o, &run_pin);
+  }
+}
+
+}  // namespace wagroups_cli

@@ -1,0 +1,295 @@
+// `wagroups tickets list|show`: the tickets `webhook serve` (or the demo) built in a SQLite store;
+// and the ticket rendering the other commands share (ticket_view.hpp).
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <wagroups/sqlite/ticket_store.hpp>
+#include <wagroups/tickets.hpp>
+
+#include "commands.hpp"
+#include "output.hpp"
+#include "ticket_view.hpp"
+#include "wagroups/limits.hpp"
+
+namespace wagroups_cli {
+
+// ---------------------------------------------------------------------------------------------
+// ticket_view.hpp
+
+std::unique_ptr<wagroups::SqliteTicketStore> open_ticket_store(const std::string& path, int& exit_code,
+                                                               bool must_exist, wagroups::SqliteOptions options) {
+  struct stat st {};
+  if (must_exist && ::stat(path.c_str(), &st) != 0) {
+    print_error("no ticket store at " + path + " (`wagroups webhook serve --db " + path +
+                "` or `wagroups groups create --db` creates one)");
+    exit_code = exit_not_found;
+    return nullptr;
+  }
+  auto store = wagroups::SqliteTicketStore::open(path, options);
+  if (!store) {
+    exit_code = report_error("opening the ticket store " + path, store.error());
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+wagroups::Result<std::optional<wagroups::StoredTicket>> find_ticket(wagroups::TicketStore& store,
+                                                                    const std::string& name) {
+  auto direct = store.load(name);
+  if (!direct || *direct) return direct;
+  // Not a ticket id: a group id, or the request id of the group's creation.
+  for (const bool by_group : {true, false}) {
+    const auto id = by_group ? store.find_by_group(name) : store.find_by_request(name);
+    if (!id) return id.error();
+    if (*id) return store.load(**id);
+  }
+  return std::optional<wagroups::StoredTicket>();
+}
+
+namespace {
+
+std::string show_time(std::int64_t t, TimeStyle style) {
+  return style == TimeStyle::clock ? format_clock(t) : format_time(t);
+}
+
+std::string person_label(const wagroups::PersonKey& p) {
+  std::string out = p.phone ? *p.phone : p.bsuid.value_or("?");
+  if (p.phone && p.bsuid) out += " (" + *p.bsuid + ")";
+  return out;
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
+std::string quoted(const wagroups::TimelineMessage& m) {
+  if (m.text) return "\"" + *m.text + "\"";
+  // Known only from its statuses: sent by something that did not record it on the ticket.
+  if (m.type.empty()) return "(message not recorded on the ticket)";
+  if (m.caption) return "[" + m.type + "] \"" + *m.caption + "\"";
+  return "[" + m.type + "]";
+}
+
+}  // namespace
+
+std::string member_name(const wagroups::Ticket& ticket, const std::string& canonical_key) {
+  for (const auto& m : ticket.members) {
+    if (m.person.canonical() != canonical_key) continue;
+    if (m.contact_name) return *m.contact_name;
+    return person_label(m.person);
+  }
+  const auto colon = canonical_key.find(':');
+  return colon == std::string::npos ? canonical_key : canonical_key.substr(colon + 1);
+}
+
+std::vector<std::string> render_ticket(const wagroups::Ticket& t, TimeStyle style) {
+  std::vector<std::string> out;
+  out.push_back("ticket " + t.ticket_id + "  [" + wagroups::to_string(t.state) + "]" +
+                (t.suspended ? "  (group suspended)" : "") + (t.group_deleted ? "  (group deleted)" : ""));
+  if (t.subject) out.push_back("  subject:   " + *t.subject);
+  if (t.assignee) out.push_back("  assignee:  " + *t.assignee);
+  if (t.group_id) out.push_back("  group:     " + *t.group_id);
+  if (t.invite_link) out.push_back("  link:      " + *t.invite_link);
+  std::string times;
+  auto add_time = [&](const char* label, const std::optional<std::int64_t>& at) {
+    if (!at) return;
+    times += (times.empty() ? "" : ", ") + std::string(label) + " " + show_time(*at, style);
+  };
+  add_time("created", t.created_at);
+  add_time("first join", t.first_join_at);
+  add_time("last inbound", t.last_inbound_at);
+  add_time("resolved", t.resolved_at);
+  add_time("closed", t.closed_at);
+  if (!times.empty()) out.push_back("  times:     " + times);
+  if (!t.creation_errors.empty()) out.push_back("  creation failed: " + describe_item_errors(t.creation_errors));
+
+  out.push_back("  members (" + std::to_string(t.members.size()) + "; " + std::to_string(t.seats_taken()) +
+                " of " + std::to_string(wagroups::limits::max_participants) + " seats with the business):");
+  for (const auto& m : t.members) {
+    // A joined member: when they joined (later facts, such as their messages, move status_since).
+    const bool joined = m.status == wagroups::MemberStatus::joined && m.first_joined_at;
+    out.push_back("    " + pad(m.contact_name.value_or("-"), 14) + " " + pad(person_label(m.person), 22) + " " +
+                  pad(wagroups::to_string(m.status), 14) + (joined ? " at " : " since ") +
+                  show_time(joined ? *m.first_joined_at : m.status_since, style));
+  }
+  if (!t.invites.empty()) {
+    out.push_back("  invites (" + std::to_string(t.invites.size()) + "):");
+    for (const auto& i : t.invites) {
+      std::string line = "    " + pad(i.phone, 16) + " " + pad(wagroups::to_string(i.status), 10) + " sent " +
+                         show_time(i.sent_at, style);
+      if (i.error) line += "  error: " + *i.error;
+      out.push_back(line);
+    }
+  }
+  out.push_back("  timeline (" + std::to_string(t.timeline.size()) + " message(s)):");
+  for (const auto& m : t.timeline) {
+    std::string who;
+    if (m.direction == wagroups::MessageDirection::outbound) {
+      who = "business" + (m.agent ? " (" + *m.agent + ")" : std::string());
+    } else {
+      who = m.contact_name ? *m.contact_name : person_label(m.sender);
+    }
+    std::string line = "    " + show_time(m.timestamp, style) + "  " + pad(who, 20) + " " + quoted(m);
+    if (m.direction == wagroups::MessageDirection::outbound) {
+      std::string marks;
+      for (const auto& [key, status] : m.delivery) {
+        marks += (marks.empty() ? "" : ", ") + member_name(t, key) + " " + wagroups::to_string(status);
+      }
+      if (marks.empty() && m.group_status != wagroups::DeliveryStatus::unknown) marks = wagroups::to_string(m.group_status);
+      if (!marks.empty()) line += "  [" + marks + "]";
+    }
+    if (!m.errors.empty()) line += "  errors: " + describe_item_errors(m.errors);
+    out.push_back(line);
+  }
+  return out;
+}
+
+std::string describe_change(const wagroups::TicketChange& c) {
+  std::string line = c.ticket_id.empty() ? std::string("-") : c.ticket_id;
+  line += std::string(" ") + wagroups::to_string(c.kind);
+  if (c.message_id) line += " " + *c.message_id;
+  if (c.from_state || c.to_state) {
+    line += std::string(" ") + (c.from_state ? wagroups::to_string(*c.from_state) : "-") + " -> " +
+            (c.to_state ? wagroups::to_string(*c.to_state) : "-");
+  }
+  return line;
+}
+
+std::string change_json(const wagroups::TicketChange& c) {
+  JsonWriter w;
+  w.begin_object().member("change", wagroups::to_string(c.kind));
+  if (!c.ticket_id.empty()) w.member("ticket_id", c.ticket_id);
+  w.member("message_id", c.message_id);
+  if (c.from_state) w.member("from_state", wagroups::to_string(*c.from_state));
+  if (c.to_state) w.member("to_state", wagroups::to_string(*c.to_state));
+  w.end_object();
+  return w.text();
+}
+
+void write_ticket_summary_json(JsonWriter& w, const wagroups::StoredTicket& stored) {
+  const wagroups::Ticket& t = stored.ticket;
+  w.begin_object().member("ticket_id", t.ticket_id).member("state", wagroups::to_string(t.state));
+  w.member("assignee", t.assignee).member("subject", t.subject).member("group_id", t.group_id);
+  const auto joined = std::count_if(t.members.begin(), t.members.end(),
+                                    [](const wagroups::Member& m) { return m.status == wagroups::MemberStatus::joined; });
+  w.key("members_joined").number(static_cast<std::int64_t>(joined));
+  w.key("messages").number(static_cast<std::int64_t>(t.timeline.size()));
+  w.key("invites").number(static_cast<std::int64_t>(t.invites.size()));
+  w.key("last_activity_at").number(t.last_activity_at);
+  w.key("version").number(stored.version);
+  w.end_object();
+}
+
+// ---------------------------------------------------------------------------------------------
+// tickets list / show
+
+namespace {
+
+struct ListOptions {
+  std::string db = kDefaultTicketDb;
+  std::string state;
+  std::string assignee;
+  std::string group;
+  std::size_t limit = 100;
+  bool json = false;
+};
+
+int run_list(const ListOptions& o) {
+  wagroups::TicketQuery query;
+  if (!o.state.empty()) {
+    query.state = wagroups::parse_ticket_state(o.state);
+    if (!query.state) {
+      print_error("tickets list: unknown state \"" + o.state +
+                  "\" (unlinked, create_requested, creation_failed, awaiting_first_join, open, resolved, closed)");
+      return exit_usage;
+    }
+  }
+  if (!o.assignee.empty()) query.assignee = o.assignee;
+  if (!o.group.empty()) query.group_id = o.group;
+  query.limit = o.limit;
+  int code = exit_ok;
+  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  if (!store) return code;
+  const auto tickets = store->list(query);
+  if (!tickets) return report_error("tickets list", tickets.error());
+  if (o.json) {
+    JsonWriter w;
+    w.begin_object().key("tickets").begin_array();
+    for (const auto& t : *tickets) write_ticket_summary_json(w, t);
+    w.end_array().end_object();
+    write_line(w.text());
+    return exit_ok;
+  }
+  for (const auto& stored : *tickets) {
+    const auto& t = stored.ticket;
+    const auto joined = std::count_if(t.members.begin(), t.members.end(), [](const wagroups::Member& m) {
+      return m.status == wagroups::MemberStatus::joined;
+    });
+    write_line(pad(t.ticket_id, 24) + " " + pad(wagroups::to_string(t.state), 19) + " " +
+               pad(t.assignee.value_or("-"), 12) + " " + std::to_string(joined) + " joined, " +
+               std::to_string(t.timeline.size()) + " msg  " + t.subject.value_or(""));
+  }
+  if (tickets->empty()) print_progress("no tickets match");
+  return exit_ok;
+}
+
+struct ShowOptions {
+  std::string db = kDefaultTicketDb;
+  std::string ticket;
+  bool json = false;
+};
+
+int run_show(const ShowOptions& o) {
+  int code = exit_ok;
+  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  if (!store) return code;
+  const auto found = find_ticket(*store, o.ticket);
+  if (!found) return report_error("tickets show", found.error());
+  if (!*found) {
+    print_error("tickets show: no ticket " + o.ticket + " in " + o.db + " (a ticket id, group id or request id)");
+    return exit_not_found;
+  }
+  if (o.json) {
+    write_line(wagroups::to_json((*found)->ticket));
+    return exit_ok;
+  }
+  for (const auto& line : render_ticket((*found)->ticket)) write_line(line);
+  return exit_ok;
+}
+
+}  // namespace
+
+void register_tickets_commands(CLI::App& app, CommandState& state) {
+  CLI::App* tickets = app.add_subcommand("tickets", "Tickets in a SQLite ticket store (built by `webhook serve`)");
+  tickets->require_subcommand(1);
+  {
+    auto o = std::make_shared<ListOptions>();
+    CLI::App* cmd = tickets->add_subcommand("list", "List tickets (state, assignee, members joined, messages, subject)");
+    cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+    cmd->add_option("--state", o->state, "Only tickets in this state (open, resolved, closed, ...)");
+    cmd->add_option("--assignee", o->assignee, "Only this agent's tickets");
+    cmd->add_option("--group", o->group, "Only the ticket of this group");
+    cmd->add_option("--limit", o->limit, "At most this many")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_flag("--json", o->json, "Machine-readable output: JSON on stdout");
+    cmd->callback([o, &state] { state.exit_code = run_list(*o); });
+  }
+  {
+    auto o = std::make_shared<ShowOptions>();
+    CLI::App* cmd = tickets->add_subcommand("show", "Show a ticket: members, invites, timeline with delivery per member");
+    cmd->add_option("ticket", o->ticket, "Ticket id (or the group id, or the create request id)")->required();
+    cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+    cmd->add_flag("--json", o->json, "The ticket as JSON (wagroups::to_json)");
+    cmd->callback([o, &state] { state.exit_code = run_show(*o); });
+  }
+}
+
+}  // namespace wagroups_cli
