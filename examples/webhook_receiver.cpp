@@ -85,10 +85,10 @@ class BatchQueue {
  public:
   explicit BatchQueue(std::size_t capacity) : capacity_(capacity) {}
 
-  bool push(wagroups::WebhookBatch batch) {
+  bool push(const wagroups::WebhookBatch& batch) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (closed_ || batches_.size() >= capacity_) return false;
-    batches_.push_back(std::move(batch));
+    batches_.push_back(batch);
     ready_.notify_one();
     return true;
   }
@@ -184,35 +184,38 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);  // a client that hangs up must not kill the server
 
-  const wagroups::SignatureVerifier verifier(settings->app_secret);
-  wagroups::WebhookLimits limits;
-  limits.max_body_bytes = settings->max_body_bytes;
-  const wagroups::WebhookParser parser(limits);
+  // The library's WebhookEndpoint decides the statuses (401, 400, 413, 403, 200 or a 5xx from the
+  // handler); this file only wires it to an HTTP server and a queue.
+  wagroups::WebhookEndpointOptions endpoint_options;
+  endpoint_options.app_secret = settings->app_secret;
+  endpoint_options.verify_token = settings->verify_token;
+  endpoint_options.limits.max_body_bytes = settings->max_body_bytes;
+  const wagroups::WebhookEndpoint endpoint(endpoint_options);
   const wagroups::WebhookDispatcher dispatcher = make_dispatcher();
   BatchQueue queue(64);
 
   httplib::Server server;
-  server.set_payload_max_length(limits.max_body_bytes);  // httplib answers 413 beyond it
+  server.set_payload_max_length(settings->max_body_bytes);  // httplib answers 413 beyond it
   server.Get(settings->path, [&](const httplib::Request& req, httplib::Response& res) {
-    const auto challenge =
-        wagroups::verify_subscription(req.get_param_value("hub.mode"), req.get_param_value("hub.verify_token"),
-                                      req.get_param_value("hub.challenge"), settings->verify_token);
-    if (!challenge) {
-      res.status = 403;
-      return;
-    }
-    res.set_content(*challenge, "text/plain");
+    const wagroups::WebhookResponse r = endpoint.handle_get(
+        req.get_param_value("hub.mode"), req.get_param_value("hub.verify_token"), req.get_param_value("hub.challenge"));
+    res.status = r.http_status;
+    if (r.ok()) res.set_content(r.body, "text/plain");
   });
   server.Post(settings->path, [&](const httplib::Request& req, httplib::Response& res) {
-    auto batch = parser.verify_and_parse(std::string(req.body), req.get_header_value("X-Hub-Signature-256"),
-                                         verifier);
-    if (!batch) {
-      const wagroups::Error& e = batch.error();
-      res.status = e.code == wagroups::ErrorCode::unauthenticated ? 401 : 400;
-      std::cerr << "refused a POST (" << res.status << "): " << e.to_string() << '\n';  // never the secret
-      return;
-    }
-    res.status = queue.push(std::move(*batch)) ? 200 : 503;
+    // Queued for the worker; a full queue answers 503 so that Meta delivers the batch again later.
+    const wagroups::WebhookResponse r = endpoint.handle_post(
+        std::string(req.body), req.get_header_value("X-Hub-Signature-256"),
+        [&](const wagroups::WebhookBatch& batch) -> wagroups::Result<void> {
+          if (queue.push(batch)) return {};
+          wagroups::Error full;
+          full.code = wagroups::ErrorCode::storage;
+          full.http_status = 503;
+          full.message = "the event queue is full";
+          return full;
+        });
+    res.status = r.http_status;
+    if (r.error) std::cerr << "refused a POST (" << r.http_status << "): " << r.error->to_string() << '\n';  // never the secret
   });
 
   const int port = settings->port == 0 ? server.bind_to_any_port("127.0.0.1")

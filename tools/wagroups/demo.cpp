@@ -231,7 +231,9 @@ class Demo {
     std::random_device random;
     const std::string secret = "demo-secret-" + std::to_string(random()) + std::to_string(random());
     const std::string token = "demo-token-" + std::to_string(random());
-    verifier_.emplace(secret);
+    wagroups::WebhookEndpointOptions endpoint;
+    endpoint.app_secret = secret;
+    webhook_endpoint_.emplace(endpoint);
 
     // The webhook endpoint: verify, parse, observe, apply; 200 only after the store committed.
     endpoint_.Post("/webhook", [this](const httplib::Request& req, httplib::Response& res) { receive(req, res); });
@@ -275,28 +277,32 @@ class Demo {
   }
 
   void receive(const httplib::Request& req, httplib::Response& res) {
-    auto batch = parser_.verify_and_parse(std::string(req.body), req.get_header_value("X-Hub-Signature-256"), *verifier_);
-    if (!batch) {
-      res.status = batch.error().code == wagroups::ErrorCode::unauthenticated ? 401 : 400;
-      print_error("demo endpoint refused a webhook: " + batch.error().to_string());
-      refused_.fetch_add(1);
+    // The library's endpoint verifies, parses and answers; the handler observes and applies, and
+    // its store error becomes a 500 so that the sandbox (as Meta would) delivers it again.
+    std::optional<wagroups::ApplyOutcome> applied;
+    const wagroups::WebhookResponse r = webhook_endpoint_->handle_post(
+        std::string(req.body), req.get_header_value("X-Hub-Signature-256"),
+        [&](const wagroups::WebhookBatch& batch) -> wagroups::Result<void> {
+          // Wait while the agent's side records what it just sent, so statuses find their message.
+          std::lock_guard<std::mutex> gate(gate_);
+          pending_.observe(batch);
+          const std::int64_t at = batch.events.empty()
+                                      ? clock_.now()
+                                      : wagroups::context_of(batch.events.front()).timestamp.value_or(clock_.now());
+          for (const auto& line : describe_batch(batch, timeline_)) timeline_.line("meta", "webhook " + line, at);
+          auto outcome = tickets_->apply(batch);
+          if (!outcome) return outcome.error();
+          applied = std::move(*outcome);
+          return {};
+        });
+    res.status = r.http_status;
+    if (r.error) {
+      if (r.http_status < 500) refused_.fetch_add(1);
+      print_error("demo endpoint answered " + std::to_string(r.http_status) + ": " + r.error->to_string());
       return;
     }
-    // Wait while the agent's side records what it just sent, so statuses find their message.
-    std::lock_guard<std::mutex> gate(gate_);
-    pending_.observe(*batch);
-    const std::int64_t at = batch->events.empty() ? clock_.now()
-                                                  : wagroups::context_of(batch->events.front()).timestamp.value_or(clock_.now());
-    for (const auto& line : describe_batch(*batch, timeline_)) timeline_.line("meta", "webhook " + line, at);
-    const auto outcome = tickets_->apply(*batch);
-    if (!outcome) {
-      res.status = 500;  // Meta (here: the sandbox) delivers it again
-      print_error("demo endpoint: the store failed: " + outcome.error().to_string());
-      return;
-    }
-    print_changes(*outcome, "crm");
+    if (applied) print_changes(*applied, "crm");
     webhooks_.fetch_add(1);
-    res.status = 200;
   }
 
   void print_changes(const wagroups::ApplyOutcome& outcome, const std::string& actor) {
@@ -567,8 +573,7 @@ class Demo {
   std::string dir_;
   std::unique_ptr<wagroups::SqliteTicketStore> store_;
   std::unique_ptr<wagroups::TicketAggregator> tickets_;
-  std::optional<wagroups::SignatureVerifier> verifier_;
-  const wagroups::WebhookParser parser_;
+  std::optional<wagroups::WebhookEndpoint> webhook_endpoint_;
   wagroups::PendingOperations pending_;
   httplib::Server endpoint_;
   int endpoint_port_ = 0;

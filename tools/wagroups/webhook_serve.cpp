@@ -61,10 +61,11 @@ int run_serve(const ServeOptions& o) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  const wagroups::SignatureVerifier verifier(o.app_secret);
-  wagroups::WebhookLimits limits;
-  limits.max_body_bytes = o.max_body_bytes;
-  const wagroups::WebhookParser parser(limits);
+  wagroups::WebhookEndpointOptions endpoint_options;
+  endpoint_options.app_secret = o.app_secret;
+  endpoint_options.verify_token = o.verify_token;
+  endpoint_options.limits.max_body_bytes = o.max_body_bytes;
+  const wagroups::WebhookEndpoint endpoint(endpoint_options);
   std::mutex output;  // one batch's lines stay together
 
   auto print_changes = [&](const wagroups::ApplyOutcome& outcome) {
@@ -76,38 +77,29 @@ int run_serve(const ServeOptions& o) {
   };
 
   httplib::Server server;
-  server.set_payload_max_length(limits.max_body_bytes);  // httplib answers 413 beyond it
+  server.set_payload_max_length(o.max_body_bytes);  // httplib answers 413 beyond it
   server.Get(o.path, [&](const httplib::Request& req, httplib::Response& res) {
-    const auto challenge = wagroups::verify_subscription(req.get_param_value("hub.mode"),
-                                                         req.get_param_value("hub.verify_token"),
-                                                         req.get_param_value("hub.challenge"), o.verify_token);
-    if (!challenge) {
-      res.status = 403;
-      return;
-    }
-    res.set_content(*challenge, "text/plain");
+    const wagroups::WebhookResponse r = endpoint.handle_get(
+        req.get_param_value("hub.mode"), req.get_param_value("hub.verify_token"), req.get_param_value("hub.challenge"));
+    res.status = r.http_status;
+    if (r.ok()) res.set_content(r.body, "text/plain");
   });
   server.Post(o.path, [&](const httplib::Request& req, httplib::Response& res) {
-    auto batch = parser.verify_and_parse(std::string(req.body), req.get_header_value("X-Hub-Signature-256"), verifier);
-    if (!batch) {
-      const wagroups::Error& e = batch.error();
-      res.status = e.code == wagroups::ErrorCode::unauthenticated ? 401 : 400;
-      print_error("refused a POST (" + std::to_string(res.status) + "): " + e.to_string());  // never the secret
-      return;
-    }
     // Applied before answering: a 200 means the store committed, anything else makes Meta retry.
-    const auto outcome = tickets.apply(*batch);
-    if (!outcome) {
-      res.status = 500;
-      print_error("could not store a webhook (answered 500, so it will be delivered again): " +
-                  outcome.error().to_string());
+    const wagroups::WebhookResponse r =
+        endpoint.handle_post(std::string(req.body), req.get_header_value("X-Hub-Signature-256"), tickets);
+    res.status = r.http_status;
+    if (r.error) {
+      print_error(r.http_status >= 500 ? "could not store a webhook (answered " + std::to_string(r.http_status) +
+                                             ", so it will be delivered again): " + r.error->to_string()
+                                       : "refused a POST (" + std::to_string(r.http_status) + "): " +
+                                             r.error->to_string());  // never the secret
       return;
     }
-    print_changes(*outcome);
+    if (r.applied) print_changes(*r.applied);
     if (ticking) {
       if (const auto ticked = tickets.tick()) print_changes(*ticked);
     }
-    res.status = 200;
   });
 
   const int port = o.port == 0 ? server.bind_to_any_port("127.0.0.1")
