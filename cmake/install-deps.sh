@@ -7,7 +7,8 @@ set -euo pipefail
 
 packages=(build-essential clang cmake ninja-build pkg-config git
           libcurl4-openssl-dev rapidjson-dev libssl-dev
-          libsqlite3-dev libcpp-httplib-dev libcli11-dev)
+          libsqlite3-dev libcpp-httplib-dev libcli11-dev
+          doxygen clang-format python3 binutils)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 

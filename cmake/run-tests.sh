@@ -1,23 +1,43 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this; README quick start, command 2):
 #   1. install what is missing (cmake/install-deps.sh);
-#   2. g++ RelWithDebInfo build with warnings as errors, every test (unit, integration over
-#      loopback, the find_package consumer), as the `default` preset;
-#   3. the same tests under AddressSanitizer and UBSan (`asan` preset);
-#   4. a clang build with warnings as errors (`clang` preset), unit tests included.
+#   2. static checks: the packaging recipes' lint, clang-format on the files this change touched;
+#   3. g++ RelWithDebInfo build with warnings as errors and every test (unit, sandbox, sqlite,
+#      integration over loopback, the package consumers), as the `default` preset; then the
+#      shape checks on what it built (the core holds no simulator and links no SQLite/cpp-httplib);
+#   4. the Doxygen reference, which must build with no warning;
+#   5. the same tests under AddressSanitizer and UBSan (`asan` preset);
+#   6. a clang build with warnings as errors (`clang` preset), its tests included.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+step() { printf '\n=== %s\n' "$*"; }
+
 bash cmake/install-deps.sh
 
+step "packaging lint and format check"
+python3 cmake/packaging/lint.py
+bash cmake/check-format.sh
+
+step "g++ build and tests (default preset)"
 cmake --preset default
 cmake --build --preset default
 ctest --preset default
 
+step "shape of the core library"
+bash cmake/check-core-shape.sh build
+
+step "API reference (Doxygen, warnings are errors)"
+cmake -S . -B build-docs -G Ninja -DWAGROUPS_BUILD_DOCS=ON -DWAGROUPS_BUILD_TESTS=OFF -DWAGROUPS_BUILD_TOOLS=OFF \
+  -DWAGROUPS_BUILD_EXAMPLES=OFF -DWAGROUPS_BUILD_BENCHMARKS=OFF -DWAGROUPS_WITH_SQLITE=ON -DWAGROUPS_WITH_SANDBOX_SERVER=ON
+cmake --build build-docs --target docs
+
+step "AddressSanitizer and UBSan (asan preset)"
 cmake --preset asan
 cmake --build --preset asan
 ctest --preset asan
 
+step "clang build and tests (clang preset)"
 cmake --preset clang
 cmake --build --preset clang
 ctest --preset clang
