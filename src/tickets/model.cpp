@@ -394,13 +394,23 @@ PersonKey read_person(const json::Value& v, const std::string& path) {
   return PersonKey{r.opt_string("phone"), r.opt_string("bsuid"), r.opt_string("username")};
 }
 
-std::vector<ItemError> read_errors(const Reader& parent, const char* key) {
-  std::vector<ItemError> out;
+// Every list in the format: an optional array whose items are read by `read_one(Reader&)`, each
+// with its path (e.g. "timeline[3]") for the error.
+template <typename ReadOne>
+auto read_list(const Reader& parent, const char* key, ReadOne read_one) {
+  std::vector<decltype(read_one(std::declval<Reader&>()))> out;
   const json::Value* arr = parent.array(key);
   if (!arr) return out;
   out.reserve(arr->Size());
   for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-    Reader r((*arr)[i], parent.child(key, i));
+    Reader item((*arr)[i], parent.child(key, i));
+    out.push_back(read_one(item));
+  }
+  return out;
+}
+
+std::vector<ItemError> read_errors(const Reader& parent, const char* key) {
+  return read_list(parent, key, [](Reader& r) {
     ItemError e;
     const std::int64_t code = r.integer("code");
     if (code < std::numeric_limits<int>::min() || code > std::numeric_limits<int>::max())
@@ -410,9 +420,8 @@ std::vector<ItemError> read_errors(const Reader& parent, const char* key) {
     e.message = r.opt_string("message");
     e.details = r.opt_string("details");
     e.href = r.opt_string("href");
-    out.push_back(std::move(e));
-  }
-  return out;
+    return e;
+  });
 }
 
 Ticket read_ticket(const json::Value& root) {
@@ -444,80 +453,68 @@ Ticket read_ticket(const json::Value& root) {
   t.deleted_at = r.opt_int("deleted_at");
   t.creation_errors = read_errors(r, "creation_errors");
 
-  if (const json::Value* arr = r.array("members")) {
-    t.members.reserve(arr->Size());
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-      Reader m((*arr)[i], r.child("members", i));
-      Member member;
-      if (const json::Value* p = m.object("person")) member.person = read_person(*p, m.child("person"));
-      if (auto status = m.opt_string("status")) {
-        auto parsed = parse_member_status(*status);
-        if (!parsed) m.fail("status", "a member status");
-        member.status = *parsed;
-      }
-      member.status_since = m.integer("status_since");
-      member.join_request_id = m.opt_string("join_request_id");
-      member.join_request_at = m.integer("join_request_at");
-      member.contact_name = m.opt_string("contact_name");
-      member.contact_name_at = m.integer("contact_name_at");
-      member.first_joined_at = m.opt_int("first_joined_at");
-      t.members.push_back(std::move(member));
+  t.members = read_list(r, "members", [](Reader& m) {
+    Member member;
+    if (const json::Value* p = m.object("person")) member.person = read_person(*p, m.child("person"));
+    if (auto status = m.opt_string("status")) {
+      auto parsed = parse_member_status(*status);
+      if (!parsed) m.fail("status", "a member status");
+      member.status = *parsed;
     }
-  }
+    member.status_since = m.integer("status_since");
+    member.join_request_id = m.opt_string("join_request_id");
+    member.join_request_at = m.integer("join_request_at");
+    member.contact_name = m.opt_string("contact_name");
+    member.contact_name_at = m.integer("contact_name_at");
+    member.first_joined_at = m.opt_int("first_joined_at");
+    return member;
+  });
 
-  if (const json::Value* arr = r.array("invites")) {
-    t.invites.reserve(arr->Size());
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-      Reader in((*arr)[i], r.child("invites", i));
-      Invite invite;
-      invite.phone = in.string("phone");
-      invite.sent_at = in.integer("sent_at");
-      invite.message_id = in.opt_string("message_id");
-      invite.status = in.delivery("status");
-      invite.error = in.opt_string("error");
-      t.invites.push_back(std::move(invite));
-    }
-  }
+  t.invites = read_list(r, "invites", [](Reader& in) {
+    Invite invite;
+    invite.phone = in.string("phone");
+    invite.sent_at = in.integer("sent_at");
+    invite.message_id = in.opt_string("message_id");
+    invite.status = in.delivery("status");
+    invite.error = in.opt_string("error");
+    return invite;
+  });
 
-  if (const json::Value* arr = r.array("timeline")) {
-    t.timeline.reserve(arr->Size());
-    for (rapidjson::SizeType i = 0; i < arr->Size(); ++i) {
-      Reader m((*arr)[i], r.child("timeline", i));
-      TimelineMessage msg;
-      msg.message_id = m.string("message_id");
-      const std::string direction = m.string("direction");
-      if (direction == "inbound") {
-        msg.direction = MessageDirection::inbound;
-      } else if (direction == "outbound") {
-        msg.direction = MessageDirection::outbound;
-      } else {
-        m.fail("direction", "inbound or outbound");
-      }
-      msg.timestamp = m.integer("timestamp");
-      if (const json::Value* p = m.object("sender")) msg.sender = read_person(*p, m.child("sender"));
-      msg.contact_name = m.opt_string("contact_name");
-      msg.agent = m.opt_string("agent");
-      msg.type = m.string("type", false);
-      msg.text = m.opt_string("text");
-      msg.caption = m.opt_string("caption");
-      msg.media_id = m.opt_string("media_id");
-      msg.reply_to = m.opt_string("reply_to");
-      if (const json::Value* d = m.object("delivery")) {
-        const std::string path = m.child("delivery");
-        for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it) {
-          const Reader entries(*d, path);
-          std::string who(it->name.GetString(), it->name.GetStringLength());
-          if (!it->value.IsString()) entries.fail(who, "a delivery status");
-          const DeliveryStatus status =
-              entries.parse_status(std::string(it->value.GetString(), it->value.GetStringLength()), who);
-          msg.delivery[std::move(who)] = status;
-        }
-      }
-      msg.group_status = m.delivery("group_status");
-      msg.errors = read_errors(m, "errors");
-      t.timeline.push_back(std::move(msg));
+  t.timeline = read_list(r, "timeline", [](Reader& m) {
+    TimelineMessage msg;
+    msg.message_id = m.string("message_id");
+    const std::string direction = m.string("direction");
+    if (direction == "inbound") {
+      msg.direction = MessageDirection::inbound;
+    } else if (direction == "outbound") {
+      msg.direction = MessageDirection::outbound;
+    } else {
+      m.fail("direction", "inbound or outbound");
     }
-  }
+    msg.timestamp = m.integer("timestamp");
+    if (const json::Value* p = m.object("sender")) msg.sender = read_person(*p, m.child("sender"));
+    msg.contact_name = m.opt_string("contact_name");
+    msg.agent = m.opt_string("agent");
+    msg.type = m.string("type", false);
+    msg.text = m.opt_string("text");
+    msg.caption = m.opt_string("caption");
+    msg.media_id = m.opt_string("media_id");
+    msg.reply_to = m.opt_string("reply_to");
+    if (const json::Value* d = m.object("delivery")) {
+      const std::string path = m.child("delivery");
+      for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it) {
+        const Reader entries(*d, path);
+        std::string who(it->name.GetString(), it->name.GetStringLength());
+        if (!it->value.IsString()) entries.fail(who, "a delivery status");
+        const DeliveryStatus status =
+            entries.parse_status(std::string(it->value.GetString(), it->value.GetStringLength()), who);
+        msg.delivery[std::move(who)] = status;
+      }
+    }
+    msg.group_status = m.delivery("group_status");
+    msg.errors = read_errors(m, "errors");
+    return msg;
+  });
 
   t.created_at = r.opt_int("created_at");
   t.first_join_at = r.opt_int("first_join_at");

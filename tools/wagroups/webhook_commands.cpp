@@ -67,17 +67,6 @@ const char* refusal_hint(wagroups::AuthFailure failure) {
 // ---------------------------------------------------------------------------------------------
 // One event as one JSON object. Keys follow the README; a value that is absent has no key.
 
-void write_errors(JsonWriter& w, const std::vector<wagroups::ItemError>& errors) {
-  if (errors.empty()) return;
-  w.key("errors").begin_array();
-  for (const auto& e : errors) {
-    w.begin_object().key("code").number(e.code);
-    w.member("title", e.title).member("message", e.message).member("details", e.details);
-    w.end_object();
-  }
-  w.end_array();
-}
-
 // Participant identities, one list per key: the values present, in participant order (a person
 // without a wa_id has no entry in `wa_id`, so the lists need not line up).
 void write_participants(JsonWriter& w, const std::vector<wagroups::Participant>& people) {
@@ -98,7 +87,7 @@ void write_setting(JsonWriter& w, const char* name, const std::optional<wagroups
   w.key(name).begin_object();
   w.member("text", s->text).member("mime_type", s->mime_type).member("sha256", s->sha256);
   w.key("succeeded").boolean(s->succeeded());
-  write_errors(w, s->errors);
+  write_item_errors(w, s->errors);
   w.end_object();
 }
 
@@ -109,7 +98,7 @@ void write_message(JsonWriter& w, const wagroups::InboundMessage& m) {
   w.member("contact_name", m.contact_name).member("text", m.text).member("caption", m.caption);
   w.member("media_id", m.media_id).member("mime_type", m.mime_type).member("filename", m.filename);
   if (m.reply_to) w.member("reply_to_message_id", m.reply_to->id).member("reply_to_from", m.reply_to->from);
-  write_errors(w, m.errors);
+  write_item_errors(w, m.errors);
 }
 
 void write_status(JsonWriter& w, const wagroups::MessageStatusData& s) {
@@ -121,7 +110,7 @@ void write_status(JsonWriter& w, const wagroups::MessageStatusData& s) {
   w.member("contact_name", s.contact_name);
   w.member("pricing_category", s.pricing_category).member("pricing_type", s.pricing_type);
   w.member("biz_opaque_callback_data", s.biz_opaque_callback_data);
-  write_errors(w, s.errors);
+  write_item_errors(w, s.errors);
 }
 
 const char* initiator_name(wagroups::RemovalInitiator initiator) {
@@ -153,9 +142,9 @@ std::string event_json(const wagroups::WebhookEvent& event) {
           write_participants(w, e.added_participants);
         } else if constexpr (std::is_same_v<T, GroupCreateFailed>) {
           w.member("subject", e.subject).member("description", e.description);
-          write_errors(w, e.errors);
+          write_item_errors(w, e.errors);
         } else if constexpr (std::is_same_v<T, GroupDeleteFailed>) {
-          write_errors(w, e.errors);
+          write_item_errors(w, e.errors);
         } else if constexpr (std::is_same_v<T, ParticipantsAdded>) {
           w.member("reason", e.reason);
           write_participants(w, e.added_participants);
@@ -172,12 +161,12 @@ std::string event_json(const wagroups::WebhookEvent& event) {
               w.begin_object();
               w.member("wa_id", f.participant.wa_id).member("user_id", f.participant.user_id);
               w.member("input", f.participant.input);
-              write_errors(w, f.errors);
+              write_item_errors(w, f.errors);
               w.end_object();
             }
             w.end_array();
           }
-          write_errors(w, e.errors);
+          write_item_errors(w, e.errors);
         } else if constexpr (std::is_same_v<T, JoinRequestCreated> || std::is_same_v<T, JoinRequestRevoked>) {
           w.member("join_request_id", e.join_request_id).member("reason", e.reason);
           write_participants(w, {e.requester});
@@ -186,7 +175,7 @@ std::string event_json(const wagroups::WebhookEvent& event) {
           write_setting(w, "group_description", e.group_description);
           write_setting(w, "profile_picture", e.profile_picture);
           w.key("all_succeeded").boolean(e.all_succeeded());
-          write_errors(w, e.errors);
+          write_item_errors(w, e.errors);
         } else if constexpr (std::is_base_of_v<InboundMessage, T>) {
           write_message(w, e);
         } else if constexpr (std::is_base_of_v<MessageStatusData, T>) {
