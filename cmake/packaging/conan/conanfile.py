@@ -2,7 +2,7 @@ import os
 import re
 
 from conan import ConanFile
-from conan.errors import ConanException
+from conan.errors import ConanException, ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
 from conan.tools.files import copy, load, rmdir
@@ -14,9 +14,21 @@ class WagroupsConan(ConanFile):
     """Builds wagroups from this repository's working tree (see cmake/packaging/README.md).
 
     The sources are exported from the repository root, three levels above this file, so
-    `conan create cmake/packaging/conan` packages exactly what is checked out. The upstream CMake
-    package files are deleted and regenerated from package_info(), which therefore restates the
-    public contract: `find_package(wagroups)`, targets `wagroups::wagroups` and `wagroups::testing`.
+    `conan create cmake/packaging/conan` packages exactly what is checked out.
+
+    Every optional component is an option, passed to CMake explicitly (nothing is auto-detected):
+
+      option               CMake option                   target                    requirement
+      with_sqlite          WAGROUPS_WITH_SQLITE           wagroups::sqlite          sqlite3
+      with_sandbox         WAGROUPS_WITH_SANDBOX          wagroups::sandbox         -
+      with_sandbox_server  WAGROUPS_WITH_SANDBOX_SERVER   wagroups::sandbox_server  cpp-httplib (+ sandbox)
+      with_testing         WAGROUPS_WITH_TESTING          wagroups::testing         - (header-only)
+
+    CMake consumers get the project's own wagroupsConfig.cmake (kept in lib/cmake/wagroups,
+    `cmake_find_mode` none): `find_package(wagroups CONFIG REQUIRED COMPONENTS ...)` then behaves
+    exactly as with a plain `cmake --install`, including the error naming a component that was not
+    built. The components declared in package_info() describe the same libraries to Conan's other
+    generators (PkgConfigDeps, ...) and to Conan's own link model.
     """
 
     name = "wagroups"
@@ -28,13 +40,32 @@ class WagroupsConan(ConanFile):
     options = {
         "shared": [True, False],
         "fPIC": [True, False],
+        "with_sqlite": [True, False],
+        "with_sandbox": [True, False],
+        "with_sandbox_server": [True, False],
+        "with_testing": [True, False],
     }
+    # The CMake defaults of a non-top-level build: the dependency-free parts on, the parts that
+    # need SQLite or cpp-httplib off. (vcpkg's port has no default features instead: its features
+    # are additive across a graph, Conan's options are not; see cmake/packaging/README.md.)
     default_options = {
         "shared": False,
         "fPIC": True,
+        "with_sqlite": False,
+        "with_sandbox": True,
+        "with_sandbox_server": False,
+        "with_testing": True,
     }
     # Removes fPIC on Windows and when shared (config_options/configure need no code).
     implements = ["auto_shared_fpic"]
+
+    # option -> CMake option; lint.py checks that every WAGROUPS_WITH_* of CMakeLists.txt is here.
+    _cmake_options = {
+        "with_sqlite": "WAGROUPS_WITH_SQLITE",
+        "with_sandbox": "WAGROUPS_WITH_SANDBOX",
+        "with_sandbox_server": "WAGROUPS_WITH_SANDBOX_SERVER",
+        "with_testing": "WAGROUPS_WITH_TESTING",
+    }
 
     @property
     def _project_root(self):
@@ -52,8 +83,8 @@ class WagroupsConan(ConanFile):
         self.version = match.group(1)
 
     def export_sources(self):
-        # Only what the library build needs: tests, examples and benchmarks are switched off below,
-        # and the packaging files (this recipe, test_package build trees) stay out.
+        # Only what the library build needs: tests, tools, examples and benchmarks are switched off
+        # below, and the packaging files (this recipe, test_package build trees) stay out.
         for pattern in ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "src/*"):
             copy(self, pattern, src=self._project_root, dst=self.export_sources_folder,
                  excludes=("cmake/packaging/*",))
@@ -64,18 +95,32 @@ class WagroupsConan(ConanFile):
     def requirements(self):
         # Used only inside the library: none of their headers appears in include/wagroups.
         self.requires("libcurl/[>=7.78.0 <9]")
-        self.requires("openssl/[>=3 <4]")
+        self.requires("openssl/[>=1.1 <4]")
         # Header-only and private; must never reach a consumer's include path.
-        self.requires("rapidjson/cci.20230929", transitive_headers=False)
+        self.requires("rapidjson/[>=cci.20220822]", transitive_headers=False)
+        if self.options.with_sqlite:
+            self.requires("sqlite3/[>=3.35 <4]")
+        if self.options.with_sandbox_server:
+            self.requires("cpp-httplib/[>=0.11 <1]")
 
     def validate(self):
         check_min_cppstd(self, 17)
+        if self.options.with_sandbox_server and not self.options.with_sandbox:
+            raise ConanInvalidConfiguration(
+                "wagroups: with_sandbox_server serves the simulator: it needs with_sandbox=True")
 
     def generate(self):
         tc = CMakeToolchain(self)
+        for option, cmake_option in self._cmake_options.items():
+            tc.cache_variables[cmake_option] = bool(self.options.get_safe(option))
+        tc.cache_variables["WAGROUPS_BUILD_TOOLS"] = False
         tc.cache_variables["WAGROUPS_BUILD_TESTS"] = False
         tc.cache_variables["WAGROUPS_BUILD_EXAMPLES"] = False
         tc.cache_variables["WAGROUPS_BUILD_BENCHMARKS"] = False
+        tc.cache_variables["WAGROUPS_BUILD_DOCS"] = False
+        tc.cache_variables["WAGROUPS_INSTALL"] = True
+        tc.cache_variables["WAGROUPS_WARNINGS_AS_ERRORS"] = False
+        tc.cache_variables["WAGROUPS_SANITIZE"] = False
         tc.generate()
         deps = CMakeDeps(self)
         deps.generate()
@@ -89,31 +134,66 @@ class WagroupsConan(ConanFile):
         copy(self, "LICENSE", src=self.source_folder, dst=os.path.join(self.package_folder, "licenses"))
         cmake = CMake(self)
         cmake.install()
-        # Conan generates its own CMake and pkg-config files from package_info().
-        rmdir(self, os.path.join(self.package_folder, "lib", "cmake"))
+        # The project's own CMake package stays (see package_info); the pkg-config files go, since
+        # PkgConfigDeps writes the same modules (wagroups, wagroups-sqlite, ...) from the
+        # components below, pointing at Conan's dependencies rather than the system's.
         rmdir(self, os.path.join(self.package_folder, "lib", "pkgconfig"))
 
     def package_info(self):
-        self.cpp_info.set_property("cmake_file_name", "wagroups")
-        # The aggregate of all components; its names must not collide with the component's below.
-        self.cpp_info.set_property("cmake_target_name", "wagroups::wagroups-all-do-not-use")
+        # CMake: the installed wagroupsConfig.cmake, found through `builddirs`; CMakeDeps writes no
+        # config of its own for wagroups (it would not know which components were built, nor
+        # report a missing one by name). CMakeDeps still writes the configs of the dependencies
+        # (CURL, OpenSSL, SQLite3, httplib), which wagroupsConfig.cmake's find_dependency() loads
+        # for a static build.
+        # With components, Conan reads builddirs from the components (the root's are ignored):
+        # set on `core`, which every other component requires.
+        self.cpp_info.set_property("cmake_find_mode", "none")
+        # The aggregate (every component); its pkg-config name must not collide with the core's.
         self.cpp_info.set_property("pkg_config_name", "wagroups-all-do-not-use")
 
-        core = self.cpp_info.components["wagroups"]
+        system_libs = ["pthread"] if self.settings.os in ["Linux", "FreeBSD"] else []
+        defines = ["WAGROUPS_SHARED"] if self.options.shared else []
+
+        core = self.cpp_info.components["core"]
         core.set_property("cmake_target_name", "wagroups::wagroups")
         core.set_property("pkg_config_name", "wagroups")
         core.libs = ["wagroups"]
+        core.defines = list(defines)
+        core.system_libs = list(system_libs)
         core.requires = ["libcurl::libcurl", "openssl::crypto", "rapidjson::rapidjson"]
-        if self.options.shared:
-            # Mirrors the upstream `INTERFACE WAGROUPS_SHARED` (dllimport on Windows).
-            core.defines = ["WAGROUPS_SHARED"]
-        if self.settings.os in ["Linux", "FreeBSD"]:
-            core.system_libs = ["pthread"]
+        core.builddirs = [os.path.join("lib", "cmake", "wagroups")]
 
-        testing = self.cpp_info.components["testing"]
-        testing.set_property("cmake_target_name", "wagroups::testing")
-        testing.set_property("pkg_config_name", "wagroups-testing")
-        testing.requires = ["wagroups"]
-        # Header-only (FakeTransport); the headers live in the package's include/ like the rest.
-        testing.libdirs = []
-        testing.bindirs = []
+        if self.options.with_testing:
+            testing = self.cpp_info.components["testing"]
+            testing.set_property("cmake_target_name", "wagroups::testing")
+            testing.set_property("pkg_config_name", "wagroups-testing")
+            testing.requires = ["core"]
+            # Header-only (FakeTransport); its headers live in the package's include/.
+            testing.libdirs = []
+            testing.bindirs = []
+
+        if self.options.with_sandbox:
+            sandbox = self.cpp_info.components["sandbox"]
+            sandbox.set_property("cmake_target_name", "wagroups::sandbox")
+            sandbox.set_property("pkg_config_name", "wagroups-sandbox")
+            sandbox.libs = ["wagroups_sandbox"]
+            sandbox.defines = list(defines)
+            sandbox.system_libs = list(system_libs)
+            sandbox.requires = ["core"]
+
+        if self.options.with_sandbox_server:
+            server = self.cpp_info.components["sandbox_server"]
+            server.set_property("cmake_target_name", "wagroups::sandbox_server")
+            server.set_property("pkg_config_name", "wagroups-sandbox-server")
+            server.libs = ["wagroups_sandbox_server"]
+            server.defines = list(defines)
+            server.system_libs = list(system_libs)
+            server.requires = ["sandbox", "cpp-httplib::cpp-httplib"]
+
+        if self.options.with_sqlite:
+            sqlite = self.cpp_info.components["sqlite"]
+            sqlite.set_property("cmake_target_name", "wagroups::sqlite")
+            sqlite.set_property("pkg_config_name", "wagroups-sqlite")
+            sqlite.libs = ["wagroups_sqlite"]
+            sqlite.defines = list(defines)
+            sqlite.requires = ["core", "sqlite3::sqlite3"]
