@@ -8,7 +8,7 @@
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 
-/// Numeric Graph API error codes that matter for groups (Meta's tables; see README).
+/// Numeric Graph API error codes that matter for groups (Meta's tables; see docs/limits.md).
 namespace graph_codes {
 // Groups API (Meta's "Groups API Error Codes" page lists these 15).
 inline constexpr int bad_group = 131020;                  ///< cannot send to a single-member group

@@ -200,7 +200,7 @@ Result<void> check(const JoinRequestsAction& request) {
 Result<void> check(const RemoveParticipantsRequest& request) {
   if (auto r = require_id("group_id", request.group_id); !r) return r;
   const std::size_t n = request.participants.size();
-  if (n < 1 || n > limits::max_participants) {
+  if (n < 1 || n > limits::max_removed_per_call) {
     return Error::invalid_argument("participants", "1-8 unique entries",
                                    "participants has " + std::to_string(n) + " entries; it must have 1-8");
   }

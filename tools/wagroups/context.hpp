@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 #include <wagroups/client/client.hpp>
+#include <wagroups/limits.hpp>
 #include <wagroups/sandbox/simulator.hpp>
 
 namespace wagroups_cli {
@@ -44,8 +45,8 @@ void add_sandbox_options(CLI::App& command, BackendOptions& options);
 
 /// Sandbox behaviour the CLI keeps in its state file (the simulator's own state has the rest).
 struct SandboxConfig {
-  int max_groups = 10000;
-  int max_participants = 8;
+  int max_groups = static_cast<int>(wagroups::limits::max_groups_per_number);
+  int max_participants = static_cast<int>(wagroups::limits::max_participants);
   int group_ops_per_window = 0;  // 0: no group rate limit
   int rate_window_seconds = 60;
   bool auto_statuses = true;

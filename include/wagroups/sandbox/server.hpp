@@ -2,8 +2,9 @@
 
 /// @file
 /// `SandboxServer`: the `Simulator` over loopback HTTP (cpp-httplib), for end-to-end runs with the
-/// real `CurlTransport` and a real webhook endpoint. Optional component: link `wagroups::sandbox`
-/// (`find_package(wagroups COMPONENTS sandbox)`), built when cpp-httplib is found.
+/// real `CurlTransport` and a real webhook endpoint. Optional component: link
+/// `wagroups::sandbox_server` (`find_package(wagroups COMPONENTS sandbox_server)`), built with
+/// `WAGROUPS_WITH_SANDBOX_SERVER=ON` (needs cpp-httplib).
 
 #include <chrono>
 #include <memory>

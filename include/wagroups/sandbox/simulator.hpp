@@ -8,8 +8,9 @@
 /// Two ways to use it:
 ///  - in process: `Simulator::transport()` goes into `ClientOptions::transport`; webhooks queue up
 ///    and `flush()` hands them to a sink (deterministic, for host unit tests);
-///  - over loopback HTTP: `SandboxServer` (sandbox_server.hpp, component wagroups::sandbox) serves the Graph paths on 127.0.0.1 and POSTs its
-///    webhooks to a host URL, so the real `CurlTransport` and a real webhook endpoint run end to end.
+///  - over loopback HTTP: `SandboxServer` (sandbox_server.hpp, component wagroups::sandbox_server)
+///    serves the Graph paths on 127.0.0.1 and POSTs its webhooks to a host URL, so the real
+///    `CurlTransport` and a real webhook endpoint run end to end.
 ///
 ///     sandbox::Simulator sim;                      // eligible number, app secret "sandbox-secret"
 ///     ClientOptions options;
@@ -33,6 +34,7 @@
 #include "wagroups/models/common.hpp"
 #include "wagroups/client/options.hpp"
 #include "wagroups/http/transport.hpp"
+#include "wagroups/limits.hpp"
 
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
@@ -47,8 +49,8 @@ struct SimulatorOptions {
   /// When set, requests must carry `Authorization: Bearer <token>` (else Graph error 190).
   std::optional<std::string> access_token;
   bool eligible = true;            ///< false: every group operation answers 131215
-  int max_groups = 10000;          ///< active groups per number (131211 beyond)
-  int max_participants = 8;        ///< including the business (131204 beyond)
+  int max_groups = static_cast<int>(limits::max_groups_per_number);  ///< active groups per number (131211 beyond)
+  int max_participants = static_cast<int>(limits::max_participants);  ///< including the business (131204 beyond)
   /// Group operations (create, settings, delete, remove, invite link, join-request actions) allowed
   /// per `rate_window` per number; beyond: HTTP 429 + Retry-After + code 131208. 0 = no limit.
   int group_ops_per_window = 0;

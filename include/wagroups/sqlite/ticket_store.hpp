@@ -3,7 +3,7 @@
 /// @file
 /// `SqliteTicketStore`: tickets in one SQLite file (WAL, one transaction per commit, versioned
 /// schema with migrations). Optional component: `find_package(wagroups COMPONENTS sqlite)` and link
-/// `wagroups::sqlite`; built when SQLite 3 is found.
+/// `wagroups::sqlite`; built with `WAGROUPS_WITH_SQLITE=ON` (needs SQLite 3).
 ///
 /// The path is a file name or an SQLite URI ("file:tickets.db?mode=ro", ":memory:"). One connection
 /// serves the store, guarded by a mutex: units of work run one at a time in this process, and other
