@@ -15,6 +15,8 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include "temp_dir.hpp"
+
 #include "subprocess.hpp"
 
 namespace wagroups_cli_test {
@@ -22,25 +24,11 @@ namespace wagroups_cli_test {
 using wagroups_test::EnvChanges;
 using wagroups_test::ProcessResult;
 
-/// A folder of its own, removed with everything in it.
-class TempDir {
+/// A fresh directory under the system temp dir, removed with everything in it at scope exit
+/// (tests/support/temp_dir.hpp).
+class TempDir : public wagroups_test::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wagroups-cli-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : wagroups_test::TempDir("wagroups-cli-test") {}
 };
 
 /// The child's environment: the sandbox state in `dir`, no token, no secrets, no webhook URL,

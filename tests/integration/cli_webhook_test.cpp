@@ -112,9 +112,9 @@ std::vector<std::string> strings(const rapidjson::Value& object, const char* key
 }  // namespace
 
 TEST_CASE("cli webhook parse: a signed body prints one JSON line per event", "[cli]") {
-  TempFile body(wagroups_test::kMixedBody);
+  TempFile body(wagroups_test::mixed_body());
   const auto r = wagroups_cli({"webhook", "parse", "--app-secret", kSecret, "--signature",
-                               sign_body(wagroups_test::kMixedBody, kSecret), "--file", body.path()});
+                               sign_body(wagroups_test::mixed_body(), kSecret), "--file", body.path()});
   INFO(r.err);
   REQUIRE(r.exit_code == 0);
   CHECK(r.err.empty());
@@ -291,7 +291,7 @@ TEST_CASE("cli webhook parse: a signed but malformed body exits 4", "[cli]") {
 }
 
 TEST_CASE("cli webhook parse: bytes are read exactly (CRLF and no final newline)", "[cli]") {
-  std::string body = wagroups_test::kMixedBody;
+  std::string body = wagroups_test::mixed_body();
   for (std::size_t at = body.find('\n'); at != std::string::npos; at = body.find('\n', at + 2)) body.insert(at, "\r");
   TempFile file(body);
   const auto r = wagroups_cli(

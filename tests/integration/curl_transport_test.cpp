@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "loopback_port.hpp"
 #include "loopback_server.hpp"
 #include "wagroups/http/curl_transport.hpp"
 #include "wagroups/result.hpp"
@@ -29,6 +30,7 @@ using wagroups::HttpMethod;
 using wagroups::HttpRequest;
 using wagroups_test::Gate;
 using wagroups_test::LoopbackServer;
+using wagroups_test::closed_loopback_port;
 using wagroups_test::Recorder;
 using wagroups_test::header_of;
 
@@ -42,22 +44,6 @@ HttpRequest get(const std::string& url) {
   r.url = url;
   return r;
 }
-
-// A port on 127.0.0.1 that nothing listens on: bound once to learn a free number, then closed.
-int closed_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 
 }  // namespace
 

@@ -6,11 +6,6 @@
 
 #include <openssl/evp.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -26,6 +21,8 @@
 #include <variant>
 #include <vector>
 
+#include "jpeg_builder.hpp"
+#include "loopback_port.hpp"
 #include "loopback_server.hpp"
 #include "wagroups/client/client.hpp"
 #include "wagroups/http/curl_transport.hpp"
@@ -45,6 +42,7 @@ using wagroups::sandbox::Simulator;
 using wagroups::sandbox::SimulatorOptions;
 using wagroups_test::Gate;
 using wagroups_test::LoopbackServer;
+using wagroups_test::closed_loopback_port;
 
 namespace {
 
@@ -183,32 +181,8 @@ wagroups::ClientOptions client_options(const SandboxServer& server, const Simula
 // A small valid JPEG: SOI, APP0/JFIF, an APP1 whose payload looks like multipart framing (CRLF,
 // "--", NUL, 0xFF), a baseline frame header of `side` x `side`, EOI.
 std::string make_jpeg(unsigned side) {
-  std::string b;
-  auto put = [&b](unsigned v) { b.push_back(static_cast<char>(v & 0xFFu)); };
-  auto put16 = [&](unsigned v) { put(v >> 8); put(v); };
-  auto segment = [&](unsigned marker, const std::string& payload) {
-    put(0xFF);
-    put(marker);
-    put16(static_cast<unsigned>(payload.size() + 2));
-    b += payload;
-  };
-  put(0xFF);
-  put(0xD8);
-  segment(0xE0, std::string("JFIF\0\x01\x01\0\0\x01\0\x01\0\0", 14));
-  segment(0xE1, std::string("\r\n--boundary\r\nContent-Disposition: x\r\n\r\n\0\xff\xfe--\r\n", 48));
-  std::string sof;
-  sof.push_back(8);
-  for (unsigned v : {side >> 8, side, side >> 8, side}) sof.push_back(static_cast<char>(v & 0xFFu));
-  sof.push_back(3);
-  for (unsigned id = 1; id <= 3; ++id) {
-    sof.push_back(static_cast<char>(id));
-    sof.push_back(static_cast<char>(id == 1 ? 0x22 : 0x11));
-    sof.push_back(static_cast<char>(id == 1 ? 0 : 1));
-  }
-  segment(0xC0, sof);
-  put(0xFF);
-  put(0xD9);
-  return b;
+  const std::string multipart_lookalike("\r\n--boundary\r\nContent-Disposition: x\r\n\r\n\0\xff\xfe--\r\n", 48);
+  return wagroups_test::jpeg::make_jpeg(side, side, wagroups_test::jpeg::kSof0, /*with_dht=*/false, multipart_lookalike);
 }
 
 // Base64 (standard, padded) of the SHA-256 of `bytes`: how Meta reports a profile picture's hash.
@@ -220,21 +194,6 @@ std::string sha256_base64(const std::string& bytes) {
   const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(&out[0]), digest, static_cast<int>(size));
   out.resize(static_cast<std::size_t>(n));
   return out;
-}
-
-// A port on 127.0.0.1 that nothing listens on: bound once to learn a free number, then closed.
-int closed_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = 0;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // Creates a group and waits for its group_create webhook; returns the group id.

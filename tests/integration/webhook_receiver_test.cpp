@@ -108,7 +108,7 @@ TEST_CASE("receiver: signed POSTs get 200 and their events are dispatched", "[re
 
   // Five events: on<GroupMessageReceived>, `otherwise` for the status, removal and join request,
   // on_unknown_field for account_update; in body order.
-  auto mixed = receiver.post(wagroups_test::kMixedBody, sign_body(wagroups_test::kMixedBody, kSecret));
+  auto mixed = receiver.post(wagroups_test::mixed_body(), sign_body(wagroups_test::mixed_body(), kSecret));
   REQUIRE(mixed);
   CHECK(mixed->status == 200);
   CHECK(receiver.process().read_line_containing("group_message ", 10s));

@@ -8,6 +8,7 @@
 #include "rapidjson.hpp"
 #include <rapidjson/document.h>
 
+#include "jpeg_builder.hpp"
 #include "test_sandbox_support.hpp"
 #include "wagroups/graph_codes.hpp"
 
@@ -21,45 +22,9 @@ using sandbox_test::raw_request;
 
 namespace {
 
-void put(std::string& out, unsigned v) { out.push_back(static_cast<char>(v & 0xFF)); }
-void put16(std::string& out, unsigned v) {
-  put(out, v >> 8);
-  put(out, v);
-}
-
 // A minimal JPEG (SOI, APP0/JFIF, SOF0, EOI) that declares `width` x `height`.
 std::string make_jpeg(unsigned width, unsigned height) {
-  std::string b;
-  put(b, 0xFF);
-  put(b, 0xD8);
-  std::string app0 = "JFIF";
-  app0.push_back('\0');
-  for (unsigned v : {1u, 1u, 0u}) put(app0, v);
-  put16(app0, 1);
-  put16(app0, 1);
-  put(app0, 0);
-  put(app0, 0);
-  put(b, 0xFF);
-  put(b, 0xE0);
-  put16(b, static_cast<unsigned>(app0.size() + 2));
-  b += app0;
-  std::string sof;
-  put(sof, 8);
-  put16(sof, height);
-  put16(sof, width);
-  put(sof, 3);
-  for (unsigned id = 1; id <= 3; ++id) {
-    put(sof, id);
-    put(sof, id == 1 ? 0x22 : 0x11);
-    put(sof, id == 1 ? 0 : 1);
-  }
-  put(b, 0xFF);
-  put(b, 0xC0);
-  put16(b, static_cast<unsigned>(sof.size() + 2));
-  b += sof;
-  put(b, 0xFF);
-  put(b, 0xD9);
-  return b;
+  return wagroups_test::jpeg::make_jpeg(width, height, wagroups_test::jpeg::kSof0, /*with_dht=*/false);
 }
 
 std::string multipart(const std::string& boundary, const std::string& picture) {

@@ -3,7 +3,7 @@
 // The crash test's event stream and its journal, shared by the test (the parent, which also builds
 // the in-order reference) and wagroups_sqlite_crash_child (which ingests the stream).
 //
-// The stream: several scenarios of tests/common/ticket_scenarios.hpp (each one to three groups),
+// The stream: several scenarios of tests/support/ticket_scenarios.hpp (each one to three groups),
 // under one common policy, each delivered by its shuffled plan (every event 1-3 times, displaced,
 // in small batches), the plans interleaved, then cut into numbered batches. A batch is what the
 // child acknowledges: its host actions (in their order), then all its events in ONE `apply`, so

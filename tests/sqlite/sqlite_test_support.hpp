@@ -7,6 +7,8 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include "temp_dir.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
@@ -16,25 +18,11 @@
 
 namespace wagroups_sqlite_test {
 
-/// A fresh directory under the system temp dir, removed with everything in it at scope exit.
-class TempDir {
+/// A fresh directory under the system temp dir, removed with everything in it at scope exit
+/// (tests/support/temp_dir.hpp).
+class TempDir : public wagroups_test::TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wagroups-sqlite-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) FAIL("mkdtemp failed for " << pattern);
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const noexcept { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
+  TempDir() : wagroups_test::TempDir("wagroups-sqlite") {}
 };
 
 inline wagroups::Ticket make_ticket(const std::string& id, std::optional<std::string> group_id = std::nullopt,

@@ -1,5 +1,5 @@
 // The acceptance property of issue 4 for SqliteTicketStore: the randomized group lives of
-// tests/common/ticket_scenarios.hpp, delivered 1-3 times each, displaced and batched, end in the
+// tests/support/ticket_scenarios.hpp, delivered 1-3 times each, displaced and batched, end in the
 // same tickets as one in-order delivery to the in-memory store.
 //
 // This tests the store's logic (units, lookups, dedupe keys, the ticket cache, the JSON round
@@ -13,6 +13,7 @@
 
 #include "sqlite_test_support.hpp"
 
+#include "env_number.hpp"
 #include "ticket_scenarios.hpp"
 
 #include <catch2/catch_test_macros.hpp>
@@ -24,6 +25,7 @@
 #include <string>
 
 using namespace wagroups;
+using wagroups_test::env_number;
 
 namespace {
 
@@ -35,14 +37,6 @@ constexpr std::size_t kDefaultScenarios = 10000;
 #endif
 constexpr std::uint64_t kDefaultSeed = 20260401;
 constexpr std::uint64_t kFileEvery = 100;
-
-std::uint64_t env_number(std::initializer_list<const char*> names, std::uint64_t fallback) {
-  for (const char* name : names) {
-    const char* text = std::getenv(name);
-    if (text != nullptr && *text != '\0') return std::strtoull(text, nullptr, 10);
-  }
-  return fallback;
-}
 
 }  // namespace
 

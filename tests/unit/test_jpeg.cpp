@@ -1,5 +1,5 @@
 // Profile-picture checks (JPEG, square, at least 192x192, at most 5 MB) and the multipart upload,
-// with JPEG byte strings built here segment by segment.
+// with JPEG byte strings built segment by segment (tests/support/jpeg_builder.hpp).
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "client/jpeg.hpp"
+#include "jpeg_builder.hpp"
 #include "test_support.hpp"
 #include "wagroups/client/client.hpp"
 
@@ -18,78 +19,12 @@ using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
 using wagroups::ErrorCode;
 using wagroups_test::FakeClient;
+using namespace wagroups_test::jpeg;  // make_jpeg, segment, put, kSof0, ... (tests/support)
 
 namespace {
 
 constexpr const char* kGroup = "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD";
 constexpr std::size_t kFiveMb = 5u * 1024u * 1024u;
-
-constexpr unsigned char kSof0 = 0xC0;  // baseline
-constexpr unsigned char kSof2 = 0xC2;  // progressive
-
-void put(std::string& out, unsigned v) { out.push_back(static_cast<char>(v & 0xFFu)); }
-void put16(std::string& out, unsigned v) {
-  put(out, v >> 8);
-  put(out, v);
-}
-
-// A marker segment: FF <marker> <length incl. itself> <payload>.
-void segment(std::string& out, unsigned marker, const std::string& payload) {
-  put(out, 0xFF);
-  put(out, marker);
-  put16(out, static_cast<unsigned>(payload.size() + 2));
-  out += payload;
-}
-
-std::string app0_jfif() {
-  std::string p = "JFIF";
-  p.push_back('\0');
-  put(p, 1);  // version 1.01
-  put(p, 1);
-  put(p, 0);  // density units
-  put16(p, 1);
-  put16(p, 1);
-  put(p, 0);  // no thumbnail
-  put(p, 0);
-  return p;
-}
-
-// The DC luminance table of JPEG Annex K: a DHT segment (marker C4, which is not a frame header)
-// whose first bytes would read as 1x1281 if taken for one.
-std::string dht_payload() {
-  std::string p;
-  put(p, 0x00);
-  for (unsigned n : {0u, 1u, 5u, 1u, 1u, 1u, 1u, 1u, 1u, 0u, 0u, 0u, 0u, 0u, 0u, 0u}) put(p, n);
-  for (unsigned s = 0; s < 12; ++s) put(p, s);
-  return p;
-}
-
-std::string sof_payload(unsigned width, unsigned height) {
-  std::string p;
-  put(p, 8);  // precision
-  put16(p, height);
-  put16(p, width);
-  put(p, 3);  // components: id, sampling, quantisation table
-  for (unsigned id = 1; id <= 3; ++id) {
-    put(p, id);
-    put(p, id == 1 ? 0x22 : 0x11);
-    put(p, id == 1 ? 0 : 1);
-  }
-  return p;
-}
-
-// SOI, APP0/JFIF, [DHT], SOFn, EOI.
-std::string make_jpeg(unsigned width, unsigned height, unsigned char sof = kSof0, bool with_dht = true) {
-  std::string b;
-  put(b, 0xFF);
-  put(b, 0xD8);
-  segment(b, 0xE0, app0_jfif());
-  if (with_dht) segment(b, 0xC4, dht_payload());
-  segment(b, sof, sof_payload(width, height));
-  put(b, 0xFF);
-  put(b, 0xD9);
-  return b;
-}
 
 // A valid JPEG of exactly `total` bytes: APP1 padding segments between APP0 and the frame
 // header, so the parser has to walk them all to find the dimensions.

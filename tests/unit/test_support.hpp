@@ -2,14 +2,16 @@
 
 // Helpers shared by the unit tests.
 
+#include <cctype>
+#include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include <catch2/catch_test_macros.hpp>
 #include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
 
+#include "fixtures.hpp"  // read_file (tests/support)
 #include "wagroups/client/client.hpp"
 #include "wagroups/testing/fake_transport.hpp"
 
@@ -24,17 +26,33 @@ inline bool json_equal(const std::string& a, const std::string& b) {
   return da == db;
 }
 
-/// Reads a file of ../shared/conformance (path relative to that folder). Skips the test when the
-/// folder is absent (a checkout without ../shared); a missing file inside it is a failure.
+/// True when the environment variable CI is set to anything but "", "0" or "false": there the
+/// conformance corpus is required (tests/unit/CMakeLists.txt refuses to configure without it).
+inline bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  if (ci == nullptr) return false;
+  std::string value(ci);
+  for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return !(value.empty() || value == "0" || value == "false");
+}
+
+/// The folder of the third-party payloads: the environment variable WAGROUPS_CONFORMANCE_DIR when
+/// set, else the CMake cache variable of that name (../shared/conformance by default). When it is
+/// absent, the test FAILS under CI and is SKIPPED elsewhere, naming the path either way.
+inline std::string conformance_dir() {
+  const char* from_env = std::getenv("WAGROUPS_CONFORMANCE_DIR");
+  const std::string dir = from_env != nullptr && *from_env != '\0' ? from_env : WAGROUPS_CONFORMANCE_DIR;
+  if (!std::ifstream(dir + "/README.md")) {
+    if (running_in_ci()) FAIL("CI is set, but the conformance corpus is missing at " << dir);
+    SKIP("no conformance corpus at " << dir << " (set WAGROUPS_CONFORMANCE_DIR; required when CI is set)");
+  }
+  return dir;
+}
+
+/// Reads a file of the conformance corpus (path relative to it): see conformance_dir() for an
+/// absent corpus; a missing file inside it is a failure.
 inline std::string conformance_file(const std::string& relative) {
-  const std::string dir = WAGROUPS_CONFORMANCE_DIR;
-  if (!std::ifstream(dir + "/README.md")) SKIP("no conformance corpus at " << dir);
-  const std::string path = dir + "/" + relative;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("conformance file missing: " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return read_file(conformance_dir() + "/" + relative);
 }
 
 /// A client over a FakeTransport that never sleeps (delays are recorded) and has fixed jitter.

@@ -1,6 +1,6 @@
 // The acceptance property of issue 4 for InMemoryTicketStore: seeded, reproducible randomized
 // group lives whose events are delivered 1-3 times each, displaced and batched, end in tickets
-// equal to those of one in-order delivery (generator and runner: tests/common/ticket_scenarios.hpp).
+// equal to those of one in-order delivery (generator and runner: tests/support/ticket_scenarios.hpp).
 //
 // WAGROUPS_TICKET_SCENARIOS=<n> and WAGROUPS_TICKET_SEED=<s> override the count and the first
 // seed (a failure prints the seed; run that one with WAGROUPS_TICKET_SCENARIOS=1).
@@ -15,10 +15,12 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include "env_number.hpp"
 #include "ticket_scenarios.hpp"
 #include "wagroups/tickets.hpp"
 
 using namespace wagroups;
+using wagroups_test::env_number;
 
 namespace {
 
@@ -30,17 +32,11 @@ constexpr std::size_t kDefaultScenarios = 10000;
 #endif
 constexpr std::uint64_t kDefaultSeed = 20260401;
 
-std::uint64_t env_number(const char* name, std::uint64_t fallback) {
-  const char* text = std::getenv(name);
-  if (!text || !*text) return fallback;
-  return std::strtoull(text, nullptr, 10);
-}
-
 }  // namespace
 
 TEST_CASE("tickets converge under duplicated, displaced and batched delivery (in memory)", "[tickets][property]") {
-  const std::size_t count = static_cast<std::size_t>(env_number("WAGROUPS_TICKET_SCENARIOS", kDefaultScenarios));
-  const std::uint64_t seed = env_number("WAGROUPS_TICKET_SEED", kDefaultSeed);
+  const std::size_t count = static_cast<std::size_t>(env_number({"WAGROUPS_TICKET_SCENARIOS"}, kDefaultScenarios));
+  const std::uint64_t seed = env_number({"WAGROUPS_TICKET_SEED"}, kDefaultSeed);
   const auto started = std::chrono::steady_clock::now();
   const auto report = wagroups_test::run_ticket_property(
       [] { return std::make_unique<InMemoryTicketStore>(false); },

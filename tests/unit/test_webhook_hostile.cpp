@@ -19,55 +19,19 @@
 #include "wagroups/webhook.hpp"
 #include "webhook/strict_reader.hpp"
 
+#include "fixtures.hpp"
+
 using namespace wagroups;
 
 namespace {
 
 // A group body of several kinds of items (lifecycle, participants, a message with its contact,
-// statuses), written for these tests.
-const std::string kGroupBody = R"({
-  "object": "whatsapp_business_account",
-  "entry": [
-    {
-      "id": "300400500600700",
-      "changes": [
-        {
-          "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550001111", "phone_number_id": "800900100200300"},
-            "groups": [
-              {"timestamp": "1760000000", "group_id": "GRP-alpha-01", "type": "group_create",
-               "request_id": "req-create-7", "subject": "Case 5521", "invite_link": "https://chat.whatsapp.com/Zx81",
-               "join_approval_mode": "approval_required"},
-              {"timestamp": 1760000050, "group_id": "GRP-alpha-01", "type": "group_participants_remove",
-               "request_id": "req-remove-9", "initiated_by": "business",
-               "removed_participants": [{"input": "15557770001"}],
-               "failed_participants": [{"input": "15557770002", "errors": [{"code": 131212, "title": "Not in group"}]}]}
-            ]
-          },
-          "field": "group_lifecycle_update"
-        },
-        {
-          "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550001111", "phone_number_id": "800900100200300"},
-            "contacts": [{"profile": {"name": "Rosa Q.", "username": "@rosaq"}, "wa_id": "15557770003", "user_id": "US.500600700800"}],
-            "messages": [
-              {"from": "15557770003", "group_id": "GRP-alpha-01", "id": "wamid.m-001", "timestamp": "1760000100",
-               "type": "text", "text": {"body": "Is the parcel on its way? \u00e9\u00e8 \ud83d\udce6"}}
-            ],
-            "statuses": [
-              {"id": "wamid.s-001", "status": "read", "timestamp": "1760000200", "recipient_id": "GRP-alpha-01",
-               "recipient_type": "group", "recipient_participant_id": "15557770003",
-               "pricing": {"billable": true, "pricing_model": "PMP", "category": "group_utility", "type": "regular"}}
-            ]
-          },
-          "field": "messages"
-        }
-      ]
-    }
-  ]
-})";
+// statuses), written for these tests: tests/data/webhooks/hostile/group_body.json, byte for byte
+// (the mutation tests start from these exact bytes).
+const std::string& group_fixture() {
+  static const std::string body = wagroups_test::fixture_without_final_newline("webhooks/hostile/group_body.json");
+  return body;
+}
 
 // A body with one change of `field` whose value is `value` (raw JSON text).
 std::string body_with(const std::string& field, const std::string& value) {
@@ -129,9 +93,9 @@ std::string describe(const WebhookBatch& batch) {
 
 TEST_CASE("hostile: the body size limit holds at its exact boundary", "[webhook][hostile]") {
   WebhookLimits limits;
-  limits.max_body_bytes = kGroupBody.size() + 10;
+  limits.max_body_bytes = group_fixture().size() + 10;
   const WebhookParser parser(limits);
-  const std::string at_limit = kGroupBody + std::string(10, ' ');  // trailing blanks are valid JSON
+  const std::string at_limit = group_fixture() + std::string(10, ' ');  // trailing blanks are valid JSON
   REQUIRE(at_limit.size() == limits.max_body_bytes);
   CHECK(parser.parse(at_limit).ok());
   CHECK(parser.parse_in_place(std::string(at_limit)).ok());
@@ -251,7 +215,7 @@ TEST_CASE("hostile: invalid UTF-8 anywhere is refused; valid UTF-8 passes throug
     // At the very end of a string that ends the body.
     require_decode_error(parse_webhook(R"(")" + bytes + R"(")"), "body", "valid UTF-8");
     // Outside strings no byte above 0x7F is JSON at all.
-    require_decode_error(parse_webhook(kGroupBody + bytes), "body", "strict JSON (RFC 8259)");
+    require_decode_error(parse_webhook(group_fixture() + bytes), "body", "strict JSON (RFC 8259)");
   }
   // Valid two-, three- and four-byte characters, raw and escaped, come back as UTF-8.
   const std::string body = group_body(
@@ -296,21 +260,23 @@ TEST_CASE("hostile: \\u escapes of surrogates: pairs decode, lone halves are ref
 }
 
 TEST_CASE("hostile: a raw NUL byte and trailing data are refused", "[webhook][hostile]") {
-  std::string with_nul = kGroupBody;
+  std::string with_nul = group_fixture();
   with_nul.insert(with_nul.find("Case 5521") + 4, 1, '\0');
   require_decode_error(parse_webhook(with_nul), "body", "strict JSON (RFC 8259)");
-  require_decode_error(parse_webhook(kGroupBody + std::string(1, '\0')), "body");
-  require_decode_error(parse_webhook(std::string(1, '\0') + kGroupBody), "body");
+  require_decode_error(parse_webhook(group_fixture() + std::string(1, '\0')), "body");
+  require_decode_error(parse_webhook(std::string(1, '\0') + group_fixture()), "body");
 
-  require_decode_error(parse_webhook(kGroupBody + "{"), "body", "strict JSON (RFC 8259)");
-  require_decode_error(parse_webhook(kGroupBody + kGroupBody), "body", "strict JSON (RFC 8259)");
-  require_decode_error(parse_webhook(kGroupBody + " x"), "body");
-  CHECK(parse_webhook(kGroupBody + " \r\n\t").ok());
+  require_decode_error(parse_webhook(group_fixture() + "{"), "body", "strict JSON (RFC 8259)");
+  require_decode_error(parse_webhook(group_fixture() + group_fixture()), "body", "strict JSON (RFC 8259)");
+  require_decode_error(parse_webhook(group_fixture() + " x"), "body");
+  CHECK(parse_webhook(group_fixture() + " \r\n\t").ok());
   // Comments and trailing commas are not JSON.
   require_decode_error(parse_webhook(group_body(R"({"group_id":"G1","type":"group_suspend",})")), "body");
-  require_decode_error(parse_webhook("// note\n" + kGroupBody), "body");
+  require_decode_error(parse_webhook("// note\n" + group_fixture()), "body");
+}
 
-  // A real file: a complete payload followed by a stray '{'.
+TEST_CASE("hostile: a real file with trailing data is refused (conformance corpus)", "[webhook][hostile][conformance]") {
+  // A complete payload followed by a stray '{'.
   const std::string file = wagroups_test::conformance_file("bindambc/textMessageStatusRead.json");
   require_decode_error(parse_webhook(file), "body", "strict JSON (RFC 8259)");
 }
@@ -587,15 +553,11 @@ TEST_CASE("hostile: a decoder's error rejects the body with that error", "[webho
   CHECK(calls == 2);
 }
 
-TEST_CASE("hostile: parse leaves its input alone and agrees with parse_in_place", "[webhook][hostile]") {
+namespace {
+
+// parse() leaves `body` alone and gives what parse_in_place() and parse_webhook() give.
+void check_parse_agrees_with_parse_in_place(const std::vector<std::string>& bodies) {
   const WebhookParser parser;
-  std::vector<std::string> bodies = {kGroupBody, group_body(R"({"group_id":"G1","type":"group_x","k":[1,{"a":null}]})"),
-                                     body_with("calls", R"({"calls":[{"id":"c1","status":"\u0041\n"}]})")};
-  for (const char* file : {"restfb/webhook-group-participants-update.json",
-                           "restfb/webhook-incoming-message-status-group-bsuid.json",
-                           "restfb/webhook-incoming-message-text-bsuid.json"}) {
-    bodies.push_back(wagroups_test::conformance_file(file));
-  }
   for (const auto& body : bodies) {
     const std::string before = body;
     auto copied = parser.parse(body);
@@ -609,11 +571,30 @@ TEST_CASE("hostile: parse leaves its input alone and agrees with parse_in_place"
   }
 }
 
+}  // namespace
+
+TEST_CASE("hostile: parse leaves its input alone and agrees with parse_in_place", "[webhook][hostile]") {
+  check_parse_agrees_with_parse_in_place(
+      {group_fixture(), group_body(R"({"group_id":"G1","type":"group_x","k":[1,{"a":null}]})"),
+       body_with("calls", R"({"calls":[{"id":"c1","status":"\u0041\n"}]})")});
+}
+
+TEST_CASE("hostile: parse agrees with parse_in_place on real group files (conformance corpus)",
+          "[webhook][hostile][conformance]") {
+  std::vector<std::string> bodies;
+  for (const char* file : {"restfb/webhook-group-participants-update.json",
+                           "restfb/webhook-incoming-message-status-group-bsuid.json",
+                           "restfb/webhook-incoming-message-text-bsuid.json"}) {
+    bodies.push_back(wagroups_test::conformance_file(file));
+  }
+  check_parse_agrees_with_parse_in_place(bodies);
+}
+
 TEST_CASE("hostile: events keep the parsed body alive after the batch is gone", "[webhook][hostile]") {
   RawJson raw;
   std::string expected;
   {
-    auto batch = WebhookParser().parse_in_place(std::string(kGroupBody));
+    auto batch = WebhookParser().parse_in_place(std::string(group_fixture()));
     REQUIRE(batch.ok());
     raw = std::get<GroupMessageReceived>(batch->events[2]).raw;
     expected = raw.str();
@@ -628,13 +609,13 @@ TEST_CASE("hostile: events keep the parsed body alive after the batch is gone", 
 
 TEST_CASE("hostile: one parser serves four threads at once", "[webhook][hostile]") {
   const WebhookParser parser;
-  const std::string expected = describe(*parser.parse(kGroupBody));
+  const std::string expected = describe(*parser.parse(group_fixture()));
   std::atomic<int> mismatches{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 100; ++i) {
-        auto r = parser.parse(kGroupBody);
+        auto r = parser.parse(group_fixture());
         if (!r.ok() || describe(*r) != expected) ++mismatches;
       }
     });
@@ -653,8 +634,8 @@ TEST_CASE("hostile: copied and moved-from parsers keep working", "[webhook][host
   CHECK(moved.limits().max_events == 1);
   // The moved-from parser behaves as a default one.
   CHECK(original.limits().max_events == WebhookLimits{}.max_events);  // NOLINT(bugprone-use-after-move)
-  CHECK(original.parse(kGroupBody)->events.size() == 4);              // NOLINT(bugprone-use-after-move)
-  require_decode_error(moved.parse(kGroupBody), "body", "at most 1 events");
+  CHECK(original.parse(group_fixture())->events.size() == 4);              // NOLINT(bugprone-use-after-move)
+  require_decode_error(moved.parse(group_fixture()), "body", "at most 1 events");
 }
 
 TEST_CASE("hostile: 20,000 seeded mutations of a valid body give a batch or a decode error", "[webhook][hostile]") {
@@ -669,7 +650,7 @@ TEST_CASE("hostile: 20,000 seeded mutations of a valid body give a batch or a de
   std::size_t accepted = 0;
   std::size_t refused = 0;
   for (int i = 0; i < 20000; ++i) {
-    std::string body = kGroupBody;
+    std::string body = group_fixture();
     const std::size_t edits = 1 + pick(3);
     for (std::size_t k = 0; k < edits && !body.empty(); ++k) {
       const std::size_t at = pick(body.size());
@@ -751,7 +732,7 @@ bool same_tree(const rapidjson::Value& a, const rapidjson::Value& b) {
 
 TEST_CASE("hostile: the strict reader agrees with RapidJSON on 20,000 mutated texts", "[webhook][hostile]") {
   const std::vector<std::string> seeds = {
-      kGroupBody,
+      group_fixture(),
       R"([0,-0,1.5e10,-2.5E-3,1e-400,-1e-400,123456789012345678901234,-9223372036854775808,-9223372036854775809,)"
       R"(18446744073709551615,18446744073709551616,0.1,1E2,1e+2,4294967295,4294967296,-2147483648,-2147483649,)"
       R"(2.2250738585072011e-308,4.9e-324,1.7976931348623157e308,true,false,null])",
