@@ -204,18 +204,19 @@ int main(int argc, char** argv) {
   });
   server.Post(settings->path, [&](const httplib::Request& req, httplib::Response& res) {
     // Queued for the worker; a full queue answers 503 so that Meta delivers the batch again later.
-    const wagroups::WebhookResponse r = endpoint.handle_post(
-        std::string(req.body), req.get_header_value("X-Hub-Signature-256"),
-        [&](const wagroups::WebhookBatch& batch) -> wagroups::Result<void> {
-          if (queue.push(batch)) return {};
-          wagroups::Error full;
-          full.code = wagroups::ErrorCode::storage;
-          full.http_status = 503;
-          full.message = "the event queue is full";
-          return full;
-        });
+    const wagroups::WebhookResponse r =
+        endpoint.handle_post(std::string(req.body), req.get_header_value("X-Hub-Signature-256"),
+                             [&](const wagroups::WebhookBatch& batch) -> wagroups::Result<void> {
+                               if (queue.push(batch)) return {};
+                               wagroups::Error full;
+                               full.code = wagroups::ErrorCode::storage;
+                               full.http_status = 503;
+                               full.message = "the event queue is full";
+                               return full;
+                             });
     res.status = r.http_status;
-    if (r.error) std::cerr << "refused a POST (" << r.http_status << "): " << r.error->to_string() << '\n';  // never the secret
+    if (r.error)
+      std::cerr << "refused a POST (" << r.http_status << "): " << r.error->to_string() << '\n';  // never the secret
   });
 
   const int port = settings->port == 0 ? server.bind_to_any_port("127.0.0.1")

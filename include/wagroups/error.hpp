@@ -45,7 +45,6 @@ WAGROUPS_API const char* to_string(AuthFailure failure) noexcept;
 /// The name of an `ErrorCode`, e.g. "invalid_argument".
 WAGROUPS_API const char* to_string(ErrorCode code) noexcept;
 
-
 /// The synchronous Graph API error envelope `{"error": {...}}`.
 struct GraphError {
   int code = 0;

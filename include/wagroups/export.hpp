@@ -10,33 +10,33 @@
 #include "wagroups/config.hpp"
 
 #if defined(_WIN32) && defined(WAGROUPS_SHARED)
-#  define WAGROUPS_DLL_EXPORT __declspec(dllexport)
-#  define WAGROUPS_DLL_IMPORT __declspec(dllimport)
+#define WAGROUPS_DLL_EXPORT __declspec(dllexport)
+#define WAGROUPS_DLL_IMPORT __declspec(dllimport)
 #elif defined(__GNUC__) || defined(__clang__)
-#  define WAGROUPS_DLL_EXPORT __attribute__((visibility("default")))
-#  define WAGROUPS_DLL_IMPORT __attribute__((visibility("default")))
+#define WAGROUPS_DLL_EXPORT __attribute__((visibility("default")))
+#define WAGROUPS_DLL_IMPORT __attribute__((visibility("default")))
 #else
-#  define WAGROUPS_DLL_EXPORT
-#  define WAGROUPS_DLL_IMPORT
+#define WAGROUPS_DLL_EXPORT
+#define WAGROUPS_DLL_IMPORT
 #endif
 
 #if defined(WAGROUPS_BUILDING)
-#  define WAGROUPS_API WAGROUPS_DLL_EXPORT
+#define WAGROUPS_API WAGROUPS_DLL_EXPORT
 #else
-#  define WAGROUPS_API WAGROUPS_DLL_IMPORT
+#define WAGROUPS_API WAGROUPS_DLL_IMPORT
 #endif
 #if defined(WAGROUPS_SQLITE_BUILDING)
-#  define WAGROUPS_SQLITE_API WAGROUPS_DLL_EXPORT
+#define WAGROUPS_SQLITE_API WAGROUPS_DLL_EXPORT
 #else
-#  define WAGROUPS_SQLITE_API WAGROUPS_DLL_IMPORT
+#define WAGROUPS_SQLITE_API WAGROUPS_DLL_IMPORT
 #endif
 #if defined(WAGROUPS_SANDBOX_BUILDING)
-#  define WAGROUPS_SANDBOX_API WAGROUPS_DLL_EXPORT
+#define WAGROUPS_SANDBOX_API WAGROUPS_DLL_EXPORT
 #else
-#  define WAGROUPS_SANDBOX_API WAGROUPS_DLL_IMPORT
+#define WAGROUPS_SANDBOX_API WAGROUPS_DLL_IMPORT
 #endif
 #if defined(WAGROUPS_SANDBOX_SERVER_BUILDING)
-#  define WAGROUPS_SANDBOX_SERVER_API WAGROUPS_DLL_EXPORT
+#define WAGROUPS_SANDBOX_SERVER_API WAGROUPS_DLL_EXPORT
 #else
-#  define WAGROUPS_SANDBOX_SERVER_API WAGROUPS_DLL_IMPORT
+#define WAGROUPS_SANDBOX_SERVER_API WAGROUPS_DLL_IMPORT
 #endif

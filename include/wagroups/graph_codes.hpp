@@ -11,21 +11,21 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 /// Numeric Graph API error codes that matter for groups (Meta's tables; see docs/limits.md).
 namespace graph_codes {
 // Groups API (Meta's "Groups API Error Codes" page lists these 15).
-inline constexpr int bad_group = 131020;                  ///< cannot send to a single-member group
-inline constexpr int group_unknown = 131041;              ///< group not found or business not a member
-inline constexpr int invalid_cursor = 131059;             ///< paging cursor expired or corrupted
-inline constexpr int partial_success = 131201;            ///< HTTP 206: some participant operations failed
+inline constexpr int bad_group = 131020;        ///< cannot send to a single-member group
+inline constexpr int group_unknown = 131041;    ///< group not found or business not a member
+inline constexpr int invalid_cursor = 131059;   ///< paging cursor expired or corrupted
+inline constexpr int partial_success = 131201;  ///< HTTP 206: some participant operations failed
 inline constexpr int duplicate_participant = 131202;
-inline constexpr int participant_overlimit = 131204;      ///< more than 8 participants
-inline constexpr int group_suspended = 131207;            ///< HTTP 403
-inline constexpr int group_rate_limit = 131208;           ///< HTTP 429: too many group operations
-inline constexpr int picture_aspect_ratio = 131209;       ///< profile picture is not square
-inline constexpr int picture_too_small = 131210;          ///< profile picture under 192x192
-inline constexpr int group_create_limit = 131211;         ///< 10,000 groups per number reached
+inline constexpr int participant_overlimit = 131204;  ///< more than 8 participants
+inline constexpr int group_suspended = 131207;        ///< HTTP 403
+inline constexpr int group_rate_limit = 131208;       ///< HTTP 429: too many group operations
+inline constexpr int picture_aspect_ratio = 131209;   ///< profile picture is not square
+inline constexpr int picture_too_small = 131210;      ///< profile picture under 192x192
+inline constexpr int group_create_limit = 131211;     ///< 10,000 groups per number reached
 inline constexpr int participant_not_in_group = 131212;
 inline constexpr int join_request_not_found = 131213;
-inline constexpr int group_creation_disabled = 131214;    ///< temporarily, after excessive marketing
-inline constexpr int not_eligible = 131215;               ///< number is not a Groups-eligible OBA number
+inline constexpr int group_creation_disabled = 131214;  ///< temporarily, after excessive marketing
+inline constexpr int not_eligible = 131215;             ///< number is not a Groups-eligible OBA number
 // Other codes seen with groups.
 inline constexpr int terms_not_accepted = 131203;         ///< join-request item failure
 inline constexpr int unsupported_group_message = 130501;  ///< inbound `type: unsupported`

@@ -33,7 +33,7 @@ class BadResultAccess : public std::logic_error {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit by design
   Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
 
   bool ok() const noexcept { return state_.index() == 0; }
@@ -47,12 +47,23 @@ class [[nodiscard]] Result {
   T* operator->() noexcept { return get(); }
   const T* operator->() const noexcept { return get(); }
 
-  T& value() & { check(); return std::get<0>(state_); }
-  const T& value() const& { check(); return std::get<0>(state_); }
-  T value() && { check(); return std::move(*get()); }
+  T& value() & {
+    check();
+    return std::get<0>(state_);
+  }
+  const T& value() const& {
+    check();
+    return std::get<0>(state_);
+  }
+  T value() && {
+    check();
+    return std::move(*get());
+  }
 
   template <typename U>
-  T value_or(U&& fallback) const& { return ok() ? std::get<0>(state_) : T(std::forward<U>(fallback)); }
+  T value_or(U&& fallback) const& {
+    return ok() ? std::get<0>(state_) : T(std::forward<U>(fallback));
+  }
 
   const Error& error() const& noexcept { return *get_error(); }
   Error& error() & noexcept { return *get_error(); }

@@ -427,7 +427,7 @@ Result<std::vector<JoinRequest>> Client::list_all_join_requests(const std::strin
 }
 
 Result<JoinRequestsOutcome> Client::approve_join_requests(const JoinRequestsAction& request,
-                                                         const CallOptions& call) const {
+                                                          const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({request.group_id, "join_requests"}),
@@ -438,7 +438,7 @@ Result<JoinRequestsOutcome> Client::approve_join_requests(const JoinRequestsActi
 }
 
 Result<JoinRequestsOutcome> Client::reject_join_requests(const JoinRequestsAction& request,
-                                                        const CallOptions& call) const {
+                                                         const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}),

@@ -51,10 +51,8 @@ bool is_supported_in_groups(MessageType type) noexcept {
     case MessageType::interactive:
     case MessageType::reaction:
     case MessageType::location:
-    case MessageType::contacts:
-      return false;
-    default:
-      return true;
+    case MessageType::contacts: return false;
+    default: return true;
   }
 }
 

@@ -53,7 +53,8 @@ std::uint64_t splitmix64(std::uint64_t& state) noexcept {
 }  // namespace
 
 std::size_t GroupState::joined_count() const {
-  return static_cast<std::size_t>(std::count_if(members.begin(), members.end(), [](const MemberState& m) { return m.joined; }));
+  return static_cast<std::size_t>(
+      std::count_if(members.begin(), members.end(), [](const MemberState& m) { return m.joined; }));
 }
 
 MemberState* GroupState::find_member(const Person& p, bool joined) {
@@ -161,7 +162,8 @@ GroupState* Engine::active_group(const std::string& id) {
 }
 
 std::size_t Engine::active_groups() const {
-  return static_cast<std::size_t>(std::count_if(s.groups.begin(), s.groups.end(), [](const GroupState& g) { return !g.deleted; }));
+  return static_cast<std::size_t>(
+      std::count_if(s.groups.begin(), s.groups.end(), [](const GroupState& g) { return !g.deleted; }));
 }
 
 bool Engine::full(const GroupState& g) const {

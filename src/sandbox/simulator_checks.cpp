@@ -70,10 +70,15 @@ bool blank(char32_t c) {
   if (c <= 0x20) return c == 0x20 || (c >= 0x09 && c <= 0x0D);
   if (c >= 0x2000 && c <= 0x200A) return true;
   switch (c) {
-    case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000: case 0xFEFF:
-      return true;
-    default:
-      return false;
+    case 0xA0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    case 0xFEFF: return true;
+    default: return false;
   }
 }
 
@@ -100,7 +105,7 @@ std::optional<Segment> next_segment(std::string_view& rest) {
     if (code_at == 0 || code_at == std::string_view::npos) return std::nullopt;
     const auto code = static_cast<unsigned char>(rest[code_at]);
     rest.remove_prefix(code_at + 1);
-    if (code == 0xD9 || code == 0xDA) return std::nullopt;           // EOI, SOS: no frame header came
+    if (code == 0xD9 || code == 0xDA) return std::nullopt;         // EOI, SOS: no frame header came
     if (code == 0x01 || (code >= 0xD0 && code <= 0xD8)) continue;  // TEM, RSTn, SOI: no length
     if (rest.size() < 2) return std::nullopt;
     const std::size_t length = be16(rest, 0);

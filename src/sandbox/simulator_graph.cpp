@@ -24,8 +24,8 @@ HttpResponse Engine::handle(const HttpRequest& r) {
   const Target t = parse_target(r.url);
   const std::int64_t now_s = now();
   if (!authorized(r, t)) {
-    Failure f = failure(401, 190, "Invalid OAuth access token",
-                        "Invalid OAuth access token - Cannot parse access token");
+    Failure f =
+        failure(401, 190, "Invalid OAuth access token", "Invalid OAuth access token - Cannot parse access token");
     return fail(f);
   }
   const char* method = to_string(r.method);
@@ -36,8 +36,9 @@ HttpResponse Engine::handle(const HttpRequest& r) {
   if (seg.size() == 2 && (seg[1] == "groups" || seg[1] == "messages")) {
     if (seg[0] != options.phone_number_id) {
       Failure f = failure(400, 100, std::string("Unsupported ") + method + " request",
-                          "Object with ID '" + seg[0] + "' does not exist, cannot be loaded due to missing "
-                          "permissions, or does not support this operation.");
+                          "Object with ID '" + seg[0] +
+                              "' does not exist, cannot be loaded due to missing "
+                              "permissions, or does not support this operation.");
       f.type = "GraphMethodException";
       f.subcode = 33;
       return fail(f);
@@ -181,9 +182,9 @@ HttpResponse Engine::group_info(GroupState& g, const HttpRequest&, const Target&
       rest.remove_prefix(comma + 1);
     }
   }
-  static constexpr const char* kKnown[] = {"id", "messaging_product", "subject", "description", "participants",
-                                           "total_participant_count", "suspended", "creation_timestamp",
-                                           "join_approval_mode"};
+  static constexpr const char* kKnown[] = {"id",          "messaging_product",  "subject",
+                                           "description", "participants",       "total_participant_count",
+                                           "suspended",   "creation_timestamp", "join_approval_mode"};
   for (const auto& name : fields) {
     if (std::none_of(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return name == k; }))
       return fail(invalid_parameter("Tried accessing nonexisting field (" + name + ") on node type (WhatsAppGroup)"));
@@ -217,8 +218,8 @@ HttpResponse Engine::update_settings(GroupState& g, const HttpRequest& r, const 
   if (g.suspended) return fail(group_suspended());
   std::optional<std::string> subject, description, picture;
   const auto content_type = r.header("Content-Type");
-  if (content_type && text::iequals_ascii(text::trim_ascii(content_type->substr(0, content_type->find(';'))),
-                                          "multipart/form-data")) {
+  if (content_type &&
+      text::iequals_ascii(text::trim_ascii(content_type->substr(0, content_type->find(';'))), "multipart/form-data")) {
     auto parts = parse_multipart(*content_type, r.body);
     if (!parts) return fail(invalid_parameter("the multipart/form-data body could not be read"));
     for (auto& part : *parts) {
@@ -236,7 +237,8 @@ HttpResponse Engine::update_settings(GroupState& g, const HttpRequest& r, const 
     subject = json::get_string(doc, "subject");
     description = json::get_string(doc, "description");
     if (json::member(doc, "profile_picture_file"))
-      return fail(invalid_parameter("profile_picture_file: upload the picture as multipart/form-data with a file part"));
+      return fail(
+          invalid_parameter("profile_picture_file: upload the picture as multipart/form-data with a file part"));
   }
   if (!subject && !description && !picture)
     return fail(missing_parameter("at least one of subject, description or file is required"));
@@ -265,9 +267,14 @@ HttpResponse Engine::update_settings(GroupState& g, const HttpRequest& r, const 
       w.field("update_successful", true);
       w.end_object();
     }
-    if (subject) w.key("group_subject").begin_object().field("text", *subject).field("update_successful", true).end_object();
+    if (subject)
+      w.key("group_subject").begin_object().field("text", *subject).field("update_successful", true).end_object();
     if (description)
-      w.key("group_description").begin_object().field("text", *description).field("update_successful", true).end_object();
+      w.key("group_description")
+          .begin_object()
+          .field("text", *description)
+          .field("update_successful", true)
+          .end_object();
   });
   json::Writer w;
   w.begin_object().field("messaging_product", "whatsapp").field("request_id", rid).field("success", true).end_object();

@@ -49,7 +49,8 @@ std::vector<std::string> template_group_ids(const json::Value& doc) {
     const json::Value* params = json::get_array(c, "parameters");
     if (!params) continue;
     for (const auto& p : params->GetArray()) {
-      if (json::get_string(p, "type").value_or("") == "group_id") out.push_back(json::get_string(p, "group_id").value_or(""));
+      if (json::get_string(p, "type").value_or("") == "group_id")
+        out.push_back(json::get_string(p, "group_id").value_or(""));
     }
   }
   return out;
@@ -99,14 +100,16 @@ HttpResponse Engine::send_to_group(const json::Document& doc, const std::optiona
                                    const std::optional<std::string>& type_field, std::int64_t now_s) {
   if (!to || to->empty()) return fail(missing_parameter("to (the group id) is required"));
   const std::string type = type_field.value_or("text");
-  static constexpr const char* kUnsupported[] = {"interactive", "reaction", "location", "contacts",
+  static constexpr const char* kUnsupported[] = {"interactive", "reaction", "location",    "contacts",
                                                  "order",       "product",  "product_list"};
   if (std::any_of(std::begin(kUnsupported), std::end(kUnsupported), [&](const char* u) { return type == u; })) {
     return fail(failure(400, graph_codes::unsupported_group_message, "Unsupported message type",
-                        "Message type '" + type + "' is not supported in groups: text, media "
-                        "(image, video, audio, document, sticker), non-authentication templates and pin are."));
+                        "Message type '" + type +
+                            "' is not supported in groups: text, media "
+                            "(image, video, audio, document, sticker), non-authentication templates and pin are."));
   }
-  const bool is_media = type == "image" || type == "video" || type == "audio" || type == "document" || type == "sticker";
+  const bool is_media =
+      type == "image" || type == "video" || type == "audio" || type == "document" || type == "sticker";
   if (type == "text") {
     const json::Value* t = json::get_object(doc, "text");
     const auto body = t ? json::get_string(*t, "body") : std::nullopt;

@@ -17,7 +17,8 @@ namespace {
 
 std::optional<Error> check_person(const Person& p) {
   if (p.phone.empty() && (!p.user_id || p.user_id->empty()))
-    return Error::invalid_argument("person", "a phone number or a user_id", "a simulated person needs a phone or a BSUID");
+    return Error::invalid_argument("person", "a phone number or a user_id",
+                                   "a simulated person needs a phone or a BSUID");
   if (!p.phone.empty() && !looks_like_phone(p.phone))
     return Error::invalid_argument("person.phone", "digits", "a simulated person's phone must be digits");
   return std::nullopt;

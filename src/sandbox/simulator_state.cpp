@@ -142,7 +142,8 @@ Result<void> Engine::load(const std::string& text) {
     GroupState g;
     const auto id = json::get_string(gv, "group_id");
     const auto mode = parse_join_approval_mode(json::get_string(gv, "join_approval_mode").value_or(""));
-    if (!id || id->empty() || !mode || !u64(gv, "seq", g.seq)) return bad(where, "missing group_id, seq or join_approval_mode");
+    if (!id || id->empty() || !mode || !u64(gv, "seq", g.seq))
+      return bad(where, "missing group_id, seq or join_approval_mode");
     g.group_id = *id;
     g.subject = json::get_string(gv, "subject").value_or("");
     g.description = json::get_string(gv, "description");
@@ -171,7 +172,8 @@ Result<void> Engine::load(const std::string& text) {
     g.business_message_ids = read_strings(gv, "business_message_ids");
     g.message_ids = read_strings(gv, "message_ids");
     g.pinned = read_strings(gv, "pinned");
-    if (std::any_of(next.groups.begin(), next.groups.end(), [&](const GroupState& o) { return o.group_id == g.group_id; }))
+    if (std::any_of(next.groups.begin(), next.groups.end(),
+                    [&](const GroupState& o) { return o.group_id == g.group_id; }))
       return bad(where, "duplicate group_id");
     next.groups.push_back(std::move(g));
   }

@@ -199,7 +199,8 @@ void Engine::queue_group_statuses(const GroupState& g, const std::string& wamid,
 
 void Engine::queue_direct_statuses(const std::string& recipient, bool is_bsuid, const std::string& wamid,
                                    bool is_template, std::int64_t t) {
-  const Pricing pricing = is_template ? Pricing{true, "utility", "regular"} : Pricing{false, "service", "free_customer_service"};
+  const Pricing pricing =
+      is_template ? Pricing{true, "utility", "regular"} : Pricing{false, "service", "free_customer_service"};
   const std::string conversation = conversation_id_of(wamid);
   std::vector<const char*> statuses{"sent"};
   if (options.auto_statuses) {

@@ -200,8 +200,8 @@ std::optional<std::vector<FormPart>> parse_multipart(std::string_view content_ty
       const auto eol = rest.find("\r\n");
       const std::string_view line = rest.substr(0, eol);
       const auto colon = line.find(':');
-      if (colon != std::string_view::npos && text::iequals_ascii(text::trim_ascii(line.substr(0, colon)),
-                                                                 "Content-Disposition")) {
+      if (colon != std::string_view::npos &&
+          text::iequals_ascii(text::trim_ascii(line.substr(0, colon)), "Content-Disposition")) {
         if (auto name = header_param(line, "name")) part.name = std::move(*name);
         part.filename = header_param(line, "filename");
       }

@@ -110,9 +110,7 @@ Error sqlite_error(sqlite3* db, int rc, const std::string& operation) {
 }
 
 std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,8 +205,7 @@ constexpr const char* sql_key_exists = "SELECT 1 FROM event_keys WHERE key = ?1"
 constexpr const char* sql_insert_key = "INSERT OR IGNORE INTO event_keys (key, applied_at) VALUES (?1, ?2)";
 // Rowids grow by one per inserted key (keys are only ever deleted oldest first), so this keeps
 // the newest ?1 keys without counting the table.
-constexpr const char* sql_prune_keys =
-    "DELETE FROM event_keys WHERE rowid <= (SELECT max(rowid) FROM event_keys) - ?1";
+constexpr const char* sql_prune_keys = "DELETE FROM event_keys WHERE rowid <= (SELECT max(rowid) FROM event_keys) - ?1";
 
 }  // namespace
 
@@ -351,8 +348,8 @@ Result<Query> Connection::query(const std::string& sql, const std::string& opera
   auto found = statements.find(sql);
   if (found == statements.end()) {
     sqlite3_stmt* statement = nullptr;
-    const int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()) + 1,
-                                      SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+    const int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()) + 1, SQLITE_PREPARE_PERSISTENT,
+                                      &statement, nullptr);
     if (rc != SQLITE_OK) {
       sqlite3_finalize(statement);
       return sqlite_error(db, rc, operation);
@@ -362,8 +359,7 @@ Result<Query> Connection::query(const std::string& sql, const std::string& opera
   return Query(db, found->second);
 }
 
-Result<StoredTicket> Connection::decode_row(const std::string& ticket_id, std::int64_t version,
-                                                         std::string_view body) {
+Result<StoredTicket> Connection::decode_row(const std::string& ticket_id, std::int64_t version, std::string_view body) {
   auto ticket = ticket_from_json(body);
   if (!ticket) {
     return storage_error("decode stored ticket \"" + ticket_id + "\": " + ticket.error().message);
@@ -394,8 +390,8 @@ Result<void> Connection::migrate() {
   while (*current < latest) {
     const int next = *current + 1;
     const Migration& migration = migrations[static_cast<std::size_t>(next - 1)];
-    const std::string operation = "migrate the schema to version " + std::to_string(next) + " (" +
-                                  migration.description + ")";
+    const std::string operation =
+        "migrate the schema to version " + std::to_string(next) + " (" + migration.description + ")";
     if (auto begun = exec("BEGIN IMMEDIATE", operation); !begun) return begun;
     // Another process may have migrated while this one waited for the lock.
     current = user_version();
@@ -410,8 +406,8 @@ Result<void> Connection::migrate() {
     }
     auto step = [&]() -> Result<void> {
       if (auto done = exec(migration.sql, operation); !done) return done;
-      auto row = query("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)",
-                       operation);
+      auto row =
+          query("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)", operation);
       if (!row) return row.error();
       row->bind(1, static_cast<std::int64_t>(next)).bind(2, migration.description).bind(3, unix_now());
       if (auto done = row->run(operation); !done) return done;
@@ -557,8 +553,7 @@ class SqliteUnit final : public TicketTransaction {
       }
       if (entry.ticket) {
         if (entry.ticket->ticket_id != id) {
-          return Error::invalid_argument("ticket_id", "unchanged",
-                                         "ticket \"" + id + "\" had its id changed in place");
+          return Error::invalid_argument("ticket_id", "unchanged", "ticket \"" + id + "\" had its id changed in place");
         }
         std::string body = to_json(*entry.ticket);
         if (entry.in_db && body == entry.stored_body) {
@@ -765,8 +760,8 @@ Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::st
   sqlite3_extended_result_codes(impl->db, 1);
 
   const auto timeout = impl->options.busy_timeout.count();
-  rc = sqlite3_busy_timeout(impl->db, static_cast<int>(std::clamp<decltype(timeout)>(
-                                          timeout, 0, std::numeric_limits<int>::max())));
+  rc = sqlite3_busy_timeout(
+      impl->db, static_cast<int>(std::clamp<decltype(timeout)>(timeout, 0, std::numeric_limits<int>::max())));
   if (rc != SQLITE_OK) return sqlite_error(impl->db, rc, where + ": set the busy timeout");
 
   // A read-only file (or mode=ro) opens, but every unit would fail: refuse it now, clearly.
@@ -787,8 +782,8 @@ Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::st
     }
   }
   const bool full = impl->options.durability == SqliteOptions::Durability::full;
-  if (auto done = impl->exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
-                             where + ": set synchronous");
+  if (auto done =
+          impl->exec(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", where + ": set synchronous");
       !done) {
     return done.error();
   }
@@ -812,8 +807,7 @@ Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::st
 namespace {
 
 Error reentered() {
-  return storage_error(
-      "the store was called from inside a unit of work; use the TicketTransaction given to `work`");
+  return storage_error("the store was called from inside a unit of work; use the TicketTransaction given to `work`");
 }
 
 }  // namespace
@@ -918,7 +912,8 @@ Result<std::vector<StoredTicket>> SqliteTicketStore::list(const TicketQuery& que
   if (!q) return q.error();
   int index = 1;
   for (const auto& value : values) q->bind(index++, std::string_view(value));
-  const auto limit = std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
+  const auto limit =
+      std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
   q->bind(index, static_cast<std::int64_t>(limit));
 
   std::vector<StoredTicket> tickets;

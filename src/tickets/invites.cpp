@@ -107,9 +107,8 @@ std::int64_t now_seconds(const Client& client) {
 }  // namespace
 
 Result<std::vector<InviteOutcome>> send_invites(const Client& client, TicketAggregator& tickets,
-                                               const std::string& ticket_id,
-                                               const InviteTemplate& invite_template,
-                                               const std::vector<std::string>& invitee_phones) {
+                                                const std::string& ticket_id, const InviteTemplate& invite_template,
+                                                const std::vector<std::string>& invitee_phones) {
   if (auto r = check_template_shape(invite_template); !r) return r.error();
 
   // The ticket as it is now. Nothing serialises two concurrent invite rounds for one ticket; Meta

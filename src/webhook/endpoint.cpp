@@ -18,14 +18,11 @@ WebhookEndpoint::WebhookEndpoint(WebhookEndpointOptions options)
 
 int WebhookEndpoint::http_status_for(const Error& error) noexcept {
   switch (error.code) {
-    case ErrorCode::unauthenticated:
-      return 401;
+    case ErrorCode::unauthenticated: return 401;
     case ErrorCode::decode:
     case ErrorCode::invalid_argument:
-    case ErrorCode::unsupported:
-      return error.field == "body" && error.limit.rfind("at most ", 0) == 0 ? 413 : 400;
-    default:
-      return error.http_status >= 500 && error.http_status <= 599 ? error.http_status : 500;
+    case ErrorCode::unsupported: return error.field == "body" && error.limit.rfind("at most ", 0) == 0 ? 413 : 400;
+    default: return error.http_status >= 500 && error.http_status <= 599 ? error.http_status : 500;
   }
 }
 

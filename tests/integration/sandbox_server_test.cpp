@@ -182,7 +182,8 @@ wagroups::ClientOptions client_options(const SandboxServer& server, const Simula
 // "--", NUL, 0xFF), a baseline frame header of `side` x `side`, EOI.
 std::string make_jpeg(unsigned side) {
   const std::string multipart_lookalike("\r\n--boundary\r\nContent-Disposition: x\r\n\r\n\0\xff\xfe--\r\n", 48);
-  return wagroups_test::jpeg::make_jpeg(side, side, wagroups_test::jpeg::kSof0, /*with_dht=*/false, multipart_lookalike);
+  return wagroups_test::jpeg::make_jpeg(side, side, wagroups_test::jpeg::kSof0, /*with_dht=*/false,
+                                        multipart_lookalike);
 }
 
 // Base64 (standard, padded) of the SHA-256 of `bytes`: how Meta reports a profile picture's hash.

@@ -28,9 +28,12 @@ std::string make_jpeg(unsigned width, unsigned height) {
 }
 
 std::string multipart(const std::string& boundary, const std::string& picture) {
-  std::string body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n";
-  body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\n"
-          "Content-Type: image/jpeg\r\n\r\n" + picture + "\r\n--" + boundary + "--\r\n";
+  std::string body =
+      "--" + boundary + "\r\nContent-Disposition: form-data; name=\"messaging_product\"\r\n\r\nwhatsapp\r\n";
+  body += "--" + boundary +
+          "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"p.jpg\"\r\n"
+          "Content-Type: image/jpeg\r\n\r\n" +
+          picture + "\r\n--" + boundary + "--\r\n";
   return body;
 }
 
@@ -480,7 +483,8 @@ TEST_CASE("sandbox: 131215, an ineligible number, on every group operation", "[s
   // 1:1 messages are not a Groups API operation.
   TemplateMessage invite;
   invite.name = "group_invite";
-  invite.components.push_back(TemplateComponent{"body", std::nullopt, std::nullopt, {TemplateParameter::invite_link_for(g.group_id)}});
+  invite.components.push_back(
+      TemplateComponent{"body", std::nullopt, std::nullopt, {TemplateParameter::invite_link_for(g.group_id)}});
   CHECK(h.client->send_template_to_phone("+1 555 012 3009", invite).ok());
 
   h.sim->set_eligible(true);
@@ -533,7 +537,7 @@ TEST_CASE("sandbox: 131208, the group rate limit: HTTP 429 with Retry-After", "[
 
   SECTION("the Client's retry of an idempotent read sleeps for Retry-After, then succeeds") {
     Harness h(o);
-    auto g = h.create("Limited");  // operation 1
+    auto g = h.create("Limited");                         // operation 1
     REQUIRE(h.client->get_invite_link(g.group_id).ok());  // operation 2
     h.advance(10);
     auto link = h.client->get_invite_link(g.group_id);  // 429 first, then retried after 50 s
@@ -611,8 +615,9 @@ TEST_CASE("sandbox: remove participants: 200, 206 partial success (131201), 1312
   CHECK(h.sim->pending_webhooks() == 0);
 
   // The Client refuses duplicates itself; a raw request meets Meta's 131202.
-  auto dup = h.sim->handle(raw_request(HttpMethod::delete_, kBase + g.group_id + "/participants",
-                                       R"({"messaging_product":"whatsapp","participants":[{"user":"15550123003"},{"user":"+15550123003"}]})"));
+  auto dup = h.sim->handle(raw_request(
+      HttpMethod::delete_, kBase + g.group_id + "/participants",
+      R"({"messaging_product":"whatsapp","participants":[{"user":"15550123003"},{"user":"+15550123003"}]})"));
   CHECK(dup.status == 400);
   CHECK(graph_code_of(dup) == graph_codes::duplicate_participant);
   auto none = h.sim->handle(raw_request(HttpMethod::delete_, kBase + g.group_id + "/participants",
@@ -620,7 +625,8 @@ TEST_CASE("sandbox: remove participants: 200, 206 partial success (131201), 1312
   CHECK(graph_code_of(none) == 131008);
 }
 
-TEST_CASE("sandbox: group sends refused: nobody joined (131020), unsupported type (130501), suspended (131207)", "[sandbox]") {
+TEST_CASE("sandbox: group sends refused: nobody joined (131020), unsupported type (130501), suspended (131207)",
+          "[sandbox]") {
   Harness h;
   auto g = h.create("Quiet");
 
@@ -676,7 +682,8 @@ TEST_CASE("sandbox: group sends refused: nobody joined (131020), unsupported typ
   }
   SECTION("media by id or link, templates and pins are accepted; bad payloads are not") {
     CHECK(h.client->send_media(g.group_id, MessageType::image, MediaRef::from_id("1234567890")).ok());
-    CHECK(h.client->send_media(g.group_id, MessageType::document, MediaRef::from_link("https://example.com/a.pdf")).ok());
+    CHECK(
+        h.client->send_media(g.group_id, MessageType::document, MediaRef::from_link("https://example.com/a.pdf")).ok());
     CHECK(h.client->send_media(g.group_id, MessageType::sticker, MediaRef::from_id("42")).ok());
     TemplateMessage t;
     t.name = "order_update";
@@ -703,7 +710,8 @@ TEST_CASE("sandbox: the 1:1 invite template answers a wamid and queues sent, del
   TemplateMessage invite;
   invite.name = "group_invite_link";
   invite.language = "en_US";
-  invite.components.push_back(TemplateComponent{"body", std::nullopt, std::nullopt, {TemplateParameter::invite_link_for(g.group_id)}});
+  invite.components.push_back(
+      TemplateComponent{"body", std::nullopt, std::nullopt, {TemplateParameter::invite_link_for(g.group_id)}});
   auto sent = h.client->send_template_to_phone("+1 555 012 3004", invite);
   REQUIRE(sent.ok());
   const std::string wamid = sent->message_id();
@@ -734,9 +742,9 @@ TEST_CASE("sandbox: the 1:1 invite template answers a wamid and queues sent, del
   CHECK(unknown.error().graph_code() == graph_codes::group_unknown);
 
   // recipient_type and `to` must agree.
-  auto mismatch = h.sim->handle(raw_request(HttpMethod::post, kBase + "200000000000002/messages",
-                                            R"({"messaging_product":"whatsapp","to":")" + g.group_id +
-                                                R"(","type":"text","text":{"body":"hi"}})"));
+  auto mismatch = h.sim->handle(raw_request(
+      HttpMethod::post, kBase + "200000000000002/messages",
+      R"({"messaging_product":"whatsapp","to":")" + g.group_id + R"(","type":"text","text":{"body":"hi"}})"));
   CHECK(mismatch.status == 400);
   CHECK(graph_code_of(mismatch) == 100);
   CHECK(h.sim->pending_webhooks() == 0);
@@ -744,12 +752,12 @@ TEST_CASE("sandbox: the 1:1 invite template answers a wamid and queues sent, del
 
 TEST_CASE("sandbox: unknown paths are 404 Graph errors; a configured token is enforced (190)", "[sandbox]") {
   Harness h;
-  for (const auto& [method, url] : std::vector<std::pair<HttpMethod, std::string>>{
-           {HttpMethod::get, kBase + "200000000000002/nothing"},
-           {HttpMethod::get, "/v23.0/a/b/c"},
-           {HttpMethod::post, kBase + "200000000000002/messages/extra"},
-           {HttpMethod::get, kBase + "200000000000002/messages"},
-           {HttpMethod::post, "/"}}) {
+  for (const auto& [method, url] :
+       std::vector<std::pair<HttpMethod, std::string>>{{HttpMethod::get, kBase + "200000000000002/nothing"},
+                                                       {HttpMethod::get, "/v23.0/a/b/c"},
+                                                       {HttpMethod::post, kBase + "200000000000002/messages/extra"},
+                                                       {HttpMethod::get, kBase + "200000000000002/messages"},
+                                                       {HttpMethod::post, "/"}}) {
     auto r = h.sim->handle(raw_request(method, url));
     INFO(url);
     CHECK(r.status == 404);

@@ -109,10 +109,10 @@ TEST_CASE("sandbox: load_state refuses what is not a saved state and keeps the c
   Harness h;
   auto g = h.create("Keep me");
   const std::string before = h.sim->save_state();
-  for (const std::string& bad : {std::string(""), std::string("[]"), std::string("{\"format\":\"other\"}"),
-                                std::string("{not json"),
-                                std::string(R"({"format":"wagroups-sandbox-state","version":99})"),
-                                std::string(R"({"format":"wagroups-sandbox-state","version":1,"groups":[]})")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string("[]"), std::string("{\"format\":\"other\"}"), std::string("{not json"),
+        std::string(R"({"format":"wagroups-sandbox-state","version":99})"),
+        std::string(R"({"format":"wagroups-sandbox-state","version":1,"groups":[]})")}) {
     INFO(bad);
     auto r = h.sim->load_state(bad);
     REQUIRE_FALSE(r.ok());
@@ -180,8 +180,8 @@ TEST_CASE("sandbox: a transport that outlives its simulator fails cleanly", "[sa
 
 TEST_CASE("sandbox: the default clock is the system clock", "[sandbox]") {
   sandbox::Simulator sim;
-  const auto before = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto before =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   HttpRequest r;
   r.method = HttpMethod::post;
   r.url = "/v23.0/200000000000002/groups";

@@ -63,19 +63,24 @@ void journey(Harness& h) {
   REQUIRE(h.client->delete_group(b.group_id).ok());
 }
 
-const std::vector<std::string> kJourneyKinds = {
-    "group_created", "group_created",                                           // two creates
-    "participants_added", "participants_added", "participants_added",           // three join a
-    "join_request_created", "join_request_created", "join_request_revoked",     // b: ask, ask, cancel
-    "participants_added",                                                       // approval
-    "group_message_status",                                                     // sent (group-wide)
-    "group_message_status", "group_message_status", "group_message_status",     // delivered x3
-    "group_message_status", "group_message_status", "group_message_status",     // read x3
-    "group_message", "message",                                                 // inbound
-    "group_settings_updated", "participants_removed", "participants_removed",   // remove, leave
-    "group_suspended", "group_suspension_cleared",                              //
-    "message_status", "message_status", "message_status",                       // 1:1 invite
-    "group_deleted"};
+const std::vector<std::string> kJourneyKinds = {"group_created",          "group_created",  // two creates
+                                                "participants_added",     "participants_added",
+                                                "participants_added",  // three join a
+                                                "join_request_created",   "join_request_created",
+                                                "join_request_revoked",  // b: ask, ask, cancel
+                                                "participants_added",    // approval
+                                                "group_message_status",  // sent (group-wide)
+                                                "group_message_status",   "group_message_status",
+                                                "group_message_status",  // delivered x3
+                                                "group_message_status",   "group_message_status",
+                                                "group_message_status",               // read x3
+                                                "group_message",          "message",  // inbound
+                                                "group_settings_updated", "participants_removed",
+                                                "participants_removed",                                // remove, leave
+                                                "group_suspended",        "group_suspension_cleared",  //
+                                                "message_status",         "message_status",
+                                                "message_status",  // 1:1 invite
+                                                "group_deleted"};
 
 }  // namespace
 
@@ -103,7 +108,8 @@ TEST_CASE("sandbox: every kind of webhook parses into its typed event", "[sandbo
   CHECK_FALSE(removed[1].request_id);
 }
 
-TEST_CASE("sandbox: a business send gives one group-wide sent, then delivered and read aggregated per type", "[sandbox]") {
+TEST_CASE("sandbox: a business send gives one group-wide sent, then delivered and read aggregated per type",
+          "[sandbox]") {
   Harness h;
   auto g = h.create("Statuses");
   h.join(g, 3);

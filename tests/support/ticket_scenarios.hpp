@@ -237,7 +237,8 @@ struct TicketScenario {
   wagroups::ResolutionPolicy policy;
   std::int64_t end_time = 0;  ///< the final tick
   std::size_t event_count() const {
-    return static_cast<std::size_t>(std::count_if(steps.begin(), steps.end(), [](const ScenarioStep& s) { return s.is_event; }));
+    return static_cast<std::size_t>(
+        std::count_if(steps.begin(), steps.end(), [](const ScenarioStep& s) { return s.is_event; }));
   }
 };
 
@@ -333,7 +334,7 @@ class Builder {
     std::int64_t t = 1780000000 + rng_.range(0, 3600);
     const std::int64_t opened = t;  // no host action precedes open_ticket
     auto step = [&] {
-      t += rng_.chance(15) ? 0 : rng_.range(1, 40);  // equal timestamps now and then
+      t += rng_.chance(15) ? 0 : rng_.range(1, 40);     // equal timestamps now and then
       if (rng_.chance(3)) t += rng_.range(1800, 7200);  // an idle stretch
       return t;
     };
@@ -450,7 +451,8 @@ class Builder {
           m.media_id = "media-" + std::to_string(k);
           if (rng_.chance(50)) m.caption = "photo";
         }
-        if (!outbound.empty() && rng_.chance(20)) m.reply_to = wagroups::ReplyContext{std::nullopt, rng_.pick(outbound)};
+        if (!outbound.empty() && rng_.chance(20))
+          m.reply_to = wagroups::ReplyContext{std::nullopt, rng_.pick(outbound)};
         event(life, t, m);
       } else if (r < 72) {  // the business sends, and statuses follow
         const std::string id = "wamid.out." + tag + "." + std::to_string(messages++);
@@ -475,7 +477,8 @@ class Builder {
             status(life, id, group_id, &q, wagroups::DeliveryStatus::failed, at += rng_.range(0, 5));
             continue;
           }
-          if (rng_.chance(80)) status(life, id, group_id, &q, wagroups::DeliveryStatus::delivered, at += rng_.range(0, 20));
+          if (rng_.chance(80))
+            status(life, id, group_id, &q, wagroups::DeliveryStatus::delivered, at += rng_.range(0, 20));
           if (rng_.chance(60)) status(life, id, group_id, &q, wagroups::DeliveryStatus::read, at += rng_.range(0, 90));
         }
         if (rng_.chance(3)) status(life, id, group_id, nullptr, wagroups::DeliveryStatus::failed, step());
@@ -542,8 +545,8 @@ class Builder {
         a.invite.message_id = id;
         const std::size_t recorded = host(life, a);
         std::int64_t at = a.at;
-        for (auto s : {wagroups::DeliveryStatus::sent, wagroups::DeliveryStatus::delivered, wagroups::DeliveryStatus::read,
-                       wagroups::DeliveryStatus::failed}) {
+        for (auto s : {wagroups::DeliveryStatus::sent, wagroups::DeliveryStatus::delivered,
+                       wagroups::DeliveryStatus::read, wagroups::DeliveryStatus::failed}) {
           if (!rng_.chance(s == wagroups::DeliveryStatus::failed ? 10 : 70)) continue;
           wagroups::DirectMessageStatus d;
           at += rng_.range(0, 30);
@@ -584,7 +587,8 @@ class Builder {
     // Events in a life are in time order except the statuses generated ahead: sort stably by time.
     std::vector<std::size_t> order(life.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return life[a].first < life[b].first; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](std::size_t a, std::size_t b) { return life[a].first < life[b].first; });
     std::vector<std::size_t> where(life.size());
     for (std::size_t i = 0; i < order.size(); ++i) where[order[i]] = i;
     Life sorted;
@@ -688,7 +692,8 @@ inline DeliveryPlan shuffled_plan(const TicketScenario& s, std::uint64_t seed, i
     }
     const std::size_t want = static_cast<std::size_t>(rng.range(1, max_batch));
     Delivery d;
-    while (i < slots.size() && d.steps.size() < want && s.steps[slots[i].step].is_event) d.steps.push_back(slots[i++].step);
+    while (i < slots.size() && d.steps.size() < want && s.steps[slots[i].step].is_event)
+      d.steps.push_back(slots[i++].step);
     d.kind = d.steps.size() == 1 && rng.chance(70) ? Delivery::Kind::single
              : rng.chance(50)                      ? Delivery::Kind::batch
                                                    : Delivery::Kind::webhook_batch;
@@ -699,11 +704,11 @@ inline DeliveryPlan shuffled_plan(const TicketScenario& s, std::uint64_t seed, i
 
 /// Applies `plan` through a TicketAggregator over `store` (the clock reads each host action's
 /// time), then ticks at the scenario's end. Returns what failed, if anything did.
-inline std::optional<std::string> run_plan(wagroups::TicketStore& store, const TicketScenario& s, const DeliveryPlan& plan) {
+inline std::optional<std::string> run_plan(wagroups::TicketStore& store, const TicketScenario& s,
+                                           const DeliveryPlan& plan) {
   std::int64_t now = 0;
-  wagroups::TicketAggregator tickets(store, s.policy, [&now] {
-    return std::chrono::system_clock::time_point(std::chrono::seconds(now));
-  });
+  wagroups::TicketAggregator tickets(
+      store, s.policy, [&now] { return std::chrono::system_clock::time_point(std::chrono::seconds(now)); });
   auto failed = [&](const char* what, std::size_t step, const wagroups::Error& e) {
     return std::string(what) + " at step " + std::to_string(step) + ": " + e.to_string();
   };
@@ -714,7 +719,9 @@ inline std::optional<std::string> run_plan(wagroups::TicketStore& store, const T
       wagroups::Result<wagroups::ApplyOutcome> r = wagroups::ApplyOutcome{};
       switch (a.kind) {
         case HostAction::Kind::open_ticket: r = tickets.open_ticket(a.open); break;
-        case HostAction::Kind::record_outbound: r = tickets.record_outbound(a.ticket_id, a.message_id, a.type, a.text, a.agent); break;
+        case HostAction::Kind::record_outbound:
+          r = tickets.record_outbound(a.ticket_id, a.message_id, a.type, a.text, a.agent);
+          break;
         case HostAction::Kind::record_invite: r = tickets.record_invite(a.ticket_id, a.invite); break;
         case HostAction::Kind::resolve: r = tickets.resolve(a.ticket_id); break;
         case HostAction::Kind::close: r = tickets.close(a.ticket_id); break;
@@ -782,8 +789,9 @@ struct PropertyReport {
   std::string summary() const {
     std::ostringstream out;
     out << scenarios << " scenarios, " << events << " events, " << deliveries << " deliveries";
-    if (failure) out << "; FAILED with seed " << *failed_seed << " (reproduce: make_ticket_scenario(" << *failed_seed
-                     << ")): " << *failure;
+    if (failure)
+      out << "; FAILED with seed " << *failed_seed << " (reproduce: make_ticket_scenario(" << *failed_seed
+          << ")): " << *failure;
     return out.str();
   }
 };
@@ -791,9 +799,10 @@ struct PropertyReport {
 /// The property over `count` scenarios with seeds base_seed, base_seed+1, ...: for each, the
 /// reference store (one in-order delivery) and the store under test (duplicated, displaced,
 /// batched deliveries) must hold equal tickets. Stops at the first failure.
-inline PropertyReport run_ticket_property(const std::function<std::unique_ptr<wagroups::TicketStore>()>& make_reference,
-                                          const std::function<std::unique_ptr<wagroups::TicketStore>(std::uint64_t seed)>& make_test,
-                                          std::size_t count, std::uint64_t base_seed) {
+inline PropertyReport run_ticket_property(
+    const std::function<std::unique_ptr<wagroups::TicketStore>()>& make_reference,
+    const std::function<std::unique_ptr<wagroups::TicketStore>(std::uint64_t seed)>& make_test, std::size_t count,
+    std::uint64_t base_seed) {
   PropertyReport report;
   for (std::size_t n = 0; n < count; ++n) {
     const std::uint64_t seed = base_seed + n;

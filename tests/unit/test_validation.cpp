@@ -524,7 +524,7 @@ TEST_CASE("pin expiration_days: 1-30, required to pin, not to unpin", "[validati
 
 TEST_CASE("join request ids: at least one, none empty, no duplicates", "[validation]") {
   using Action = wagroups::Result<wagroups::JoinRequestsOutcome> (Client::*)(const wagroups::JoinRequestsAction&,
-                                                                           const wagroups::CallOptions&) const;
+                                                                             const wagroups::CallOptions&) const;
   for (Action action : {&Client::approve_join_requests, &Client::reject_join_requests}) {
     {
       FakeClient fc;

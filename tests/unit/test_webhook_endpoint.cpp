@@ -91,7 +91,8 @@ TEST_CASE("a signed POST is answered 200 with its events") {
 TEST_CASE("a POST with a missing or wrong signature is answered 401 and never parsed") {
   const WebhookEndpoint endpoint = make_endpoint();
   const std::string body = group_created_body("120363400000000001", "req-1");
-  for (const std::string& header : {std::string(), compute_signature(body, "another-secret"), std::string("sha256=zz")}) {
+  for (const std::string& header :
+       {std::string(), compute_signature(body, "another-secret"), std::string("sha256=zz")}) {
     const WebhookResponse r = endpoint.handle_post(body, header);
     CHECK(r.http_status == 401);
     CHECK(r.batch.events.empty());

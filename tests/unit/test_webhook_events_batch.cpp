@@ -111,31 +111,38 @@ TEST_CASE("webhook events: string and number timestamps give the same value", "[
   // Placeholders and absent timestamps stay unset rather than failing the body.
   const auto placeholder = parse_ok(item("\"TIMESTAMP\""));
   CHECK(shown(context_of(placeholder.events.at(0)).timestamp) == kUnset);
-  const auto absent = parse_ok(groups_body(kStatus, R"json({"type": "group_suspend", "group_id": "120363298765432101@g.us"})json"));
+  const auto absent =
+      parse_ok(groups_body(kStatus, R"json({"type": "group_suspend", "group_id": "120363298765432101@g.us"})json"));
   CHECK(shown(context_of(absent.events.at(0)).timestamp) == kUnset);
   CHECK(std::holds_alternative<GroupSuspended>(absent.events.at(0)));
   // Same for messages and statuses.
   const auto msg = [](const std::string& ts) {
     return envelope(kMessages, messages_value(R"json({"wa_id": "447700900123"})json",
-                                              R"json({"from": "447700900123", "id": "wamid.T1", "timestamp": )json" + ts +
-                                                  R"json(, "type": "text", "text": {"body": "hi"}})json"));
+                                              R"json({"from": "447700900123", "id": "wamid.T1", "timestamp": )json" +
+                                                  ts + R"json(, "type": "text", "text": {"body": "hi"}})json"));
   };
   CHECK(shown(context_of(parse_ok(msg("\"1751310001\"")).events.at(0)).timestamp) == "1751310001");
   CHECK(shown(context_of(parse_ok(msg("1751310001")).events.at(0)).timestamp) == "1751310001");
 }
 
 TEST_CASE("webhook events: both group-id forms pass through unchanged", "[webhook][events][lenient]") {
-  for (const std::string& group : {kJid, kB64, std::string("HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA")}) {
+  for (const std::string& group :
+       {kJid, kB64, std::string("HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA")}) {
     INFO("group id " << group);
-    const auto lifecycle = parse_ok(groups_body(kLifecycle, R"json({"timestamp": "1751311000", "group_id": ")json" + group +
-                                                                R"json(", "type": "group_delete", "request_id": "R1"})json"));
+    const auto lifecycle =
+        parse_ok(groups_body(kLifecycle, R"json({"timestamp": "1751311000", "group_id": ")json" + group +
+                                             R"json(", "type": "group_delete", "request_id": "R1"})json"));
     CHECK(shown(group_id_of(lifecycle.events.at(0))) == shown(group));
-    const auto message = parse_ok(envelope(kMessages, messages_value(R"json({"wa_id": "447700900123"})json",
-        R"json({"from": "447700900123", "group_id": ")json" + group +
-            R"json(", "id": "wamid.G1", "timestamp": "1751311001", "type": "text", "text": {"body": "ok"}})json")));
+    const auto message = parse_ok(envelope(
+        kMessages,
+        messages_value(
+            R"json({"wa_id": "447700900123"})json",
+            R"json({"from": "447700900123", "group_id": ")json" + group +
+                R"json(", "id": "wamid.G1", "timestamp": "1751311001", "type": "text", "text": {"body": "ok"}})json")));
     CHECK(shown(event_at<GroupMessageReceived>(message, 0).group_id) == shown(group));
     const auto status = parse_ok(envelope(kMessages, statuses_value(R"json({"id": "wamid.G2", "status": "sent",
-        "timestamp": "1751311002", "recipient_type": "group", "recipient_id": ")json" + group + "\"}")));
+        "timestamp": "1751311002", "recipient_type": "group", "recipient_id": ")json" +
+                                                                    group + "\"}")));
     CHECK(shown(event_at<GroupMessageStatus>(status, 0).group_id) == shown(group));
     CHECK(shown(event_at<GroupMessageStatus>(status, 0).recipient_id) == shown(group));
   }
@@ -160,8 +167,14 @@ TEST_CASE("webhook events: kind_of, group_id_of, request_id_of and context_of", 
       {openapi_participants_body(), "participants_added", kB64, "0A1B2C3D4E5F60718293A4B5C6D7E8F9"},
       {remove_ok_body(), "participants_removed", kJid, "7F6E5D4C3B2A19087F6E5D4C3B2A1908"},
       {participant_leaves_body(), "participants_removed", kJid, {}},
-      {join_request_body("group_join_request_created", "1", "5511987654321", "1751304100"), "join_request_created", kJid, {}},
-      {join_request_body("group_join_request_revoked", "2", "5511987654321", "1751304100"), "join_request_revoked", kJid, {}},
+      {join_request_body("group_join_request_created", "1", "5511987654321", "1751304100"),
+       "join_request_created",
+       kJid,
+       {}},
+      {join_request_body("group_join_request_revoked", "2", "5511987654321", "1751304100"),
+       "join_request_revoked",
+       kJid,
+       {}},
       {settings_ok_body(), "group_settings_updated", kJid, "D4C3B2A1908F7E6D5C4B3A2918F7E6D5"},
       {suspend_body("group_suspend", "1751307000"), "group_suspended", kJid, {}},
       {suspend_body("group_suspend_cleared", "1751307000"), "group_suspension_cleared", kJid, {}},

@@ -52,22 +52,27 @@ struct AccountNotice {
 TEST_CASE("webhook events: a registered decoder turns account_update into CustomEvents", "[webhook][events][custom]") {
   int calls = 0;
   WebhookParser parser;
-  parser.register_decoder("account_update", [&calls](const WebhookContext& context, const RawJson& value)
-                                                -> Result<std::vector<std::any>> {
-    ++calls;
-    CHECK(context.field == "account_update");
-    CHECK(context.waba_id == kWaba);
-    AccountNotice notice;
-    notice.event = value.get("event").value_or("");
-    notice.restriction_type = value.get("phone_number");
-    return std::vector<std::any>{notice, std::string("second item")};
-  });
+  parser.register_decoder(
+      "account_update", [&calls](const WebhookContext& context, const RawJson& value) -> Result<std::vector<std::any>> {
+        ++calls;
+        CHECK(context.field == "account_update");
+        CHECK(context.waba_id == kWaba);
+        AccountNotice notice;
+        notice.event = value.get("event").value_or("");
+        notice.restriction_type = value.get("phone_number");
+        return std::vector<std::any>{notice, std::string("second item")};
+      });
   // One body with the custom field between two typed changes: the others are unaffected.
-  const std::string body = R"json({"object": "whatsapp_business_account", "entry": [{"id": "213456789012345", "changes": [
-    {"field": "group_status_update", "value": )json" + groups_value(R"json({"timestamp": "1751312000",
-      "type": "group_suspend", "group_id": "120363298765432101@g.us"})json") + R"json(},
-    {"field": "account_update", "value": )json" + account_update_value() + R"json(},
-    {"field": "message_template_status_update", "value": )json" + template_status_value() + R"json(}]}]})json";
+  const std::string body =
+      R"json({"object": "whatsapp_business_account", "entry": [{"id": "213456789012345", "changes": [
+    {"field": "group_status_update", "value": )json" +
+      groups_value(R"json({"timestamp": "1751312000",
+      "type": "group_suspend", "group_id": "120363298765432101@g.us"})json") +
+      R"json(},
+    {"field": "account_update", "value": )json" +
+      account_update_value() + R"json(},
+    {"field": "message_template_status_update", "value": )json" +
+      template_status_value() + R"json(}]}]})json";
   const auto batch = parse_ok(body, parser);
   CHECK(calls == 1);
   REQUIRE(batch.events.size() == 4);
@@ -119,10 +124,14 @@ TEST_CASE("webhook events: a decoder that returns an error rejects the whole bod
   parser.register_decoder("account_update", [](const WebhookContext&, const RawJson&) -> Result<std::vector<std::any>> {
     return Error::malformed_webhook("value.event", "a known account event", "unrecognised account_update event");
   });
-  const std::string body = R"json({"object": "whatsapp_business_account", "entry": [{"id": "213456789012345", "changes": [
-    {"field": "group_status_update", "value": )json" + groups_value(R"json({"timestamp": "1751312000",
-      "type": "group_suspend", "group_id": "120363298765432101@g.us"})json") + R"json(},
-    {"field": "account_update", "value": )json" + account_update_value() + R"json(}]}]})json";
+  const std::string body =
+      R"json({"object": "whatsapp_business_account", "entry": [{"id": "213456789012345", "changes": [
+    {"field": "group_status_update", "value": )json" +
+      groups_value(R"json({"timestamp": "1751312000",
+      "type": "group_suspend", "group_id": "120363298765432101@g.us"})json") +
+      R"json(},
+    {"field": "account_update", "value": )json" +
+      account_update_value() + R"json(}]}]})json";
   REQUIRE(strict_json(body));
   const auto result = parser.parse(body);
   REQUIRE_FALSE(result.ok());

@@ -56,10 +56,12 @@ TEST_CASE("webhook events: group created", "[webhook][events][lifecycle]") {
   CHECK(shown(e.raw.get("timestamp")) == shown("1751302811"));
 }
 
-TEST_CASE("webhook events: group created with auto_approve, or an unknown mode left unset", "[webhook][events][lifecycle]") {
+TEST_CASE("webhook events: group created with auto_approve, or an unknown mode left unset",
+          "[webhook][events][lifecycle]") {
   const auto item = [](const char* mode) {
     return groups_body(kLifecycle, std::string(R"json({"timestamp":"1751302820","group_id":"120363298765432101@g.us",
-      "type":"group_create","request_id":"AB12","subject":"Case 7","join_approval_mode":")json") + mode + "\"}");
+      "type":"group_create","request_id":"AB12","subject":"Case 7","join_approval_mode":")json") +
+                                       mode + "\"}");
   };
   const auto a = parse_ok(item("auto_approve"));
   CHECK(shown(single<GroupCreated>(a).join_approval_mode) == "auto_approve");
@@ -77,10 +79,10 @@ TEST_CASE("webhook events: group creation failed", "[webhook][events][lifecycle]
   CHECK(shown(e.subject) == shown("Order #1043 - refund"));
   CHECK(shown(e.description) == shown("Refund for a damaged parcel"));
   CHECK(shown(e.errors) ==
-        shown(std::vector<ItemError>{item_error(
-            131211, "Group create limit reached",
-            "Reached the limit for the maximum number of groups that can be created for this number.",
-            "This number already has 10000 active groups.")}));
+        shown(std::vector<ItemError>{
+            item_error(131211, "Group create limit reached",
+                       "Reached the limit for the maximum number of groups that can be created for this number.",
+                       "This number already has 10000 active groups.")}));
   CHECK_FALSE(e.raw.empty());
 }
 
@@ -113,14 +115,14 @@ TEST_CASE("webhook events: group deletion failed", "[webhook][events][lifecycle]
   CHECK(shown(e.context) == shown(ctx(kLifecycle, 1751303050)));
   CHECK(e.group_id == kB64);
   CHECK(shown(e.request_id) == shown("9E8D7C6B5A4F3E2D1C0B9A8F7E6D5C4B"));
-  CHECK(shown(e.errors) ==
-        shown(std::vector<ItemError>{item_error(
-            131041, "Group unknown",
-            "The group was not found, either because it doesn't exist or you are not a member.",
-            "Group 120363298765432101 is not managed by this number.")}));
+  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(
+                               131041, "Group unknown",
+                               "The group was not found, either because it doesn't exist or you are not a member.",
+                               "Group 120363298765432101 is not managed by this number.")}));
 }
 
-TEST_CASE("webhook events: the OpenAPI create example's added_participants with numeric ids", "[webhook][events][lifecycle]") {
+TEST_CASE("webhook events: the OpenAPI create example's added_participants with numeric ids",
+          "[webhook][events][lifecycle]") {
   const auto batch = parse_ok(create_openapi_body());
   const auto& e = single<GroupCreated>(batch);
   CHECK(shown(e.context) == shown(ctx(kLifecycle, 1751303100)));

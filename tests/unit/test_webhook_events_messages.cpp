@@ -98,13 +98,15 @@ TEST_CASE("webhook events: a group text from a BSUID-only sender", "[webhook][ev
   check_message(single<GroupMessageReceived>(batch), want);
 }
 
-TEST_CASE("webhook events: the contact's BSUIDs complete a sender known by phone", "[webhook][events][messages][bsuid]") {
+TEST_CASE("webhook events: the contact's BSUIDs complete a sender known by phone",
+          "[webhook][events][messages][bsuid]") {
   const auto batch = parse_ok(envelope(kMessages, messages_value(R"json({
       "profile": {"name": "Carlos Lima", "username": "@carlos.lima"},
       "wa_id": "5511976543210",
       "user_id": "BR.40516273849501627399",
       "parent_user_id": "BR.ENT.73849501627384950162"
-    })json", R"json({
+    })json",
+                                                                 R"json({
       "from": "5511976543210",
       "group_id": "120363298765432101@g.us",
       "id": "wamid.HBgNNTUxMTk3NjU0MzIxMBUCABIYFjNFQjBGRjAwMTEyMjMzNDQ1NTY2AA==",
@@ -129,8 +131,8 @@ TEST_CASE("webhook events: the contact's BSUIDs complete a sender known by phone
 
 TEST_CASE("webhook events: a sender without a contact entry gets nobody else's", "[webhook][events][messages]") {
   // Two senders, one contact entry (Jonas's): Ana's message must not take Jonas's name.
-  const auto batch = parse_ok(envelope(kMessages, messages_value(
-      R"json({"profile": {"name": "Jonas Weber"}, "wa_id": "4915112345678"})json", R"json({
+  const auto batch = parse_ok(envelope(
+      kMessages, messages_value(R"json({"profile": {"name": "Jonas Weber"}, "wa_id": "4915112345678"})json", R"json({
       "from": "4915112345678", "group_id": "120363298765432101@g.us", "id": "wamid.C1", "timestamp": "1751307600",
       "type": "text", "text": {"body": "On my way"}
     }, {
@@ -148,15 +150,17 @@ TEST_CASE("webhook events: a sender without a contact entry gets nobody else's",
   CHECK(shown(ana.username) == kUnset);
 }
 
-TEST_CASE("webhook events: the only contact of the only message is its sender, even when phone and wa_id differ", "[webhook][events][messages]") {
+TEST_CASE("webhook events: the only contact of the only message is its sender, even when phone and wa_id differ",
+          "[webhook][events][messages]") {
   // Meta: `from` and the contact entry "point to the same participant", and "a WhatsApp user's phone
   // number and ID may not always match" (a leading "+", or Brazil's extra mobile 9 in the phone).
   for (const auto& [from, wa_id] : std::vector<std::pair<std::string, std::string>>{
            {"+4915112345678", "4915112345678"}, {"5511987654321", "551187654321"}}) {
     INFO("from " << from << ", wa_id " << wa_id);
-    const auto batch = parse_ok(envelope(kMessages, messages_value(
-        R"json({"profile": {"name": "Ana Souza"}, "wa_id": ")json" + wa_id + R"json("})json",
-        R"json({"from": ")json" + from + R"json(", "group_id": "120363298765432101@g.us", "id": "wamid.D1",
+    const auto batch = parse_ok(envelope(
+        kMessages, messages_value(R"json({"profile": {"name": "Ana Souza"}, "wa_id": ")json" + wa_id + R"json("})json",
+                                  R"json({"from": ")json" + from +
+                                      R"json(", "group_id": "120363298765432101@g.us", "id": "wamid.D1",
           "timestamp": "1751307700", "type": "text", "text": {"body": "Oi"}})json")));
     const auto& m = single<GroupMessageReceived>(batch);
     CHECK(shown(m.from) == shown(from));

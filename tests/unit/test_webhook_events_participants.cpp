@@ -52,7 +52,8 @@ TEST_CASE("webhook events: a user joins by invite link", "[webhook][events][part
 }
 
 TEST_CASE("webhook events: a join request is created", "[webhook][events][participants]") {
-  const auto batch = parse_ok(join_request_body("group_join_request_created", "1297563840128801", "5511987654321", "1751304100"));
+  const auto batch =
+      parse_ok(join_request_body("group_join_request_created", "1297563840128801", "5511987654321", "1751304100"));
   const auto& e = single<JoinRequestCreated>(batch);
   CHECK(shown(e.context) == shown(ctx(kParticipants, 1751304100)));
   CHECK(e.group_id == kJid);
@@ -63,7 +64,8 @@ TEST_CASE("webhook events: a join request is created", "[webhook][events][partic
 }
 
 TEST_CASE("webhook events: a join request is revoked", "[webhook][events][participants]") {
-  const auto batch = parse_ok(join_request_body("group_join_request_revoked", "1297563840128802", "34612345678", "1751304150"));
+  const auto batch =
+      parse_ok(join_request_body("group_join_request_revoked", "1297563840128802", "34612345678", "1751304150"));
   const auto& e = single<JoinRequestRevoked>(batch);
   CHECK(shown(e.context) == shown(ctx(kParticipants, 1751304150)));
   CHECK(e.group_id == kJid);
@@ -72,7 +74,8 @@ TEST_CASE("webhook events: a join request is revoked", "[webhook][events][partic
   CHECK(shown(e.requester) == shown(person("34612345678")));
 }
 
-TEST_CASE("webhook events: join requests approved in bulk (input + wa_id, numeric timestamp)", "[webhook][events][participants]") {
+TEST_CASE("webhook events: join requests approved in bulk (input + wa_id, numeric timestamp)",
+          "[webhook][events][participants]") {
   const auto batch = parse_ok(join_approved_body());
   const auto& e = single<ParticipantsAdded>(batch);
   CHECK(shown(e.context) == shown(ctx(kParticipants, 1751304200)));
@@ -108,13 +111,13 @@ TEST_CASE("webhook events: a removal that partially fails", "[webhook][events][p
   CHECK(shown(e.removed_participants) == shown(std::vector<Participant>{by_input("4915112345678")}));
   FailedParticipant failed;
   failed.participant = by_input("16465550187");
-  failed.errors = {item_error(131212, "Participant is not a part of the group.", "Participant is not a part of the group.",
+  failed.errors = {item_error(131212, "Participant is not a part of the group.",
+                              "Participant is not a part of the group.",
                               "16465550187 is not in group 120363298765432101.")};
   CHECK(shown(e.failed_participants) == shown(std::vector<FailedParticipant>{failed}));
-  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(
-                               131201, "Not All Participants Remove Succeeded",
-                               "Failed to remove some participants from the group",
-                               "1 of 2 participants could not be removed.")}));
+  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(131201, "Not All Participants Remove Succeeded",
+                                                                   "Failed to remove some participants from the group",
+                                                                   "1 of 2 participants could not be removed.")}));
 }
 
 TEST_CASE("webhook events: a removal that fails entirely", "[webhook][events][participants]") {
@@ -131,9 +134,9 @@ TEST_CASE("webhook events: a removal that fails entirely", "[webhook][events][pa
   second.participant = by_input("34612345678");
   second.errors = {item_error(131212, "Participant is not a part of the group.", {}, {})};
   CHECK(shown(e.failed_participants) == shown(std::vector<FailedParticipant>{first, second}));
-  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(
-                               131212, "Participant is not a part of the group.", "No participant could be removed.",
-                               "None of the 2 participants is in the group.")}));
+  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(131212, "Participant is not a part of the group.",
+                                                                   "No participant could be removed.",
+                                                                   "None of the 2 participants is in the group.")}));
 }
 
 TEST_CASE("webhook events: a participant leaves", "[webhook][events][participants]") {
@@ -151,7 +154,8 @@ TEST_CASE("webhook events: a participant leaves", "[webhook][events][participant
 }
 
 TEST_CASE("webhook events: initiated_by absent or unrecognised is unknown", "[webhook][events][participants]") {
-  const auto batch = parse_ok(groups_body(kParticipants, R"json({"timestamp":"1751304700","group_id":"120363298765432101@g.us",
+  const auto batch =
+      parse_ok(groups_body(kParticipants, R"json({"timestamp":"1751304700","group_id":"120363298765432101@g.us",
       "type":"group_participants_remove","removed_participants":[{"wa_id":"33612345678"}]},
     {"timestamp":"1751304701","group_id":"120363298765432101@g.us","type":"group_participants_remove",
       "initiated_by":"moderator","removed_participants":[{"wa_id":"33612345678"}]})json"));
@@ -174,20 +178,23 @@ TEST_CASE("webhook events: BSUID-era participant events", "[webhook][events][par
   CHECK(by_business.group_id == kJid);
   CHECK(shown(by_business.request_id) == shown("B5D1A2C3E4F50617283940A1B2C3D4E5"));
   CHECK(shown(by_business.initiated_by) == "business");
-  CHECK(shown(by_business.removed_participants) == shown(std::vector<Participant>{by_input("DE.58291047736612095531")}));
+  CHECK(shown(by_business.removed_participants) ==
+        shown(std::vector<Participant>{by_input("DE.58291047736612095531")}));
 
   const auto& left = event_at<ParticipantsRemoved>(batch, 1);
   CHECK(shown(left.context) == shown(ctx(kParticipants, 1775001060, 1)));
   CHECK(shown(left.request_id) == kUnset);
   CHECK(shown(left.initiated_by) == "participant");
   CHECK(shown(left.removed_participants) ==
-        shown(std::vector<Participant>{person({}, "DE.58291047736612095531", "DE.ENT.20394857610293847561", "@lena.hoffmann")}));
+        shown(std::vector<Participant>{
+            person({}, "DE.58291047736612095531", "DE.ENT.20394857610293847561", "@lena.hoffmann")}));
 
   const auto& added = event_at<ParticipantsAdded>(batch, 2);
   CHECK(shown(added.context) == shown(ctx(kParticipants, 1775001120, 2)));
   CHECK(shown(added.reason) == shown("invite_link"));
   CHECK(shown(added.added_participants) ==
-        shown(std::vector<Participant>{person("4915112345678", "DE.11223344556677889900", "DE.ENT.99887766554433221100", "@jonas_weber")}));
+        shown(std::vector<Participant>{
+            person("4915112345678", "DE.11223344556677889900", "DE.ENT.99887766554433221100", "@jonas_weber")}));
 
   const auto& created = event_at<JoinRequestCreated>(batch, 3);
   CHECK(shown(created.context) == shown(ctx(kParticipants, 1775001180, 3)));
@@ -203,7 +210,8 @@ TEST_CASE("webhook events: BSUID-era participant events", "[webhook][events][par
   for (const auto& event : batch.events) CHECK(shown(group_id_of(event)) == shown(kJid));
 }
 
-TEST_CASE("webhook events: the OpenAPI spellings of the participants field and types", "[webhook][events][participants]") {
+TEST_CASE("webhook events: the OpenAPI spellings of the participants field and types",
+          "[webhook][events][participants]") {
   const auto batch = parse_ok(openapi_participants_body());
   REQUIRE(batch.events.size() == 2);
   const auto& added = event_at<ParticipantsAdded>(batch, 0);

@@ -68,9 +68,9 @@ TEST_CASE("webhook events: settings update partially failed", "[webhook][events]
         shown(outcome("Escalated", {}, {}, false,
                       {item_error(131208, "Group Rate Limit Hit", "Too many group operations from this number.",
                                   "Retry the description change later.")})));
-  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(131201, "Request partially succeeded",
-                                                                   "Some settings were not updated.",
-                                                                   "2 of 3 settings failed.")}));
+  CHECK(shown(e.errors) ==
+        shown(std::vector<ItemError>{item_error(131201, "Request partially succeeded",
+                                                "Some settings were not updated.", "2 of 3 settings failed.")}));
   REQUIRE(e.profile_picture);
   CHECK(e.profile_picture->succeeded());
   REQUIRE(e.group_subject);
@@ -84,21 +84,22 @@ TEST_CASE("webhook events: settings update failed entirely", "[webhook][events][
   CHECK(shown(e.context) == shown(ctx(kSettings, 1751306200)));
   CHECK(e.group_id == kB64);
   CHECK(shown(e.request_id) == shown("A0B1C2D3E4F5061728394A5B6C7D8E9F"));
-  const ItemError suspended = item_error(131207, "Group suspended", "The group violates platform policies.",
-                                         "The group is suspended.");
+  const ItemError suspended =
+      item_error(131207, "Group suspended", "The group violates platform policies.", "The group is suspended.");
   CHECK(shown(e.profile_picture) ==
         shown(outcome({}, "image/jpeg", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWo=", false,
                       {item_error(131209, "Invalid Group Profile Picture Aspect Ratio",
                                   "Width and height of the image must be equal.", "The image is 640x480.")})));
   CHECK(shown(e.group_subject) == shown(outcome("Weber kitchen", {}, {}, false, {suspended})));
   CHECK(shown(e.group_description) == shown(outcome("Installation on 14 July", {}, {}, false, {suspended})));
-  CHECK(shown(e.errors) == shown(std::vector<ItemError>{item_error(131207, "Group suspended",
-                                                                   "The group violates platform policies.",
-                                                                   "No setting was changed.")}));
+  CHECK(shown(e.errors) ==
+        shown(std::vector<ItemError>{item_error(131207, "Group suspended", "The group violates platform policies.",
+                                                "No setting was changed.")}));
   CHECK_FALSE(e.all_succeeded());
 }
 
-TEST_CASE("webhook events: the OpenAPI settings example with only profile_picture{mime_type, sha256}", "[webhook][events][settings]") {
+TEST_CASE("webhook events: the OpenAPI settings example with only profile_picture{mime_type, sha256}",
+          "[webhook][events][settings]") {
   const auto batch = parse_ok(settings_openapi_body());
   const auto& e = single<GroupSettingsUpdated>(batch);
   CHECK(shown(e.context) == shown(ctx(kSettings, 1751306300)));

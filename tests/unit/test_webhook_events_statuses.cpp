@@ -99,7 +99,8 @@ TEST_CASE("webhook events: a group message failed with errors", "[webhook][event
   check_status(single<GroupMessageStatus>(batch), want);
 }
 
-TEST_CASE("webhook events: seven participants read one message (pricing inside conversation)", "[webhook][events][statuses]") {
+TEST_CASE("webhook events: seven participants read one message (pricing inside conversation)",
+          "[webhook][events][statuses]") {
   const auto batch = parse_ok(aggregated_read_body());
   REQUIRE(batch.events.size() == kSevenReaders.size());
   for (std::size_t i = 0; i < kSevenReaders.size(); ++i) {
@@ -144,7 +145,8 @@ TEST_CASE("webhook events: several messages delivered to one participant", "[web
   }
 }
 
-TEST_CASE("webhook events: the participant_recipient_id spelling, pricing beside conversation", "[webhook][events][statuses]") {
+TEST_CASE("webhook events: the participant_recipient_id spelling, pricing beside conversation",
+          "[webhook][events][statuses]") {
   const auto batch = parse_ok(participant_recipient_spelling_body());
   GroupMessageStatus want;
   want.context = ctx(kMessages, 1751308300);

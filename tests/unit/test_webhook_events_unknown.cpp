@@ -40,7 +40,8 @@ using wagroups_test::Text;
 // =============================================================================================
 // Fields and types the SDK does not model
 
-TEST_CASE("webhook events: an account_update change is one UnknownEvent with its raw value", "[webhook][events][unknown]") {
+TEST_CASE("webhook events: an account_update change is one UnknownEvent with its raw value",
+          "[webhook][events][unknown]") {
   const auto batch = parse_ok(envelope("account_update", account_update_value()));
   const auto& e = single<UnknownEvent>(batch);
   CHECK(shown(e.context) == shown(ctx("account_update", std::nullopt, 0, 0, 0, kWaba, "", "")));
@@ -67,7 +68,8 @@ TEST_CASE("webhook events: a message_template_status_update change is one Unknow
   CHECK(shown(e.raw.get("message_template_name")) == shown("group_case_invite"));
 }
 
-TEST_CASE("webhook events: a group item of an unknown type is an UnknownEvent with that type", "[webhook][events][unknown]") {
+TEST_CASE("webhook events: a group item of an unknown type is an UnknownEvent with that type",
+          "[webhook][events][unknown]") {
   const std::string unknown_item = R"json({"timestamp": "1751309000", "group_id": "120363298765432101@g.us",
     "type": "group_pinned_message_update", "pin": {"message_id": "wamid.Z9", "duration_days": 7}})json";
   const auto batch = parse_ok(groups_body(kStatus, unknown_item + R"json(,
@@ -85,7 +87,8 @@ TEST_CASE("webhook events: a group item of an unknown type is an UnknownEvent wi
   CHECK(shown(next.context) == shown(ctx(kStatus, 1751309001, 1)));
 }
 
-TEST_CASE("webhook events: a known group type without a group_id is an UnknownEvent, never an empty id", "[webhook][events][unknown]") {
+TEST_CASE("webhook events: a known group type without a group_id is an UnknownEvent, never an empty id",
+          "[webhook][events][unknown]") {
   const std::string item = R"json({"timestamp": "1751309100", "type": "group_delete", "request_id": "R-NOGROUP"})json";
   const auto batch = parse_ok(groups_body(kLifecycle, item));
   const auto& e = single<UnknownEvent>(batch);
@@ -113,7 +116,8 @@ TEST_CASE("webhook events: empty messages/statuses/groups arrays are not dropped
   CHECK(wagroups_test::json_equal(g.raw_json(), groups_only));
 }
 
-TEST_CASE("webhook events: a messages value with neither messages nor statuses is an UnknownEvent", "[webhook][events][unknown]") {
+TEST_CASE("webhook events: a messages value with neither messages nor statuses is an UnknownEvent",
+          "[webhook][events][unknown]") {
   const std::string value = R"json({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15557654321",
     "phone_number_id": "108765432109876"}, "contacts": [{"profile": {"name": "Ana Souza"}, "wa_id": "5511987654321"}]})json";
   const auto batch = parse_ok(envelope(kMessages, value));
@@ -159,7 +163,8 @@ std::string with_unknown_keys(const std::string& body) {
 
 }  // namespace
 
-TEST_CASE("webhook events: unknown keys at every level leave the typed result unchanged", "[webhook][events][unknown]") {
+TEST_CASE("webhook events: unknown keys at every level leave the typed result unchanged",
+          "[webhook][events][unknown]") {
   const std::vector<std::pair<const char*, std::string>> fixtures = {
       {"create ok", create_ok_body()},
       {"create fail", create_fail_body()},
@@ -206,7 +211,7 @@ TEST_CASE("webhook events: unknown keys at every level leave the typed result un
                                 std::to_string(c.change_index) + "].value." + array + "[" +
                                 std::to_string(c.item_index) + "]";
       CHECK(shown(raw.get(kExtraKey)) == shown(where));
-      CHECK(shown(raw.get("zz_future_object")) == kUnset);  // an object is not text...
+      CHECK(shown(raw.get("zz_future_object")) == kUnset);                    // an object is not text...
       CHECK(shown(raw.at("zz_future_object").get("flag")) == shown("true"));  // ...but is reachable
     }
   }

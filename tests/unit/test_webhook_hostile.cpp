@@ -275,7 +275,8 @@ TEST_CASE("hostile: a raw NUL byte and trailing data are refused", "[webhook][ho
   require_decode_error(parse_webhook("// note\n" + group_fixture()), "body");
 }
 
-TEST_CASE("hostile: a real file with trailing data is refused (conformance corpus)", "[webhook][hostile][conformance]") {
+TEST_CASE("hostile: a real file with trailing data is refused (conformance corpus)",
+          "[webhook][hostile][conformance]") {
   // A complete payload followed by a stray '{'.
   const std::string file = wagroups_test::conformance_file("bindambc/textMessageStatusRead.json");
   require_decode_error(parse_webhook(file), "body", "strict JSON (RFC 8259)");
@@ -574,17 +575,17 @@ void check_parse_agrees_with_parse_in_place(const std::vector<std::string>& bodi
 }  // namespace
 
 TEST_CASE("hostile: parse leaves its input alone and agrees with parse_in_place", "[webhook][hostile]") {
-  check_parse_agrees_with_parse_in_place(
-      {group_fixture(), group_body(R"({"group_id":"G1","type":"group_x","k":[1,{"a":null}]})"),
-       body_with("calls", R"({"calls":[{"id":"c1","status":"\u0041\n"}]})")});
+  check_parse_agrees_with_parse_in_place({group_fixture(),
+                                          group_body(R"({"group_id":"G1","type":"group_x","k":[1,{"a":null}]})"),
+                                          body_with("calls", R"({"calls":[{"id":"c1","status":"\u0041\n"}]})")});
 }
 
 TEST_CASE("hostile: parse agrees with parse_in_place on real group files (conformance corpus)",
           "[webhook][hostile][conformance]") {
   std::vector<std::string> bodies;
-  for (const char* file : {"restfb/webhook-group-participants-update.json",
-                           "restfb/webhook-incoming-message-status-group-bsuid.json",
-                           "restfb/webhook-incoming-message-text-bsuid.json"}) {
+  for (const char* file :
+       {"restfb/webhook-group-participants-update.json", "restfb/webhook-incoming-message-status-group-bsuid.json",
+        "restfb/webhook-incoming-message-text-bsuid.json"}) {
     bodies.push_back(wagroups_test::conformance_file(file));
   }
   check_parse_agrees_with_parse_in_place(bodies);
@@ -634,7 +635,7 @@ TEST_CASE("hostile: copied and moved-from parsers keep working", "[webhook][host
   CHECK(moved.limits().max_events == 1);
   // The moved-from parser behaves as a default one.
   CHECK(original.limits().max_events == WebhookLimits{}.max_events);  // NOLINT(bugprone-use-after-move)
-  CHECK(original.parse(group_fixture())->events.size() == 4);              // NOLINT(bugprone-use-after-move)
+  CHECK(original.parse(group_fixture())->events.size() == 4);         // NOLINT(bugprone-use-after-move)
   require_decode_error(moved.parse(group_fixture()), "body", "at most 1 events");
 }
 

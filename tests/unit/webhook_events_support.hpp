@@ -30,10 +30,10 @@ using wagroups_test::person;
 using wagroups_test::shown;
 using wagroups_test::Text;
 
-
-
 // Expected values (rendering and `person` are in webhook_test_support.hpp).
-inline Participant by_input(Text input, Text wa_id = {}) { return person(std::move(wa_id), {}, {}, {}, std::move(input)); }
+inline Participant by_input(Text input, Text wa_id = {}) {
+  return person(std::move(wa_id), {}, {}, {}, std::move(input));
+}
 
 inline ItemError item_error(int code, Text title, Text message, Text details, Text href = {}) {
   ItemError e;
@@ -45,7 +45,8 @@ inline ItemError item_error(int code, Text title, Text message, Text details, Te
   return e;
 }
 
-inline SettingOutcome outcome(Text text, Text mime_type, Text sha256, std::optional<bool> ok, std::vector<ItemError> errors = {}) {
+inline SettingOutcome outcome(Text text, Text mime_type, Text sha256, std::optional<bool> ok,
+                              std::vector<ItemError> errors = {}) {
   SettingOutcome s;
   s.text = std::move(text);
   s.mime_type = std::move(mime_type);
@@ -92,8 +93,7 @@ inline std::string dump(const WebhookEvent& event) {
                  " added=" + shown(e.added_participants);
         } else if constexpr (std::is_same_v<T, GroupCreateFailed>) {
           out += shown(e.context) + " group_id=" + shown(e.group_id) + " request_id=" + shown(e.request_id) +
-                 " subject=" + shown(e.subject) + " description=" + shown(e.description) +
-                 " errors=" + shown(e.errors);
+                 " subject=" + shown(e.subject) + " description=" + shown(e.description) + " errors=" + shown(e.errors);
         } else if constexpr (std::is_same_v<T, GroupDeleted>) {
           out += shown(e.context) + " group_id=" + e.group_id + " request_id=" + shown(e.request_id);
         } else if constexpr (std::is_same_v<T, GroupDeleteFailed>) {
@@ -146,8 +146,8 @@ inline std::string metadata_member(const std::string& phone_id = kPhoneId, const
 }
 
 inline std::string envelope(const std::string& field, const std::string& value, const std::string& waba = kWaba) {
-  return R"({"object":"whatsapp_business_account","entry":[{"id":")" + waba +
-         R"(","changes":[{"value":)" + value + R"(,"field":")" + field + R"("}]}]})";
+  return R"({"object":"whatsapp_business_account","entry":[{"id":")" + waba + R"(","changes":[{"value":)" + value +
+         R"(,"field":")" + field + R"("}]}]})";
 }
 
 inline std::string groups_value(const std::string& items) {
@@ -201,8 +201,8 @@ const T& single(const WebhookBatch& batch) {
 }
 
 inline WebhookContext ctx(const std::string& field, std::optional<std::int64_t> timestamp, std::size_t item = 0,
-                   std::size_t entry = 0, std::size_t change = 0, const std::string& waba = kWaba,
-                   const std::string& phone_id = kPhoneId, const std::string& display = kDisplay) {
+                          std::size_t entry = 0, std::size_t change = 0, const std::string& waba = kWaba,
+                          const std::string& phone_id = kPhoneId, const std::string& display = kDisplay) {
   WebhookContext c;
   c.waba_id = waba;
   c.phone_number_id = phone_id;
@@ -248,7 +248,8 @@ inline std::string join_request_body(const char* type, const char* request_id, c
     "group_id": "120363298765432101@g.us",
     "type": ")json" + type + R"json(",
     "reason": "user_requested",
-    "join_request_id": ")json" + request_id + R"json(",
+    "join_request_id": ")json" + request_id +
+                                        R"json(",
     "wa_id": ")json" + wa_id + R"json("
   })json");
 }
@@ -302,7 +303,7 @@ inline std::string group_failed_body() { return webhook_fixture("statuses/group_
 // Seven participants read one message; `pricing` sits inside `conversation` (S2's aggregated shape):
 // kSevenReaders[i] reads at 1751308100 + i, as a string for even i, a number for odd i.
 inline const std::vector<std::string> kSevenReaders = {"4915112345678", "447700900123", "5511987654321", "34612345678",
-                                                "16465550187", "33612345678", "819012345678"};
+                                                       "16465550187",   "33612345678",  "819012345678"};
 inline std::string aggregated_read_body() { return webhook_fixture("statuses/aggregated_read"); }
 
 // Three messages delivered to one participant, in the order of kThreeWamids.
@@ -312,7 +313,9 @@ inline const std::vector<std::string> kThreeWamids = {
     "wamid.HBgXMTIwMzYzMjk4NzY1NDMyMTAxQGcudXMVAgARGBIzMzMzMzMzMzMzMzMzMzMzAA=="};
 inline std::string multi_message_delivered_body() { return webhook_fixture("statuses/multi_message_delivered"); }
 
-inline std::string participant_recipient_spelling_body() { return webhook_fixture("statuses/participant_recipient_spelling"); }
+inline std::string participant_recipient_spelling_body() {
+  return webhook_fixture("statuses/participant_recipient_spelling");
+}
 inline std::string read_without_pricing_body() { return webhook_fixture("statuses/read_without_pricing"); }
 // BSUID era: no participant phone, a contacts[] entry per aggregated status (listed in the other
 // order than the statuses, so a parser must match them by BSUID, not by position).

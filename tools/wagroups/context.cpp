@@ -49,7 +49,8 @@ bool split_state(const std::string& text, SandboxConfig& config, std::string& si
   std::size_t at = 0;
   while (at < body.size()) {
     const std::size_t comma = body.find(',', at);
-    const std::string_view pair = body.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+    const std::string_view pair =
+        body.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
     at = comma == std::string_view::npos ? body.size() : comma + 1;
     const std::size_t colon = pair.find(':');
     if (colon == std::string_view::npos || pair.size() < 3 || pair.front() != '"' || pair[colon - 1] != '"')
@@ -119,29 +120,34 @@ std::optional<std::string> read_file(const std::string& path) {
 
 void add_sandbox_options(CLI::App& command, BackendOptions& options) {
   command.add_flag("--json", options.json, "Machine-readable output: JSON on stdout");
-  command.add_option("--sandbox-state", options.sandbox_state,
-                     std::string("The sandbox's state file (default: ") + kDefaultSandboxState + ")")
+  command
+      .add_option("--sandbox-state", options.sandbox_state,
+                  std::string("The sandbox's state file (default: ") + kDefaultSandboxState + ")")
       ->envname("WAGROUPS_SANDBOX_STATE");
-  command.add_option("--webhook-url", options.webhook_url,
-                     "POST the sandbox's webhooks there, signed (e.g. `wagroups webhook serve`); "
-                     "without it they stay queued in the state")
+  command
+      .add_option("--webhook-url", options.webhook_url,
+                  "POST the sandbox's webhooks there, signed (e.g. `wagroups webhook serve`); "
+                  "without it they stay queued in the state")
       ->envname("WAGROUPS_WEBHOOK_URL");
-  command.add_option("--app-secret", options.app_secret,
-                     std::string("The secret the sandbox signs its webhooks with (default: \"") +
-                         kDefaultSandboxSecret + "\"; $WAGROUPS_APP_SECRET keeps it out of ps)")
+  command
+      .add_option("--app-secret", options.app_secret,
+                  std::string("The secret the sandbox signs its webhooks with (default: \"") + kDefaultSandboxSecret +
+                      "\"; $WAGROUPS_APP_SECRET keeps it out of ps)")
       ->envname("WAGROUPS_APP_SECRET");
 }
 
 void add_backend_options(CLI::App& command, BackendOptions& options) {
   add_sandbox_options(command, options);
-  command.add_option("--phone-number-id", options.phone_number_id,
-                     "The business phone number id (with $WAGROUPS_ACCESS_TOKEN: the real Graph API)")
+  command
+      .add_option("--phone-number-id", options.phone_number_id,
+                  "The business phone number id (with $WAGROUPS_ACCESS_TOKEN: the real Graph API)")
       ->envname("WAGROUPS_PHONE_NUMBER_ID");
   command.add_option("--api-version", options.api_version, "Graph API version")->capture_default_str();
   command.add_option("--base-url", options.base_url, "Graph API origin")->capture_default_str();
   command.add_flag("--sandbox", options.force_sandbox, "Use the sandbox even when $WAGROUPS_ACCESS_TOKEN is set");
-  command.add_option("--max-retry-wait", options.max_retry_wait,
-                     "Seconds a retry may wait for Retry-After; longer: the error is reported")
+  command
+      .add_option("--max-retry-wait", options.max_retry_wait,
+                  "Seconds a retry may wait for Retry-After; longer: the error is reported")
       ->check(CLI::Range(0, 3600))
       ->capture_default_str();
 }
@@ -151,12 +157,12 @@ std::unique_ptr<Session> Session::open(const BackendOptions& options, Need need,
   session->options_ = options;
   const char* token = std::getenv("WAGROUPS_ACCESS_TOKEN");
   const bool have_token = token != nullptr && *token != '\0';
-  const bool graph = need == Need::any_backend && have_token && !options.phone_number_id.empty() &&
-                     !options.force_sandbox;
+  const bool graph =
+      need == Need::any_backend && have_token && !options.phone_number_id.empty() && !options.force_sandbox;
   if (graph) {
     // The token never appears in output: only that it is set.
-    print_progress("using the Graph API at " + options.base_url + "/" + options.api_version +
-                   " with phone number id " + options.phone_number_id + " (WAGROUPS_ACCESS_TOKEN is set)");
+    print_progress("using the Graph API at " + options.base_url + "/" + options.api_version + " with phone number id " +
+                   options.phone_number_id + " (WAGROUPS_ACCESS_TOKEN is set)");
     session->make_client();
     return session;
   }
@@ -165,7 +171,8 @@ std::unique_ptr<Session> Session::open(const BackendOptions& options, Need need,
   if (need == Need::sandbox) why = "";
   else if (options.force_sandbox) why = " (--sandbox)";
   else if (!have_token) why = " (no WAGROUPS_ACCESS_TOKEN)";
-  else why = " (WAGROUPS_ACCESS_TOKEN is set, but no phone number id: set WAGROUPS_PHONE_NUMBER_ID or --phone-number-id)";
+  else
+    why = " (WAGROUPS_ACCESS_TOKEN is set, but no phone number id: set WAGROUPS_PHONE_NUMBER_ID or --phone-number-id)";
   if (need == Need::any_backend) print_progress("using the sandbox" + why + "; state in " + session->state_path_);
   if (!session->load(exit_code)) return nullptr;
   return session;
@@ -194,7 +201,8 @@ bool Session::load(int& exit_code) {
     return false;
   }
   if (text && !split_state(*text, config_, simulator_state)) {
-    print_error("the sandbox state " + state_path_ + " is damaged (its wagroups_cli settings); remove it to start afresh");
+    print_error("the sandbox state " + state_path_ +
+                " is damaged (its wagroups_cli settings); remove it to start afresh");
     exit_code = exit_failure;
     return false;
   }
@@ -293,8 +301,8 @@ std::size_t Session::deliver_webhooks() {
   }
   const auto restored = simulator_->load_state(snapshot);
   (void)restored;  // the snapshot is the simulator's own output
-  print_error("webhook delivery to " + options_.webhook_url + " failed (" + failure + "): " +
-              std::to_string(deliveries.size()) + " webhook(s) stay queued" +
+  print_error("webhook delivery to " + options_.webhook_url + " failed (" + failure +
+              "): " + std::to_string(deliveries.size()) + " webhook(s) stay queued" +
               (delivered > 0 ? " (" + std::to_string(delivered) + " already delivered will be sent again)" : ""));
   return delivered;
 }
@@ -315,8 +323,7 @@ int Session::finish(int exit_code) {
   if (text.empty() || text.front() != '{') {
     saved = text;
   } else {
-    saved = "{\"wagroups_cli\":" + config_json(config_) +
-            (text.size() > 2 ? "," + text.substr(1) : "}");
+    saved = "{\"wagroups_cli\":" + config_json(config_) + (text.size() > 2 ? "," + text.substr(1) : "}");
   }
   std::string error;
   if (!write_file_atomically(state_path_, saved, error)) {

@@ -22,15 +22,15 @@ namespace wagroups_cli {
 
 /// Options every API command shares (flags win over the environment).
 struct BackendOptions {
-  std::string phone_number_id;   // --phone-number-id, $WAGROUPS_PHONE_NUMBER_ID
+  std::string phone_number_id;  // --phone-number-id, $WAGROUPS_PHONE_NUMBER_ID
   std::string api_version = "v23.0";
   std::string base_url = "https://graph.facebook.com";
-  bool force_sandbox = false;    // --sandbox: even when a token is set
-  std::string sandbox_state;     // --sandbox-state, $WAGROUPS_SANDBOX_STATE
-  std::string webhook_url;       // --webhook-url, $WAGROUPS_WEBHOOK_URL (sandbox webhooks go there)
-  std::string app_secret;        // --app-secret, $WAGROUPS_APP_SECRET (signs the sandbox's webhooks)
-  int max_retry_wait = 10;       // seconds; a longer Retry-After is reported instead of waited for
-  bool json = false;             // --json: machine output on stdout
+  bool force_sandbox = false;  // --sandbox: even when a token is set
+  std::string sandbox_state;   // --sandbox-state, $WAGROUPS_SANDBOX_STATE
+  std::string webhook_url;     // --webhook-url, $WAGROUPS_WEBHOOK_URL (sandbox webhooks go there)
+  std::string app_secret;      // --app-secret, $WAGROUPS_APP_SECRET (signs the sandbox's webhooks)
+  int max_retry_wait = 10;     // seconds; a longer Retry-After is reported instead of waited for
+  bool json = false;           // --json: machine output on stdout
 };
 
 /// The sandbox's default state file.

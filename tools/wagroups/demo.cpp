@@ -258,7 +258,7 @@ class Demo {
 
     wagroups::ClientOptions client;
     wagroups::CurlTransportOptions curl;
-    curl.proxy = std::string();  // loopback: never through a proxy from the environment
+    curl.proxy = std::string();                              // loopback: never through a proxy from the environment
     client.transport = wagroups::make_curl_transport(curl);  // the real CurlTransport, over loopback HTTP
     client.access_token = token;
     client.phone_number_id = sim.phone_number_id;
@@ -361,7 +361,8 @@ class Demo {
     const auto requests = client_->list_all_join_requests(group_id_);
     if (!requests) return fail("list_all_join_requests: " + requests.error().to_string());
     if (requests->size() != expected)
-      return fail("expected " + std::to_string(expected) + " join request(s), found " + std::to_string(requests->size()));
+      return fail("expected " + std::to_string(expected) + " join request(s), found " +
+                  std::to_string(requests->size()));
     std::vector<std::string> ids;
     std::string who;
     for (const auto& r : *requests) {
@@ -398,7 +399,8 @@ class Demo {
       }
       request_id = *created->request_id;
       pending_.track(request_id, wagroups::OperationKind::create_group);
-      const auto opened = tickets_->open_ticket({request_id, client_->options().phone_number_id, kAgent, std::string(kSubject), std::nullopt});
+      const auto opened = tickets_->open_ticket(
+          {request_id, client_->options().phone_number_id, kAgent, std::string(kSubject), std::nullopt});
       if (!opened) {
         fail("open_ticket: " + opened.error().to_string());
         return exit_failure;
@@ -467,8 +469,7 @@ class Demo {
     if (!approve_pending(1) || !step(1min)) return exit_failure;
     if (!customer_says(kCustomers[2], "Hi all, my parcel came with a broken handle.") || !step(3min))
       return exit_failure;
-    if (!business_says("Thank you all. Replacements ship today; tracking numbers follow by email.") ||
-        !step(31min))
+    if (!business_says("Thank you all. Replacements ship today; tracking numbers follow by email.") || !step(31min))
       return exit_failure;
 
     // 7. Idle for 31 minutes: the policy resolves the ticket; a new message reopens it.
@@ -499,7 +500,8 @@ class Demo {
     using wagroups::DeliveryStatus;
     using wagroups::MessageDirection;
     Expectations expect;
-    expect.check(t.state == wagroups::TicketState::closed, std::string("state is ") + wagroups::to_string(t.state) + ", not closed");
+    expect.check(t.state == wagroups::TicketState::closed,
+                 std::string("state is ") + wagroups::to_string(t.state) + ", not closed");
     expect.check(t.assignee == std::optional<std::string>(kAgent), "assignee is not agent-7");
     expect.check(t.subject == std::optional<std::string>(kSubject), "subject differs");
     expect.check(t.group_id == std::optional<std::string>(group_id_), "group id differs");
@@ -540,8 +542,8 @@ class Demo {
       }
       if (index < 3) {
         expect.check(read == readers_expected[index] && m.delivery.size() == readers_expected[index],
-                     "business message " + std::to_string(index + 1) + " was read by " + std::to_string(read) +
-                         " of " + std::to_string(m.delivery.size()) + " member(s), not " +
+                     "business message " + std::to_string(index + 1) + " was read by " + std::to_string(read) + " of " +
+                         std::to_string(m.delivery.size()) + " member(s), not " +
                          std::to_string(readers_expected[index]));
       }
       ++index;

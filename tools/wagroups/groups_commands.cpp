@@ -38,7 +38,7 @@ struct CreateOptions {
   std::string subject;
   std::string description;
   bool approval_required = false;
-  std::string db;        // open a ticket for the request in this store
+  std::string db;                // open a ticket for the request in this store
   std::string assignee = "cli";  // the agent the ticket is assigned to
 };
 
@@ -163,9 +163,12 @@ struct InfoOptions {
 };
 
 const wagroups::GroupField kAllFields[] = {
-    wagroups::GroupField::subject,          wagroups::GroupField::description,
-    wagroups::GroupField::participants,     wagroups::GroupField::total_participant_count,
-    wagroups::GroupField::suspended,        wagroups::GroupField::creation_timestamp,
+    wagroups::GroupField::subject,
+    wagroups::GroupField::description,
+    wagroups::GroupField::participants,
+    wagroups::GroupField::total_participant_count,
+    wagroups::GroupField::suspended,
+    wagroups::GroupField::creation_timestamp,
     wagroups::GroupField::join_approval_mode,
 };
 
@@ -211,7 +214,8 @@ int run_info(Session& session, const InfoOptions& o) {
   write_line("id: " + info->id);
   if (info->subject) write_line("subject: " + *info->subject);
   if (info->description) write_line("description: " + *info->description);
-  if (info->join_approval_mode) write_line(std::string("join approval: ") + wagroups::to_string(*info->join_approval_mode));
+  if (info->join_approval_mode)
+    write_line(std::string("join approval: ") + wagroups::to_string(*info->join_approval_mode));
   if (info->suspended) write_line(std::string("suspended: ") + (*info->suspended ? "yes" : "no"));
   if (info->creation_timestamp) write_line("created: " + format_time(*info->creation_timestamp));
   if (info->total_participant_count)
@@ -294,7 +298,9 @@ int run_delete(Session& session, const GroupOptions& o) {
 enum class LinkAction { get, reset, remove };
 
 int run_invite_link(Session& session, const GroupOptions& o, LinkAction action) {
-  const char* what = action == LinkAction::get ? "invite-link get" : action == LinkAction::reset ? "invite-link reset" : "invite-link delete";
+  const char* what = action == LinkAction::get     ? "invite-link get"
+                     : action == LinkAction::reset ? "invite-link reset"
+                                                   : "invite-link delete";
   if (action == LinkAction::remove) {
     const auto removed = session.client().delete_invite_link(o.group);
     if (!removed) return report_error(what, removed.error());
@@ -332,7 +338,8 @@ struct JoinRequestOptions {
 
 int run_join_list(Session& session, const GroupOptions& o) {
   const auto requests = session.client().list_all_join_requests(o.group, [](std::size_t pages, std::size_t items) {
-    if (pages > 1) print_progress("page " + std::to_string(pages) + ": " + std::to_string(items) + " request(s) so far");
+    if (pages > 1)
+      print_progress("page " + std::to_string(pages) + ": " + std::to_string(items) + " request(s) so far");
   });
   if (!requests) return report_error("join-requests list", requests.error());
   if (session.options().json) {
@@ -358,8 +365,8 @@ int run_join_list(Session& session, const GroupOptions& o) {
 int run_join_action(Session& session, const JoinRequestOptions& o, bool approve) {
   const char* what = approve ? "join-requests approve" : "join-requests reject";
   wagroups::JoinRequestsAction action{o.group, o.ids};
-  const auto result = approve ? session.client().approve_join_requests(action)
-                              : session.client().reject_join_requests(action);
+  const auto result =
+      approve ? session.client().approve_join_requests(action) : session.client().reject_join_requests(action);
   if (!result) return report_error(what, result.error());
   if (session.options().json) {
     JsonWriter w;
@@ -378,7 +385,8 @@ int run_join_action(Session& session, const JoinRequestOptions& o, bool approve)
     write_line(w.text());
   } else {
     for (const auto& id : result->succeeded) write_line((approve ? "approved: " : "rejected: ") + id);
-    for (const auto& f : result->failed) write_line("failed: " + f.join_request_id + "  " + describe_item_errors(f.errors));
+    for (const auto& f : result->failed)
+      write_line("failed: " + f.join_request_id + "  " + describe_item_errors(f.errors));
   }
   if (!result->all_succeeded()) {
     print_error(std::string(what) + ": " + std::to_string(result->failed.size()) + " of " +
@@ -474,7 +482,8 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("--before", o->before, "Page cursor: the page before this one");
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, &state] {
-      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_list(s, *o); });
+      with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                   [&](Session& s) { return run_list(s, *o); });
     });
   }
   {
@@ -484,7 +493,8 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("--fields", o->fields, "Only these fields (comma-separated): " + field_names())->delimiter(',');
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, &state] {
-      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_info(s, *o); });
+      with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                   [&](Session& s) { return run_info(s, *o); });
     });
   }
   {
@@ -496,7 +506,8 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     o->picture_option = cmd->add_option("--picture", o->picture, "A square JPEG, at least 192x192, at most 5 MB");
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, &state] {
-      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_update(s, *o); });
+      with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                   [&](Session& s) { return run_update(s, *o); });
     });
   }
   {
@@ -505,7 +516,8 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("group", o->group, "Group id")->required();
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, &state] {
-      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_delete(s, *o); });
+      with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                   [&](Session& s) { return run_delete(s, *o); });
     });
   }
 
@@ -536,14 +548,14 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("group", o->group, "Group id")->required();
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, &state] {
-      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_join_list(s, *o); });
+      with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                   [&](Session& s) { return run_join_list(s, *o); });
     });
   }
   for (const bool approve : {true, false}) {
     auto o = std::make_shared<JoinRequestOptions>();
     CLI::App* cmd = join->add_subcommand(approve ? "approve" : "reject",
-                                         approve ? "Approve join requests: the people join"
-                                                 : "Reject join requests");
+                                         approve ? "Approve join requests: the people join" : "Reject join requests");
     cmd->add_option("group", o->group, "Group id")->required();
     cmd->add_option("ids", o->ids, "Join request ids")->required();
     add_backend_options(*cmd, o->backend);
@@ -564,7 +576,8 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("people", o->people, "Phone numbers, WhatsApp ids or BSUIDs")->required();
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, &state] {
-      with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_remove(s, *o); });
+      with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                   [&](Session& s) { return run_remove(s, *o); });
     });
   }
 }

@@ -97,7 +97,8 @@ void register_invite_commands(CLI::App& app, CommandState& state) {
   cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &state] {
-    with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run_invite(s, *o); });
+    with_session(o->backend, Session::Need::any_backend, state.exit_code,
+                 [&](Session& s) { return run_invite(s, *o); });
   });
 }
 

@@ -15,9 +15,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string(wagroups::version()));
   app.require_subcommand(1);
   // One line on stderr, in the same form as the commands' own errors.
-  app.failure_message([](const CLI::App*, const CLI::Error& e) {
-    return std::string("wagroups: ") + e.what() + " (see --help)\n";
-  });
+  app.failure_message(
+      [](const CLI::App*, const CLI::Error& e) { return std::string("wagroups: ") + e.what() + " (see --help)\n"; });
 
   // libcurl never raises signals here (CURLOPT_NOSIGNAL), but a peer closing a socket must not
   // kill the process either.

@@ -16,19 +16,13 @@ int exit_code_for(const wagroups::Error& error) {
   using wagroups::ErrorCode;
   switch (error.code) {
     case ErrorCode::invalid_argument:
-    case ErrorCode::unsupported:
-      return exit_invalid;
-    case ErrorCode::transport:
-      return exit_transport;
-    case ErrorCode::graph_api:
-      return error.is_rate_limited() ? exit_rate_limited : exit_api;
-    case ErrorCode::decode:
-      return exit_api;  // the API answered something unreadable
-    case ErrorCode::unauthenticated:
-      return exit_refused;
+    case ErrorCode::unsupported: return exit_invalid;
+    case ErrorCode::transport: return exit_transport;
+    case ErrorCode::graph_api: return error.is_rate_limited() ? exit_rate_limited : exit_api;
+    case ErrorCode::decode: return exit_api;  // the API answered something unreadable
+    case ErrorCode::unauthenticated: return exit_refused;
     case ErrorCode::conflict:
-    case ErrorCode::storage:
-      return exit_storage;
+    case ErrorCode::storage: return exit_storage;
   }
   return exit_failure;
 }
@@ -41,28 +35,17 @@ std::string hint_for(const wagroups::Error& error) {
   switch (error.graph_code()) {
     case codes::not_eligible:
       return "this phone number is not eligible for groups (131215: an Official Business Account number is needed)";
-    case codes::group_rate_limit:
-      return "too many group operations from this number (131208)";
-    case codes::participant_overlimit:
-      return "the group is full (131204: 8 participants, the business included)";
-    case codes::group_create_limit:
-      return "this number has reached its limit of active groups (131211)";
-    case codes::bad_group:
-      return "nobody has joined the group yet, so the business cannot message it (131020)";
-    case codes::group_unknown:
-      return "no such group, or it was deleted (131041)";
-    case codes::group_suspended:
-      return "the group is suspended (131207)";
-    case codes::participant_not_in_group:
-      return "not a member of the group (131212)";
-    case codes::join_request_not_found:
-      return "no such pending join request (131213)";
-    case codes::unsupported_group_message:
-      return "this message type is not supported in groups (130501)";
-    case 190:
-      return "the access token was refused (190)";
-    default:
-      break;
+    case codes::group_rate_limit: return "too many group operations from this number (131208)";
+    case codes::participant_overlimit: return "the group is full (131204: 8 participants, the business included)";
+    case codes::group_create_limit: return "this number has reached its limit of active groups (131211)";
+    case codes::bad_group: return "nobody has joined the group yet, so the business cannot message it (131020)";
+    case codes::group_unknown: return "no such group, or it was deleted (131041)";
+    case codes::group_suspended: return "the group is suspended (131207)";
+    case codes::participant_not_in_group: return "not a member of the group (131212)";
+    case codes::join_request_not_found: return "no such pending join request (131213)";
+    case codes::unsupported_group_message: return "this message type is not supported in groups (130501)";
+    case 190: return "the access token was refused (190)";
+    default: break;
   }
   if (error.code == wagroups::ErrorCode::unsupported) return "not supported in groups";
   if (error.code == wagroups::ErrorCode::invalid_argument) return "refused before sending";

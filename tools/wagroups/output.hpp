@@ -19,17 +19,17 @@ namespace wagroups_cli {
 /// Process exit codes, documented in the README ("Command line").
 enum ExitCode : int {
   exit_ok = 0,
-  exit_failure = 1,     // I/O error (unreadable file or stdin) or anything unexpected
-  exit_usage = 2,       // bad command line
-  exit_refused = 3,     // signature (or secret) did not check out
-  exit_malformed = 4,   // body is not an acceptable webhook (not JSON, wrong envelope, over a limit)
-  exit_api = 5,         // the Graph API (or the sandbox) answered with an error, or a batch only
-                        // partly succeeded (participants remove, join-requests approve/reject, send)
+  exit_failure = 1,       // I/O error (unreadable file or stdin) or anything unexpected
+  exit_usage = 2,         // bad command line
+  exit_refused = 3,       // signature (or secret) did not check out
+  exit_malformed = 4,     // body is not an acceptable webhook (not JSON, wrong envelope, over a limit)
+  exit_api = 5,           // the Graph API (or the sandbox) answered with an error, or a batch only
+                          // partly succeeded (participants remove, join-requests approve/reject, send)
   exit_rate_limited = 6,  // throttled (131208, HTTP 429, ...): try again later
-  exit_transport = 7,   // the API could not be reached (connect, TLS, timeout)
-  exit_invalid = 8,     // refused before sending: an invalid argument, or a type groups do not support
-  exit_storage = 9,     // the ticket store (SQLite) failed
-  exit_not_found = 10,  // no such ticket or group in local data
+  exit_transport = 7,     // the API could not be reached (connect, TLS, timeout)
+  exit_invalid = 8,       // refused before sending: an invalid argument, or a type groups do not support
+  exit_storage = 9,       // the ticket store (SQLite) failed
+  exit_not_found = 10,    // no such ticket or group in local data
 };
 
 /// The exit code for an SDK error (see `ExitCode`).

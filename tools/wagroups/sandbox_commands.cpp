@@ -87,7 +87,7 @@ enum class PersonAction { join, cancel_request, leave };
 
 int run_people(Session& session, const PeopleOptions& o, PersonAction action) {
   Simulator& sim = session.simulator();
-  const char* what = action == PersonAction::join ? "sandbox join"
+  const char* what = action == PersonAction::join             ? "sandbox join"
                      : action == PersonAction::cancel_request ? "sandbox cancel-request"
                                                               : "sandbox leave";
   std::optional<std::string> link;
@@ -107,7 +107,7 @@ int run_people(Session& session, const PeopleOptions& o, PersonAction action) {
   w.begin_object().key("results").begin_array();
   for (const auto& phone : o.phones) {
     const Person p = person_for(o, phone);
-    wagroups::Result<void> done = action == PersonAction::join ? sim.join_by_link(*link, p)
+    wagroups::Result<void> done = action == PersonAction::join             ? sim.join_by_link(*link, p)
                                   : action == PersonAction::cancel_request ? sim.cancel_join_request(o.group, p)
                                                                            : sim.leave(o.group, p);
     std::string outcome;
@@ -327,7 +327,8 @@ void register_sandbox_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("--rate-limit", o->rate_limit, "Group operations per window (131208 beyond; 0: none)")
         ->check(CLI::Range(0, 1000000));
     cmd->add_option("--rate-window", o->rate_window, "The rate limit's window in seconds")->check(CLI::Range(1, 86400));
-    cmd->add_option("--auto-statuses", o->auto_statuses, "Members' delivered/read statuses after each send (true/false)");
+    cmd->add_option("--auto-statuses", o->auto_statuses,
+                    "Members' delivered/read statuses after each send (true/false)");
     on_sandbox(cmd, o, state, &run_config);
   }
 }

@@ -96,7 +96,8 @@ class TicketRecorder {
 
 // Sends to every group in turn. One line per group (or one JSON object for all); the exit code
 // is that of the first failure, after trying every group.
-int send_to_all(Session& session, const char* what, const SendOptions& o, const Recorded& recorded, const Sender& send) {
+int send_to_all(Session& session, const char* what, const SendOptions& o, const Recorded& recorded,
+                const Sender& send) {
   const std::vector<std::string> groups = o.all_groups();
   if (groups.empty()) {
     print_error(std::string(what) + ": name a group (GROUP or --group, repeatable)");
@@ -148,10 +149,10 @@ int send_to_all(Session& session, const char* what, const SendOptions& o, const 
 
 std::optional<wagroups::MessageType> parse_message_type(const std::string& name) {
   using wagroups::MessageType;
-  for (const MessageType t : {MessageType::image, MessageType::video, MessageType::audio, MessageType::document,
-                              MessageType::sticker, MessageType::text, MessageType::template_, MessageType::pin,
-                              MessageType::interactive, MessageType::reaction, MessageType::location,
-                              MessageType::contacts}) {
+  for (const MessageType t :
+       {MessageType::image, MessageType::video, MessageType::audio, MessageType::document, MessageType::sticker,
+        MessageType::text, MessageType::template_, MessageType::pin, MessageType::interactive, MessageType::reaction,
+        MessageType::location, MessageType::contacts}) {
     if (name == wagroups::to_string(t)) return t;
   }
   return std::nullopt;
@@ -180,9 +181,8 @@ int run_media(Session& session, const SendOptions& o) {
   if (!o.media_link.empty()) media.link = o.media_link;
   if (!o.caption.empty()) media.caption = o.caption;
   if (!o.filename.empty()) media.filename = o.filename;
-  return send_to_all(session, "send media", o, {o.media_type, media.caption}, [&](const std::string& group) {
-    return session.client().send_media(group, *type, media);
-  });
+  return send_to_all(session, "send media", o, {o.media_type, media.caption},
+                     [&](const std::string& group) { return session.client().send_media(group, *type, media); });
 }
 
 int run_template(Session& session, const SendOptions& o) {
@@ -197,17 +197,16 @@ int run_template(Session& session, const SendOptions& o) {
     for (const auto& p : o.parameters) body.parameters.push_back(wagroups::TemplateParameter::text_value(p));
     t.components.push_back(std::move(body));
   }
-  return send_to_all(session, "send template", o, {"template", o.template_name}, [&](const std::string& group) {
-    return session.client().send_template(group, t);
-  });
+  return send_to_all(session, "send template", o, {"template", o.template_name},
+                     [&](const std::string& group) { return session.client().send_template(group, t); });
 }
 
 int run_pin(Session& session, const SendOptions& o) {
   return send_to_all(session, o.unpin ? "send pin --unpin" : "send pin", o, {"pin", std::nullopt},
                      [&](const std::string& group) {
-    return o.unpin ? session.client().unpin_message(group, o.message_id)
-                   : session.client().pin_message(group, o.message_id, o.days);
-  });
+                       return o.unpin ? session.client().unpin_message(group, o.message_id)
+                                      : session.client().pin_message(group, o.message_id, o.days);
+                     });
 }
 
 CLI::App* add_send_command(CLI::App* send, const char* name, const char* help, std::shared_ptr<SendOptions> o) {
@@ -242,7 +241,8 @@ void register_send_commands(CLI::App& app, CommandState& state) {
   }
   {
     auto o = std::make_shared<SendOptions>();
-    CLI::App* cmd = add_send_command(send, "media", "An image, video, audio, document or sticker, by media id or link", o);
+    CLI::App* cmd =
+        add_send_command(send, "media", "An image, video, audio, document or sticker, by media id or link", o);
     cmd->add_option("--type", o->media_type, "image, video, audio, document or sticker")->capture_default_str();
     CLI::Option* id = cmd->add_option("--id", o->media_id, "An uploaded media id");
     CLI::Option* link = cmd->add_option("--link", o->media_link, "A public https link");

@@ -24,8 +24,8 @@ namespace wagroups_cli {
 // ---------------------------------------------------------------------------------------------
 // ticket_view.hpp
 
-std::unique_ptr<wagroups::SqliteTicketStore> open_ticket_store(const std::string& path, int& exit_code,
-                                                               bool must_exist, wagroups::SqliteOptions options) {
+std::unique_ptr<wagroups::SqliteTicketStore> open_ticket_store(const std::string& path, int& exit_code, bool must_exist,
+                                                               wagroups::SqliteOptions options) {
   struct stat st {};
   if (must_exist && ::stat(path.c_str(), &st) != 0) {
     print_error("no ticket store at " + path + " (`wagroups webhook serve --db " + path +
@@ -112,8 +112,8 @@ std::vector<std::string> render_ticket(const wagroups::Ticket& t, TimeStyle styl
   if (!times.empty()) out.push_back("  times:     " + times);
   if (!t.creation_errors.empty()) out.push_back("  creation failed: " + describe_item_errors(t.creation_errors));
 
-  out.push_back("  members (" + std::to_string(t.members.size()) + "; " + std::to_string(t.seats_taken()) +
-                " of " + std::to_string(wagroups::limits::max_participants) + " seats with the business):");
+  out.push_back("  members (" + std::to_string(t.members.size()) + "; " + std::to_string(t.seats_taken()) + " of " +
+                std::to_string(wagroups::limits::max_participants) + " seats with the business):");
   for (const auto& m : t.members) {
     // A joined member: when they joined (later facts, such as their messages, move status_since).
     const bool joined = m.status == wagroups::MemberStatus::joined && m.first_joined_at;
@@ -144,7 +144,8 @@ std::vector<std::string> render_ticket(const wagroups::Ticket& t, TimeStyle styl
       for (const auto& [key, status] : m.delivery) {
         marks += (marks.empty() ? "" : ", ") + member_name(t, key) + " " + wagroups::to_string(status);
       }
-      if (marks.empty() && m.group_status != wagroups::DeliveryStatus::unknown) marks = wagroups::to_string(m.group_status);
+      if (marks.empty() && m.group_status != wagroups::DeliveryStatus::unknown)
+        marks = wagroups::to_string(m.group_status);
       if (!marks.empty()) line += "  [" + marks + "]";
     }
     if (!m.errors.empty()) line += "  errors: " + describe_item_errors(m.errors);
@@ -179,8 +180,9 @@ void write_ticket_summary_json(JsonWriter& w, const wagroups::StoredTicket& stor
   const wagroups::Ticket& t = stored.ticket;
   w.begin_object().member("ticket_id", t.ticket_id).member("state", wagroups::to_string(t.state));
   w.member("assignee", t.assignee).member("subject", t.subject).member("group_id", t.group_id);
-  const auto joined = std::count_if(t.members.begin(), t.members.end(),
-                                    [](const wagroups::Member& m) { return m.status == wagroups::MemberStatus::joined; });
+  const auto joined = std::count_if(t.members.begin(), t.members.end(), [](const wagroups::Member& m) {
+    return m.status == wagroups::MemberStatus::joined;
+  });
   w.key("members_joined").number(static_cast<std::int64_t>(joined));
   w.key("messages").number(static_cast<std::int64_t>(t.timeline.size()));
   w.key("invites").number(static_cast<std::int64_t>(t.invites.size()));
@@ -273,7 +275,8 @@ void register_tickets_commands(CLI::App& app, CommandState& state) {
   tickets->require_subcommand(1);
   {
     auto o = std::make_shared<ListOptions>();
-    CLI::App* cmd = tickets->add_subcommand("list", "List tickets (state, assignee, members joined, messages, subject)");
+    CLI::App* cmd =
+        tickets->add_subcommand("list", "List tickets (state, assignee, members joined, messages, subject)");
     cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
     cmd->add_option("--state", o->state, "Only tickets in this state (open, resolved, closed, ...)");
     cmd->add_option("--assignee", o->assignee, "Only this agent's tickets");
@@ -284,7 +287,8 @@ void register_tickets_commands(CLI::App& app, CommandState& state) {
   }
   {
     auto o = std::make_shared<ShowOptions>();
-    CLI::App* cmd = tickets->add_subcommand("show", "Show a ticket: members, invites, timeline with delivery per member");
+    CLI::App* cmd =
+        tickets->add_subcommand("show", "Show a ticket: members, invites, timeline with delivery per member");
     cmd->add_option("ticket", o->ticket, "Ticket id (or the group id, or the create request id)")->required();
     cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
     cmd->add_flag("--json", o->json, "The ticket as JSON (wagroups::to_json)");

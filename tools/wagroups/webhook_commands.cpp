@@ -53,14 +53,10 @@ const char* refusal_hint(wagroups::AuthFailure failure) {
       return "no app secret: pass --app-secret or set WAGROUPS_APP_SECRET (or --no-verify to skip the check)";
     case wagroups::AuthFailure::missing_signature:
       return "no signature: pass --signature with the X-Hub-Signature-256 header value (or --no-verify)";
-    case wagroups::AuthFailure::bad_prefix:
-      return "the signature must start with \"sha256=\"";
-    case wagroups::AuthFailure::bad_hex:
-      return "the signature must be \"sha256=\" and 64 hexadecimal digits";
-    case wagroups::AuthFailure::signature_mismatch:
-      return "the signature does not match this body and app secret";
-    default:
-      return "the signature did not check out";
+    case wagroups::AuthFailure::bad_prefix: return "the signature must start with \"sha256=\"";
+    case wagroups::AuthFailure::bad_hex: return "the signature must be \"sha256=\" and 64 hexadecimal digits";
+    case wagroups::AuthFailure::signature_mismatch: return "the signature does not match this body and app secret";
+    default: return "the signature did not check out";
   }
 }
 
@@ -220,8 +216,7 @@ int run_parse(const ParseOptions& options) {
     }
   }
   if (body.size() > options.max_body_bytes) {
-    print_error("body refused: larger than " + std::to_string(options.max_body_bytes) +
-                " bytes (--max-body-bytes)");
+    print_error("body refused: larger than " + std::to_string(options.max_body_bytes) + " bytes (--max-body-bytes)");
     return exit_malformed;
   }
 
@@ -258,16 +253,14 @@ void register_webhook_commands(CLI::App& app, CommandState& state) {
 
   auto options = std::make_shared<ParseOptions>();
   CLI::App* parse = webhook->add_subcommand(
-      "parse",
-      "Verify one webhook body (file or stdin, read byte for byte) and print its events as JSON Lines");
-  options->app_secret_option = parse->add_option(
-      "--app-secret", options->app_secret,
-      "App secret for the signature check (default: $WAGROUPS_APP_SECRET, which keeps it out of ps)");
-  options->signature_option = parse->add_option(
-      "--signature", options->signature, "The X-Hub-Signature-256 header value: sha256=<64 hex digits>");
+      "parse", "Verify one webhook body (file or stdin, read byte for byte) and print its events as JSON Lines");
+  options->app_secret_option =
+      parse->add_option("--app-secret", options->app_secret,
+                        "App secret for the signature check (default: $WAGROUPS_APP_SECRET, which keeps it out of ps)");
+  options->signature_option = parse->add_option("--signature", options->signature,
+                                                "The X-Hub-Signature-256 header value: sha256=<64 hex digits>");
   options->file_option = parse->add_option("--file", options->file, "Read the body from this file ('-': stdin)");
-  parse->add_flag("--no-verify", options->no_verify,
-                  "Skip the signature check (for bodies you already trust)")
+  parse->add_flag("--no-verify", options->no_verify, "Skip the signature check (for bodies you already trust)")
       ->excludes(options->app_secret_option)
       ->excludes(options->signature_option);
   parse->add_option("--max-body-bytes", options->max_body_bytes, "Refuse bodies larger than this")

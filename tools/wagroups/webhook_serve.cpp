@@ -92,8 +92,8 @@ int run_serve(const ServeOptions& o) {
     if (r.error) {
       print_error(r.http_status >= 500 ? "could not store a webhook (answered " + std::to_string(r.http_status) +
                                              ", so it will be delivered again): " + r.error->to_string()
-                                       : "refused a POST (" + std::to_string(r.http_status) + "): " +
-                                             r.error->to_string());  // never the secret
+                                       : "refused a POST (" + std::to_string(r.http_status) +
+                                             "): " + r.error->to_string());  // never the secret
       return;
     }
     if (r.applied) print_changes(*r.applied);
@@ -102,8 +102,8 @@ int run_serve(const ServeOptions& o) {
     }
   });
 
-  const int port = o.port == 0 ? server.bind_to_any_port("127.0.0.1")
-                               : (server.bind_to_port("127.0.0.1", o.port) ? o.port : -1);
+  const int port =
+      o.port == 0 ? server.bind_to_any_port("127.0.0.1") : (server.bind_to_port("127.0.0.1", o.port) ? o.port : -1);
   if (port < 0) {
     print_error("webhook serve: cannot listen on 127.0.0.1:" + std::to_string(o.port));
     return exit_failure;
@@ -167,7 +167,8 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
   cmd->add_option("--path", o->path, "URL path")->capture_default_str();
   cmd->add_option("--app-secret", o->app_secret, "App secret for the signatures (default: $WAGROUPS_APP_SECRET)")
       ->envname("WAGROUPS_APP_SECRET");
-  cmd->add_option("--verify-token", o->verify_token, "Token for the subscription handshake (default: $WAGROUPS_VERIFY_TOKEN)")
+  cmd->add_option("--verify-token", o->verify_token,
+                  "Token for the subscription handshake (default: $WAGROUPS_VERIFY_TOKEN)")
       ->envname("WAGROUPS_VERIFY_TOKEN");
   cmd->add_option("--db", o->db, "The ticket store (created when missing)")
       ->envname("WAGROUPS_TICKETS_DB")
@@ -175,9 +176,11 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
   cmd->add_option("--max-body-bytes", o->max_body_bytes, "Refuse larger bodies (413)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--auto-resolve-after", o->auto_resolve_minutes, "Resolve open tickets idle this many minutes (0: never)")
+  cmd->add_option("--auto-resolve-after", o->auto_resolve_minutes,
+                  "Resolve open tickets idle this many minutes (0: never)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--auto-close-after", o->auto_close_minutes, "Close resolved tickets after this many minutes (0: never)")
+  cmd->add_option("--auto-close-after", o->auto_close_minutes,
+                  "Close resolved tickets after this many minutes (0: never)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o->json, "One JSON object per line");
   cmd->callback([o, &state] { state.exit_code = run_serve(*o); });

@@ -54,36 +54,28 @@ class WAGROUPS_API Client {
   const ClientOptions& options() const noexcept;
 
   // Groups.
-  Result<CreateGroupResponse> create_group(const CreateGroupRequest& request,
-                                           const CallOptions& call = {}) const;
-  Result<ListGroupsResponse> list_groups(const ListGroupsRequest& request = {},
-                                         const CallOptions& call = {}) const;
+  Result<CreateGroupResponse> create_group(const CreateGroupRequest& request, const CallOptions& call = {}) const;
+  Result<ListGroupsResponse> list_groups(const ListGroupsRequest& request = {}, const CallOptions& call = {}) const;
   /// Walks every page of active groups, calling `visit` for each group (return false to stop).
   /// An expired cursor (131059) restarts the walk from the first page; groups already visited are
   /// not visited again. The walk ends on an empty or short last page, a missing or repeated cursor,
   /// or a page with nothing new. Returns how many groups were visited. On a failure mid-walk the
   /// groups already visited stay delivered; the Result carries the error.
-  Result<std::size_t> for_each_group(const std::function<bool(const GroupSummary&)>& visit,
-                                     int page_size = 100, const PageProgress& progress = {},
-                                     const CallOptions& call = {}) const;
+  Result<std::size_t> for_each_group(const std::function<bool(const GroupSummary&)>& visit, int page_size = 100,
+                                     const PageProgress& progress = {}, const CallOptions& call = {}) const;
   /// Every active group, collected with `for_each_group`.
-  Result<std::vector<GroupSummary>> list_all_groups(int page_size = 100,
-                                                    const PageProgress& progress = {},
+  Result<std::vector<GroupSummary>> list_all_groups(int page_size = 100, const PageProgress& progress = {},
                                                     const CallOptions& call = {}) const;
-  Result<GroupInfo> get_group_info(const GetGroupInfoRequest& request,
-                                   const CallOptions& call = {}) const;
+  Result<GroupInfo> get_group_info(const GetGroupInfoRequest& request, const CallOptions& call = {}) const;
   Result<UpdateGroupSettingsResponse> update_group_settings(const UpdateGroupSettingsRequest& request,
                                                             const CallOptions& call = {}) const;
-  Result<DeleteGroupResponse> delete_group(const std::string& group_id,
-                                           const CallOptions& call = {}) const;
+  Result<DeleteGroupResponse> delete_group(const std::string& group_id, const CallOptions& call = {}) const;
 
   // Invite link.
   Result<InviteLink> get_invite_link(const std::string& group_id, const CallOptions& call = {}) const;
   /// Creates a new link; every earlier link stops working.
-  Result<InviteLink> reset_invite_link(const std::string& group_id,
-                                       const CallOptions& call = {}) const;
-  Result<DeleteInviteLinkResponse> delete_invite_link(const std::string& group_id,
-                                                      const CallOptions& call = {}) const;
+  Result<InviteLink> reset_invite_link(const std::string& group_id, const CallOptions& call = {}) const;
+  Result<DeleteInviteLinkResponse> delete_invite_link(const std::string& group_id, const CallOptions& call = {}) const;
 
   // Join requests.
   Result<JoinRequestsPage> list_join_requests(const ListJoinRequestsRequest& request,
@@ -94,9 +86,9 @@ class WAGROUPS_API Client {
                                                           const PageProgress& progress = {},
                                                           const CallOptions& call = {}) const;
   Result<JoinRequestsOutcome> approve_join_requests(const JoinRequestsAction& request,
-                                                   const CallOptions& call = {}) const;
+                                                    const CallOptions& call = {}) const;
   Result<JoinRequestsOutcome> reject_join_requests(const JoinRequestsAction& request,
-                                                  const CallOptions& call = {}) const;
+                                                   const CallOptions& call = {}) const;
 
   // Participants.
   Result<RemoveParticipantsResponse> remove_participants(const RemoveParticipantsRequest& request,
@@ -104,22 +96,18 @@ class WAGROUPS_API Client {
 
   // Messages to a group.
   /// Sends any `GroupMessage`; types groups do not support are refused before sending.
-  Result<SendMessageResponse> send_group_message(const GroupMessage& message,
-                                                 const CallOptions& call = {}) const;
-  Result<SendMessageResponse> send_text(const std::string& group_id, const std::string& body,
-                                        bool preview_url = false,
+  Result<SendMessageResponse> send_group_message(const GroupMessage& message, const CallOptions& call = {}) const;
+  Result<SendMessageResponse> send_text(const std::string& group_id, const std::string& body, bool preview_url = false,
                                         const CallOptions& call = {}) const;
   /// `type` is one of image, video, audio, document, sticker.
-  Result<SendMessageResponse> send_media(const std::string& group_id, MessageType type,
-                                         const MediaRef& media, const CallOptions& call = {}) const;
-  Result<SendMessageResponse> send_template(const std::string& group_id,
-                                            const TemplateMessage& template_message,
+  Result<SendMessageResponse> send_media(const std::string& group_id, MessageType type, const MediaRef& media,
+                                         const CallOptions& call = {}) const;
+  Result<SendMessageResponse> send_template(const std::string& group_id, const TemplateMessage& template_message,
                                             const CallOptions& call = {}) const;
   /// Pins a message for `expiration_days` (1-30).
   Result<SendMessageResponse> pin_message(const std::string& group_id, const std::string& message_id,
                                           int expiration_days, const CallOptions& call = {}) const;
-  Result<SendMessageResponse> unpin_message(const std::string& group_id,
-                                            const std::string& message_id,
+  Result<SendMessageResponse> unpin_message(const std::string& group_id, const std::string& message_id,
                                             const CallOptions& call = {}) const;
 
   // 1:1.

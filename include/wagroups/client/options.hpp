@@ -59,9 +59,9 @@ struct ClientOptions {
   std::string user_agent_suffix;
   /// The HTTP transport; a `CurlTransport` with default options when null.
   std::shared_ptr<Transport> transport;
-  Sleeper sleeper;             ///< default: std::this_thread::sleep_for
-  RandomSource random;         ///< default: a per-client seeded Mersenne twister
-  Clock clock;                 ///< default: std::chrono::system_clock::now
+  Sleeper sleeper;      ///< default: std::this_thread::sleep_for
+  RandomSource random;  ///< default: a per-client seeded Mersenne twister
+  Clock clock;          ///< default: std::chrono::system_clock::now
 };
 
 /// Per-call overrides of the client's settings.

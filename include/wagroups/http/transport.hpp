@@ -25,8 +25,7 @@ WAGROUPS_API const char* to_string(HttpMethod method) noexcept;
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 /// The value of the first header named `name` (ASCII case-insensitive), if any.
-WAGROUPS_API std::optional<std::string_view> find_header(const HttpHeaders& headers,
-                                                         std::string_view name) noexcept;
+WAGROUPS_API std::optional<std::string_view> find_header(const HttpHeaders& headers, std::string_view name) noexcept;
 
 struct HttpRequest {
   HttpMethod method = HttpMethod::get;
@@ -36,9 +35,7 @@ struct HttpRequest {
   /// Whole-exchange limit for this request; zero means the transport's default.
   std::chrono::milliseconds timeout{0};
 
-  std::optional<std::string_view> header(std::string_view name) const noexcept {
-    return find_header(headers, name);
-  }
+  std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(headers, name); }
 };
 
 struct HttpResponse {
@@ -46,9 +43,7 @@ struct HttpResponse {
   HttpHeaders headers;
   std::string body;
 
-  std::optional<std::string_view> header(std::string_view name) const noexcept {
-    return find_header(headers, name);
-  }
+  std::optional<std::string_view> header(std::string_view name) const noexcept { return find_header(headers, name); }
 };
 
 /// Sends one HTTP request. An HTTP 4xx or 5xx answer is a *successful* send (the caller maps it);

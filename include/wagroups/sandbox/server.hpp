@@ -15,7 +15,6 @@
 #include "wagroups/export.hpp"
 #include "wagroups/sandbox/simulator.hpp"
 
-
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace sandbox {
@@ -25,7 +24,7 @@ struct ServerOptions {
   /// Loopback only: "127.0.0.1", "::1" or "localhost" (bound as 127.0.0.1); anything else is
   /// refused with `invalid_argument`.
   std::string host = "127.0.0.1";
-  int port = 0;                    ///< 0: an ephemeral port
+  int port = 0;  ///< 0: an ephemeral port
   /// Where webhooks are POSTed (e.g. "http://127.0.0.1:8080/webhook"); unset: they stay queued.
   std::optional<std::string> webhook_url;
   /// Asynchronous like Meta: queued webhooks are POSTed by a background thread after this delay.

@@ -48,8 +48,8 @@ struct SimulatorOptions {
   std::string app_secret = "sandbox-secret";  ///< signs every webhook
   /// When set, requests must carry `Authorization: Bearer <token>` (else Graph error 190).
   std::optional<std::string> access_token;
-  bool eligible = true;            ///< false: every group operation answers 131215
-  int max_groups = static_cast<int>(limits::max_groups_per_number);  ///< active groups per number (131211 beyond)
+  bool eligible = true;                                               ///< false: every group operation answers 131215
+  int max_groups = static_cast<int>(limits::max_groups_per_number);   ///< active groups per number (131211 beyond)
   int max_participants = static_cast<int>(limits::max_participants);  ///< including the business (131204 beyond)
   /// Group operations (create, settings, delete, remove, invite link, join-request actions) allowed
   /// per `rate_window` per number; beyond: HTTP 429 + Retry-After + code 131208. 0 = no limit.
@@ -71,10 +71,10 @@ struct SimulatorOptions {
 
 /// A simulated WhatsApp user.
 struct Person {
-  std::string phone;                     ///< digits, e.g. "15550123001"
-  std::optional<std::string> user_id;    ///< BSUID, e.g. "US.1001"
+  std::string phone;                   ///< digits, e.g. "15550123001"
+  std::optional<std::string> user_id;  ///< BSUID, e.g. "US.1001"
   std::optional<std::string> username;
-  std::string name = "Customer";         ///< profile name in contacts[]
+  std::string name = "Customer";  ///< profile name in contacts[]
 };
 
 /// One webhook POST as Meta would send it.
@@ -87,7 +87,7 @@ struct WebhookDelivery {
 /// A member as the simulator sees it.
 struct SimMember {
   Person person;
-  bool joined = false;                       ///< false: a pending join request
+  bool joined = false;  ///< false: a pending join request
   std::optional<std::string> join_request_id;
 };
 

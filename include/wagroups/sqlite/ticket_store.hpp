@@ -21,7 +21,6 @@
 #include "wagroups/export.hpp"
 #include "wagroups/tickets.hpp"
 
-
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 

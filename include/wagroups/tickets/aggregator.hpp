@@ -42,15 +42,15 @@ WAGROUPS_API std::optional<std::string> event_key(const WebhookEvent& event);
 /// What applying changed, so a host can push UI updates.
 enum class TicketChangeKind {
   ticket_created,
-  ticket_linked,       ///< the group id was attached to a create request's ticket
+  ticket_linked,  ///< the group id was attached to a create request's ticket
   message_appended,
   status_advanced,
   roster_changed,
   invite_updated,
   state_changed,
-  fields_changed,      ///< subject, invite link, suspension, ...
-  duplicate_ignored,   ///< the event's key was already applied: nothing changed
-  not_applicable,      ///< an event tickets do not use (unknown fields, 1:1 messages, ...)
+  fields_changed,     ///< subject, invite link, suspension, ...
+  duplicate_ignored,  ///< the event's key was already applied: nothing changed
+  not_applicable,     ///< an event tickets do not use (unknown fields, 1:1 messages, ...)
 };
 
 WAGROUPS_API const char* to_string(TicketChangeKind kind) noexcept;
@@ -75,7 +75,7 @@ struct ApplyOutcome {
 struct OpenTicketRequest {
   std::string request_id;  ///< from create_group's answer
   std::string phone_number_id;
-  std::string assignee;    ///< the agent
+  std::string assignee;  ///< the agent
   std::optional<std::string> subject;
   std::optional<std::int64_t> requested_at;  ///< Unix seconds; default: the clock
 };
@@ -101,8 +101,8 @@ class WAGROUPS_API TicketAggregator {
   Result<ApplyOutcome> apply(const std::vector<WebhookEvent>& events);
   Result<ApplyOutcome> apply(const WebhookBatch& batch);
   /// Records a message the business sent to the group (so statuses attach to it).
-  Result<ApplyOutcome> record_outbound(const std::string& ticket_id, const std::string& message_id,
-                                       std::string type, std::optional<std::string> text,
+  Result<ApplyOutcome> record_outbound(const std::string& ticket_id, const std::string& message_id, std::string type,
+                                       std::optional<std::string> text,
                                        std::optional<std::string> agent = std::nullopt);
   /// Records an invitation sent (or attempted) for the ticket; `invite.message_id` becomes a lookup
   /// so that its 1:1 status webhooks update it. A second record for the same phone replaces the

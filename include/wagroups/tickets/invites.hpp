@@ -19,7 +19,6 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 class Client;
 
-
 /// The approved 1:1 template that carries the invite link.
 struct InviteTemplate {
   std::string name;
@@ -61,9 +60,9 @@ struct InviteOutcome {
 /// `record_invite` with it; until then its status webhooks find no ticket), the later invitees were
 /// not sent (send to them again).
 WAGROUPS_API Result<std::vector<InviteOutcome>> send_invites(const Client& client, TicketAggregator& tickets,
-                                                           const std::string& ticket_id,
-                                                           const InviteTemplate& invite_template,
-                                                           const std::vector<std::string>& invitee_phones);
+                                                             const std::string& ticket_id,
+                                                             const InviteTemplate& invite_template,
+                                                             const std::vector<std::string>& invitee_phones);
 
 WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -35,8 +35,8 @@ WAGROUPS_API std::optional<TicketState> parse_ticket_state(std::string_view text
 /// Who a person is. From 2026 the phone may be missing and the BSUID is the identity. Two keys
 /// denote the same person when their BSUIDs are equal, or (when either lacks a BSUID) their phones are.
 struct PersonKey {
-  std::optional<std::string> phone;     ///< wa_id / from / input / recipient_participant_id
-  std::optional<std::string> bsuid;     ///< user_id / from_user_id / recipient_participant_user_id
+  std::optional<std::string> phone;  ///< wa_id / from / input / recipient_participant_id
+  std::optional<std::string> bsuid;  ///< user_id / from_user_id / recipient_participant_user_id
   std::optional<std::string> username;
   /// "bsuid:<id>" when a BSUID is known, else "phone:<number>", else "".
   WAGROUPS_API std::string canonical() const;
@@ -62,11 +62,11 @@ struct Member {
 
 /// A 1:1 template invitation carrying the group's invite link.
 struct Invite {
-  std::string phone;                      ///< the invitee
-  std::int64_t sent_at = 0;               ///< when the send was attempted
-  std::optional<std::string> message_id;  ///< wamid, when Meta accepted the send
+  std::string phone;                                ///< the invitee
+  std::int64_t sent_at = 0;                         ///< when the send was attempted
+  std::optional<std::string> message_id;            ///< wamid, when Meta accepted the send
   DeliveryStatus status = DeliveryStatus::unknown;  ///< from the 1:1 status webhooks
-  std::optional<std::string> error;       ///< the send's failure (Error::to_string), or a failed status's
+  std::optional<std::string> error;                 ///< the send's failure (Error::to_string), or a failed status's
 };
 
 enum class MessageDirection { inbound, outbound };
@@ -105,7 +105,7 @@ struct Ticket {
   std::optional<std::string> assignee;  ///< the agent who opened the ticket
   std::optional<std::string> invite_link;
   TicketState state = TicketState::unlinked;  ///< derived from the facts below and the policy
-  bool group_created = false;  ///< the group_create webhook (success) was applied
+  bool group_created = false;                 ///< the group_create webhook (success) was applied
   bool suspended = false;
   std::int64_t suspension_changed_at = 0;  ///< timestamp of the latest suspend/clear fact
   bool group_deleted = false;
@@ -116,7 +116,7 @@ struct Ticket {
   std::vector<TimelineMessage> timeline;   ///< sorted by (timestamp, message_id)
   std::optional<std::int64_t> created_at;  ///< the group's creation (or the create request)
   std::optional<std::int64_t> first_join_at;
-  std::int64_t last_activity_at = 0;       ///< latest message either way, or creation
+  std::int64_t last_activity_at = 0;  ///< latest message either way, or creation
   std::optional<std::int64_t> last_inbound_at;
   std::optional<std::int64_t> resolved_at;
   std::optional<std::int64_t> closed_at;
@@ -127,7 +127,6 @@ struct Ticket {
   WAGROUPS_API const Member* find_member(const PersonKey& person) const noexcept;
   WAGROUPS_API const TimelineMessage* find_message(std::string_view message_id) const noexcept;
 };
-
 
 WAGROUPS_API bool operator==(const PersonKey& a, const PersonKey& b) noexcept;
 WAGROUPS_API bool operator==(const Member& a, const Member& b) noexcept;

@@ -33,8 +33,7 @@ class WAGROUPS_API WebhookDispatcher {
   WebhookDispatcher& on(Handler handler) {
     static_assert(is_event_type<Event>(), "Event must be one of the WebhookEvent alternatives");
     std::function<void(const Event&)> typed(std::move(handler));
-    typed_[std::type_index(typeid(Event))].push_back(
-        [typed](const WebhookEvent& e) { typed(std::get<Event>(e)); });
+    typed_[std::type_index(typeid(Event))].push_back([typed](const WebhookEvent& e) { typed(std::get<Event>(e)); });
     return *this;
   }
   /// Handles `UnknownEvent`s of one `field` (e.g. "account_update").
@@ -43,9 +42,8 @@ class WAGROUPS_API WebhookDispatcher {
   template <typename T, typename Handler>
   WebhookDispatcher& on_custom(Handler handler) {
     std::function<void(const T&, const WebhookContext&)> typed(std::move(handler));
-    custom_[std::type_index(typeid(T))].push_back([typed](const CustomEvent& e) {
-      typed(*std::any_cast<T>(&e.payload), e.context);
-    });
+    custom_[std::type_index(typeid(T))].push_back(
+        [typed](const CustomEvent& e) { typed(*std::any_cast<T>(&e.payload), e.context); });
     return *this;
   }
   /// Events no other handler took.
@@ -64,8 +62,7 @@ class WAGROUPS_API WebhookDispatcher {
     if constexpr (I == std::variant_size_v<WebhookEvent>) {
       return false;
     } else {
-      return std::is_same_v<Event, std::variant_alternative_t<I, WebhookEvent>> ||
-             is_event_type<Event, I + 1>();
+      return std::is_same_v<Event, std::variant_alternative_t<I, WebhookEvent>> || is_event_type<Event, I + 1>();
     }
   }
 

@@ -69,16 +69,14 @@ class WAGROUPS_API WebhookEndpoint {
   explicit WebhookEndpoint(WebhookEndpointOptions options);
 
   /// The GET subscription handshake (`hub.mode`, `hub.verify_token`, `hub.challenge`).
-  WebhookResponse handle_get(std::string_view mode, std::string_view verify_token,
-                             std::string_view challenge) const;
+  WebhookResponse handle_get(std::string_view mode, std::string_view verify_token, std::string_view challenge) const;
   /// A POST, verified and parsed, nothing else: 200 with the batch, or the refusal.
   WebhookResponse handle_post(std::string body, std::string_view signature_header) const;
   /// A POST handed to `handler` once verified and parsed; 200 only when it succeeded.
   WebhookResponse handle_post(std::string body, std::string_view signature_header,
                               const WebhookBatchHandler& handler) const;
   /// A POST applied to tickets in one store unit; 200 only after the store committed.
-  WebhookResponse handle_post(std::string body, std::string_view signature_header,
-                              TicketAggregator& tickets) const;
+  WebhookResponse handle_post(std::string body, std::string_view signature_header, TicketAggregator& tickets) const;
 
   /// The status a refusal or failure is answered with (the table above).
   static int http_status_for(const Error& error) noexcept;

@@ -192,8 +192,8 @@ struct ReplyContext {
 /// One inbound message (`value.messages[i]`), with the sender's contact entry merged in.
 struct InboundMessage {
   WebhookContext context;
-  std::string id;    ///< wamid
-  std::string type;  ///< "text", "image", ..., "unsupported" (kept as sent, never refused)
+  std::string id;                       ///< wamid
+  std::string type;                     ///< "text", "image", ..., "unsupported" (kept as sent, never refused)
   std::optional<std::string> group_id;  ///< set for group messages
   // Sender. Phone (`from`) may be absent from 2026 on; the BSUID then identifies the person.
   std::optional<std::string> from;                 ///< phone number
@@ -203,9 +203,9 @@ struct InboundMessage {
   std::optional<std::string> contact_name;         ///< contacts[].profile.name
   std::optional<std::string> contact_wa_id;        ///< contacts[].wa_id
   // Content.
-  std::optional<std::string> text;       ///< text.body
-  std::optional<std::string> caption;    ///< image/video/document caption
-  std::optional<std::string> media_id;   ///< image/video/audio/document/sticker id
+  std::optional<std::string> text;      ///< text.body
+  std::optional<std::string> caption;   ///< image/video/document caption
+  std::optional<std::string> media_id;  ///< image/video/audio/document/sticker id
   std::optional<std::string> mime_type;
   std::optional<std::string> sha256;
   std::optional<std::string> filename;   ///< document
@@ -234,10 +234,10 @@ struct MessageStatusData {
   std::string id;      ///< wamid of the message the status is about
   std::string status;  ///< as sent
   DeliveryStatus delivery_status = DeliveryStatus::unknown;
-  std::optional<std::string> recipient_id;    ///< group id for a group send, phone for 1:1
-  std::optional<std::string> recipient_type;  ///< "group" for a group send
+  std::optional<std::string> recipient_id;       ///< group id for a group send, phone for 1:1
+  std::optional<std::string> recipient_type;     ///< "group" for a group send
   std::optional<std::string> recipient_user_id;  ///< 1:1 BSUID
-  std::optional<std::string> group_id;  ///< recipient_id of a group send, or the spec's `group_id`
+  std::optional<std::string> group_id;           ///< recipient_id of a group send, or the spec's `group_id`
   /// The participant the status is about: `recipient_participant_id`, or Meta's other spelling
   /// `participant_recipient_id`. Unset on a group-wide `sent` or `failed`.
   std::optional<std::string> recipient_participant_id;
@@ -279,10 +279,9 @@ struct CustomEvent {
   RawJson raw;
 };
 
-using WebhookEvent = std::variant<GroupCreated, GroupCreateFailed, GroupDeleted, GroupDeleteFailed,
-                                  ParticipantsAdded, ParticipantsRemoved, JoinRequestCreated,
-                                  JoinRequestRevoked, GroupSettingsUpdated, GroupSuspended,
-                                  GroupSuspensionCleared, GroupMessageReceived, GroupMessageStatus,
+using WebhookEvent = std::variant<GroupCreated, GroupCreateFailed, GroupDeleted, GroupDeleteFailed, ParticipantsAdded,
+                                  ParticipantsRemoved, JoinRequestCreated, JoinRequestRevoked, GroupSettingsUpdated,
+                                  GroupSuspended, GroupSuspensionCleared, GroupMessageReceived, GroupMessageStatus,
                                   DirectMessageReceived, DirectMessageStatus, UnknownEvent, CustomEvent>;
 
 /// The SDK's name for an event's kind, stable for logs and the CLI: "group_created",

@@ -30,8 +30,7 @@ struct WebhookLimits {
 
 /// A host decoder for a `field` the SDK does not model: given the change's `value`, return the
 /// host's typed items (each becomes one `CustomEvent`), or an error to reject the body.
-using FieldDecoder =
-    std::function<Result<std::vector<std::any>>(const WebhookContext& context, const RawJson& value)>;
+using FieldDecoder = std::function<Result<std::vector<std::any>>(const WebhookContext& context, const RawJson& value)>;
 
 /// Parses verified webhook bodies. Strict JSON (RFC 8259) with UTF-8 validated; lenient about
 /// items: numbers and strings interchange, unknown keys are ignored but kept in `raw`, unknown

@@ -60,15 +60,13 @@ class WAGROUPS_API PendingOperations {
  public:
   /// `time_to_live`: how long an operation waits for its webhook before `expired`, and how long a
   /// resolved or early outcome is kept. `clock` defaults to the system clock.
-  explicit PendingOperations(std::chrono::milliseconds time_to_live = std::chrono::hours(1),
-                             Clock clock = {});
+  explicit PendingOperations(std::chrono::milliseconds time_to_live = std::chrono::hours(1), Clock clock = {});
   PendingOperations(const PendingOperations&) = delete;
   PendingOperations& operator=(const PendingOperations&) = delete;
 
   /// Starts tracking `request_id` (an empty id is ignored and returns false). Tracking an id twice
   /// keeps the first record. Returns true when the id is now tracked or already resolved.
-  bool track(const std::string& request_id, OperationKind kind,
-             std::optional<std::string> group_id = std::nullopt);
+  bool track(const std::string& request_id, OperationKind kind, std::optional<std::string> group_id = std::nullopt);
 
   /// Resolves the operation the event reports, if the event is an operation outcome with a
   /// `request_id` (GroupCreated/CreateFailed, GroupDeleted/DeleteFailed, GroupSettingsUpdated,

@@ -32,8 +32,7 @@ class WAGROUPS_API RawJson {
   RawJson at(std::string_view key) const;
 
   /// Internal: built by the parser.
-  RawJson(std::shared_ptr<const void> owner, const void* value) noexcept
-      : owner_(std::move(owner)), value_(value) {}
+  RawJson(std::shared_ptr<const void> owner, const void* value) noexcept : owner_(std::move(owner)), value_(value) {}
 
  private:
   std::shared_ptr<const void> owner_;  // keeps the parsed document (and the body it points into) alive

@@ -17,8 +17,7 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 /// body bytes under the app secret, in constant time. Errors are `ErrorCode::unauthenticated` with
 /// a distinct `AuthFailure` for an empty secret, a missing header, a wrong prefix, bad hex and a
 /// mismatch. The secret never appears in an error.
-WAGROUPS_API Result<void> verify_signature(std::string_view raw_body,
-                                           std::string_view x_hub_signature_256,
+WAGROUPS_API Result<void> verify_signature(std::string_view raw_body, std::string_view x_hub_signature_256,
                                            std::string_view app_secret);
 
 /// `verify_signature` for a long-lived receiver: the secret's HMAC key schedule is computed once,
@@ -48,10 +47,8 @@ WAGROUPS_API std::string compute_signature(std::string_view raw_body, std::strin
 /// `verify_token` equals `expected_token` (constant-time), else `ErrorCode::unauthenticated`
 /// (`wrong_mode`, `wrong_verify_token`, `missing_challenge`, or `empty_secret` when no token is
 /// configured). Answer 403 on error.
-WAGROUPS_API Result<std::string> verify_subscription(std::string_view mode,
-                                                     std::string_view verify_token,
-                                                     std::string_view challenge,
-                                                     std::string_view expected_token);
+WAGROUPS_API Result<std::string> verify_subscription(std::string_view mode, std::string_view verify_token,
+                                                     std::string_view challenge, std::string_view expected_token);
 
 WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

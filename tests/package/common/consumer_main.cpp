@@ -86,12 +86,14 @@ void simulator_flow(wagroups::TicketStore& store) {
     return;
   }
   const std::string request_id = *created->request_id;
-  const auto opened = tickets.open_ticket({request_id, sim.options().phone_number_id, "agent-7", subject, std::nullopt});
+  const auto opened =
+      tickets.open_ticket({request_id, sim.options().phone_number_id, "agent-7", subject, std::nullopt});
   check(opened.ok(), "open_ticket failed: " + (opened ? std::string() : opened.error().to_string()));
   const std::string ticket_id = wagroups::ticket_id_for_request(request_id);
   auto loaded = store.load(ticket_id);
   check(loaded && *loaded && (*loaded)->ticket.state == wagroups::TicketState::create_requested,
-        "after open_ticket the ticket should be create_requested, is " + (loaded ? state_name(*loaded) : "(load failed)"));
+        "after open_ticket the ticket should be create_requested, is " +
+            (loaded ? state_name(*loaded) : "(load failed)"));
 
   // 2. The signed group_create webhook through the endpoint.
   auto responses = deliver(sim, endpoint, tickets);
@@ -112,7 +114,8 @@ void simulator_flow(wagroups::TicketStore& store) {
   check(linked.state == wagroups::TicketState::awaiting_first_join,
         std::string("ticket state should be awaiting_first_join, is ") + wagroups::to_string(linked.state));
   check(linked.group_id == group.group_id, "ticket group_id should be " + group.group_id);
-  check(linked.subject == subject, "ticket subject should be \"" + subject + "\", is \"" + linked.subject.value_or("") + "\"");
+  check(linked.subject == subject,
+        "ticket subject should be \"" + subject + "\", is \"" + linked.subject.value_or("") + "\"");
   check(linked.assignee == std::string("agent-7"), "ticket assignee should be agent-7");
   check(linked.group_created, "ticket should record the group's creation");
   const auto by_group = store.find_by_group(group.group_id);
@@ -135,7 +138,8 @@ void simulator_flow(wagroups::TicketStore& store) {
         "after the join the ticket should be open, is " + (loaded ? state_name(*loaded) : "(load failed)"));
   if (loaded && *loaded) {
     const wagroups::Member* member = (*loaded)->ticket.find_member({customer.phone, customer.user_id, std::nullopt});
-    check(member != nullptr && member->status == wagroups::MemberStatus::joined, "the customer should be a joined member");
+    check(member != nullptr && member->status == wagroups::MemberStatus::joined,
+          "the customer should be a joined member");
   }
 
   // 4. A POST signed with another secret is refused and changes nothing.
@@ -144,8 +148,8 @@ void simulator_flow(wagroups::TicketStore& store) {
   check(said.ok(), "send_text failed: " + (said ? std::string() : said.error().to_string()));
   auto forged = sim.take_webhooks();
   if (check(!forged.empty(), "send_text should queue a webhook")) {
-    const wagroups::WebhookResponse r =
-        endpoint.handle_post(forged.front().body, wagroups::compute_signature(forged.front().body, "wrong-secret"), tickets);
+    const wagroups::WebhookResponse r = endpoint.handle_post(
+        forged.front().body, wagroups::compute_signature(forged.front().body, "wrong-secret"), tickets);
     check(r.http_status == 401, "a wrongly signed POST should get 401, got " + std::to_string(r.http_status));
     loaded = store.load(ticket_id);
     check(loaded && *loaded && (*loaded)->version == version, "a refused POST must not write the ticket");
@@ -163,13 +167,15 @@ void fake_transport_flow() {
 
   transport->enqueue(200, R"({"messaging_product":"whatsapp","request_id":"R1"})");
   const auto created = client.create_group({"Package consumer", std::nullopt, std::nullopt});
-  check(created.ok() && created->request_id == std::string("R1"), "FakeTransport: create_group should give request_id R1");
+  check(created.ok() && created->request_id == std::string("R1"),
+        "FakeTransport: create_group should give request_id R1");
   check(transport->request_count() == 1, "FakeTransport: exactly one request should be sent");
   const wagroups::HttpRequest sent = transport->last_request();
   check(sent.method == wagroups::HttpMethod::post, "FakeTransport: create_group should POST");
   const std::string suffix = "/106540352242922/groups";
-  check(sent.url.size() >= suffix.size() && sent.url.compare(sent.url.size() - suffix.size(), suffix.size(), suffix) == 0,
-        "FakeTransport: URL should end in " + suffix + ", was " + sent.url);
+  check(
+      sent.url.size() >= suffix.size() && sent.url.compare(sent.url.size() - suffix.size(), suffix.size(), suffix) == 0,
+      "FakeTransport: URL should end in " + suffix + ", was " + sent.url);
 
   // Validation refuses an empty subject before anything is sent.
   const auto refused = client.create_group({"", std::nullopt, std::nullopt});
