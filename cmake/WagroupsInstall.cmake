@@ -23,9 +23,12 @@ install(DIRECTORY include/wagroups DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPO
 install(FILES "${PROJECT_BINARY_DIR}/include/wagroups/config.hpp"
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wagroups COMPONENT wagroups_development)
 
-# Relative to the .pc file, so that the package works wherever the prefix is moved.
+# Relative to the .pc file, so that the package works wherever the prefix is moved; the library and
+# include directories relative to the prefix, whether the GNUInstallDirs values are relative or not.
 file(RELATIVE_PATH WAGROUPS_PC_TO_PREFIX "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
 string(REGEX REPLACE "/$" "" WAGROUPS_PC_TO_PREFIX "${WAGROUPS_PC_TO_PREFIX}")
+file(RELATIVE_PATH WAGROUPS_PC_LIBDIR "${CMAKE_INSTALL_PREFIX}" "${CMAKE_INSTALL_FULL_LIBDIR}")
+file(RELATIVE_PATH WAGROUPS_PC_INCLUDEDIR "${CMAKE_INSTALL_PREFIX}" "${CMAKE_INSTALL_FULL_INCLUDEDIR}")
 
 # One component: its library, its export file (wagroups_<name>Targets.cmake, loaded by
 # wagroupsConfig.cmake only when asked for), its build-tree export, and its pkg-config file. A
@@ -83,7 +86,7 @@ if(WAGROUPS_WITH_TESTING)
 endif()
 if(WAGROUPS_WITH_SANDBOX)
   wagroups_install_component(wagroups_sandbox sandbox wagroups-sandbox
-    "wagroups in-process Groups simulator" "wagroups" "")
+    "wagroups in-process Groups simulator" "wagroups" "libcrypto")
   list(APPEND WAGROUPS_BUILT_COMPONENTS sandbox)
 endif()
 if(WAGROUPS_WITH_SANDBOX_SERVER)

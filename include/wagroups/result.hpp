@@ -4,6 +4,7 @@
 /// `Result<T>`: a value or the `Error` that prevented it; every expected failure is a value.
 
 #include <cassert>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>

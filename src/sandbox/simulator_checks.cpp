@@ -1,8 +1,9 @@
 // Meta's refusals, checked by the simulator itself. The simulator is the oracle the Client is
 // tested against, so it must not borrow the Client's validation: a slip there would then agree
-// with itself. These checks are written from Meta's documented facts (reference §2 limits table:
-// subject at most 128 characters, whitespace trimmed; description at most 2048; text at most 4096;
-// profile picture image/jpeg, at most 5 MB, square, at least 192x192), with the numbers taken from
+// with itself. These checks are written from Meta's documented facts (reference §1 limits and §2
+// endpoints: subject at most 128 characters, whitespace trimmed; description at most 2048; profile
+// picture image/jpeg, at most 5 MB, square, at least 192x192) and one the reference does not state
+// but the Cloud API applies to every text message (text at most 4096), with the numbers taken from
 // wagroups/limits.hpp, and count and read only what those facts need.
 
 #include "sandbox/simulator_engine.hpp"

@@ -179,7 +179,7 @@ class WagroupsConan(ConanFile):
             sandbox.libs = ["wagroups_sandbox"]
             sandbox.defines = list(defines)
             sandbox.system_libs = list(system_libs)
-            sandbox.requires = ["core"]
+            sandbox.requires = ["core", "openssl::crypto"]  # the simulator hashes pictures itself
 
         if self.options.with_sandbox_server:
             server = self.cpp_info.components["sandbox_server"]

@@ -7,6 +7,7 @@
 /// `WAGROUPS_WITH_SANDBOX_SERVER=ON` (needs cpp-httplib).
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>

@@ -22,6 +22,7 @@
 ///     sim.flush();                                            // the signed group_create webhook
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -11,6 +11,7 @@
 /// transaction it is given, never the store itself (that is refused with ErrorCode::storage).
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>

@@ -4,6 +4,7 @@
 /// `FakeTransport`: records every request and replays queued responses, for host tests that must
 /// not touch the network. Part of the `wagroups::testing` target.
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
