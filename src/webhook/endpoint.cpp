@@ -3,8 +3,9 @@
 // Choices:
 // * verify_and_parse checks the size before hashing (413: hashing 4 MiB of a stranger's bytes to
 //   refuse them is work an attacker would choose for us), then the signature, and only then parses.
-// * A handler failure is a 5xx, never a 4xx: Meta redelivers on 5xx, and a failed store must not
-//   lose the batch. A handler may pick its 5xx (503 for a full queue) through Error::http_status.
+// * A handler failure is a 5xx whatever its ErrorCode (a store may fail with decode or
+//   invalid_argument on a corrupt row), never a 4xx: Meta redelivers on 5xx, and a failed store must
+//   not lose the batch. A handler may pick its 5xx (503 for a full queue) through Error::http_status.
 
 #include "wagroups/webhook/endpoint.hpp"
 
@@ -16,14 +17,12 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 WebhookEndpoint::WebhookEndpoint(WebhookEndpointOptions options)
     : verifier_(options.app_secret), parser_(options.limits), verify_token_(std::move(options.verify_token)) {}
 
-int WebhookEndpoint::http_status_for(const Error& error) noexcept {
-  switch (error.code) {
-    case ErrorCode::unauthenticated: return 401;
-    case ErrorCode::decode:
-    case ErrorCode::invalid_argument:
-    case ErrorCode::unsupported: return error.field == "body" && error.limit.rfind("at most ", 0) == 0 ? 413 : 400;
-    default: return error.http_status >= 500 && error.http_status <= 599 ? error.http_status : 500;
-  }
+int WebhookEndpoint::refusal_status(const Error& error) noexcept {
+  return error.code == ErrorCode::unauthenticated ? 401 : 400;
+}
+
+int WebhookEndpoint::failure_status(const Error& error) noexcept {
+  return error.http_status >= 500 && error.http_status <= 599 ? error.http_status : 500;
 }
 
 WebhookResponse WebhookEndpoint::handle_get(std::string_view mode, std::string_view verify_token,
@@ -47,16 +46,19 @@ WebhookResponse WebhookEndpoint::handle_post(std::string body, std::string_view 
 WebhookResponse WebhookEndpoint::handle_post(std::string body, std::string_view signature_header,
                                              const WebhookBatchHandler& handler) const {
   WebhookResponse response;
+  // Decided here by size, not by the parser's wording: a body over the limit is 413, any other
+  // refusal of the body (too many events included) is 400.
+  const bool too_large = body.size() > parser_.limits().max_body_bytes;
   auto batch = parser_.verify_and_parse(std::move(body), signature_header, verifier_);
   if (!batch) {
-    response.http_status = http_status_for(batch.error());
+    response.http_status = too_large ? 413 : refusal_status(batch.error());
     response.error = std::move(batch).error();
     return response;
   }
   response.batch = std::move(*batch);
   if (handler) {
     if (auto handled = handler(response.batch); !handled) {
-      response.http_status = http_status_for(handled.error());
+      response.http_status = failure_status(handled.error());
       response.error = std::move(handled).error();
       return response;
     }

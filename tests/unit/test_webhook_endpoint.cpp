@@ -121,6 +121,18 @@ TEST_CASE("a POST over the size limit is answered 413, signed or not") {
   CHECK(roomy.handle_post(body, compute_signature(body, kSecret)).http_status == 200);
 }
 
+TEST_CASE("a signed body with more events than allowed is a 400, not a 413") {
+  const std::string body = group_created_body("120363400000000001", "req-1");
+  WebhookEndpointOptions options;
+  options.app_secret = kSecret;
+  options.limits.max_events = 0;
+  const WebhookEndpoint endpoint(options);
+  const WebhookResponse r = endpoint.handle_post(body, compute_signature(body, kSecret));
+  CHECK(r.http_status == 400);
+  REQUIRE(r.error);
+  CHECK(r.error->code == ErrorCode::decode);
+}
+
 TEST_CASE("a failing handler turns the answer into a 5xx so that Meta redelivers") {
   const WebhookEndpoint endpoint = make_endpoint();
   const std::string body = group_created_body("120363400000000001", "req-1");
@@ -141,6 +153,20 @@ TEST_CASE("a failing handler turns the answer into a 5xx so that Meta redelivers
   CHECK(endpoint.handle_post(body, signature, failing_with(503)).http_status == 503);
   CHECK(endpoint.handle_post(body, signature, failing_with(404)).http_status == 500);  // never a 4xx
   CHECK(calls == 3);
+  // Whatever the ErrorCode: a store that reads a corrupt row fails with decode or invalid_argument,
+  // which must not reach Meta as a 4xx.
+  for (const ErrorCode code : {ErrorCode::decode, ErrorCode::invalid_argument, ErrorCode::unauthenticated,
+                               ErrorCode::conflict, ErrorCode::unsupported}) {
+    const WebhookResponse r = endpoint.handle_post(body, signature, [code](const WebhookBatch&) -> Result<void> {
+      Error e;
+      e.code = code;
+      e.field = "body";
+      e.limit = "at most 1 bytes";
+      e.message = "stored ticket unreadable";
+      return e;
+    });
+    CHECK(r.http_status == 500);
+  }
   // A refused body never reaches the handler.
   CHECK(endpoint.handle_post(body, "sha256=00", failing_with(0)).http_status == 401);
   CHECK(calls == 3);

@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "wagroups/export.hpp"
 #include "wagroups/result.hpp"
@@ -78,8 +79,12 @@ class WAGROUPS_API WebhookEndpoint {
   /// A POST applied to tickets in one store unit; 200 only after the store committed.
   WebhookResponse handle_post(std::string body, std::string_view signature_header, TicketAggregator& tickets) const;
 
-  /// The status a refusal or failure is answered with (the table above).
-  static int http_status_for(const Error& error) noexcept;
+  /// The status a refused request body is answered with: 401 for `unauthenticated`, else 400
+  /// (a body over the size limit is answered 413 before this is asked).
+  static int refusal_status(const Error& error) noexcept;
+  /// The status a failed handler or store is answered with: the error's `http_status` when it is a
+  /// 5xx, else 500; never a 4xx, whatever the `ErrorCode`, so that Meta delivers the batch again.
+  static int failure_status(const Error& error) noexcept;
 
   const WebhookLimits& limits() const noexcept { return parser_.limits(); }
 
