@@ -53,8 +53,9 @@ enum class Input {
 /// `error` with the offset and RapidJSON's reason.
 bool parse(std::string_view text, Document& doc, std::string& error, Input input = Input::untrusted);
 
-/// Pads `text` with NUL bytes for as long as it lives, so that RapidJSON's SSE2 scanner (which
-/// reads aligned 16-byte blocks, past the terminator) may run over `text.c_str()`; the text itself
+/// Pads `text` with NUL bytes for as long as it lives, so that a SIMD scanner (RapidJSON's SSE2
+/// one reads aligned 16-byte blocks past the terminator; off in this build, see rapidjson.hpp)
+/// may run over `text.c_str()`; the text itself
 /// is unchanged before and after. A NUL byte inside the text is refused, since a parse of the
 /// NUL-terminated string would stop there and miss what follows.
 class SimdPadding {

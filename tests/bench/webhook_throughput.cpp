@@ -8,8 +8,8 @@
 // timed). The parser works in that string: it needs no padding, so nothing is copied again.
 // The floor, per body: one-shot OpenSSL HMAC() and a hex comparison, then a fresh
 // rapidjson::Document::Parse (default flags) of the body where it lies (no copy), and a recursive
-// walk touching every value. It is compiled with RAPIDJSON_SSE2 defined, as the library's own uses
-// of RapidJSON are (SIMD whitespace skipping), so the floor is not slowed by a configuration.
+// walk touching every value. It is compiled with the library's own RapidJSON configuration
+// (src/json/rapidjson.hpp), so neither side gains or loses by a configuration.
 //
 // The corpus is generated (seeded): inbound group texts with their contact, aggregated statuses
 // of a message read by seven participants, lifecycle / participants / settings events, and
