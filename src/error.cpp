@@ -33,42 +33,28 @@ const char* to_string(AuthFailure failure) noexcept {
     case AuthFailure::wrong_mode: return "wrong_mode";
     case AuthFailure::wrong_verify_token: return "wrong_verify_token";
     case AuthFailure::missing_challenge: return "missing_challenge";
+    case AuthFailure::crypto_failure: return "crypto_failure";
   }
   return "unknown";
 }
 
-bool is_throttling_code(int graph_code) noexcept {
+GraphCodeClass classify_graph_code(int graph_code) noexcept {
   switch (graph_code) {
     case graph_codes::app_rate_limit:
     case graph_codes::graph_rate_limit:
     case graph_codes::waba_rate_limit:
     case graph_codes::throughput_limit:
-    case graph_codes::spam_rate_limit:
-    case graph_codes::pair_rate_limit:
-    case graph_codes::group_rate_limit:
-      return true;
-    default:
-      return false;
-  }
-}
-
-namespace {
-bool is_temporary_code(int graph_code) noexcept {
-  switch (graph_code) {
+    case graph_codes::group_rate_limit: return GraphCodeClass::rate_limit;
+    case graph_codes::pair_rate_limit: return GraphCodeClass::pair_rate_limit;
+    case graph_codes::spam_rate_limit: return GraphCodeClass::spam_rate_limit;
+    case graph_codes::template_violation_limit: return GraphCodeClass::template_violation_limit;
+    case graph_codes::registration_limit: return GraphCodeClass::registration_limit;
     case graph_codes::unknown_error:
     case graph_codes::service_unavailable:
     case graph_codes::generic_user_error:
     case graph_codes::service_temporarily_unavailable:
-    case graph_codes::cloud_api_unavailable:
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Conditions that no amount of waiting fixes, whatever `is_transient` or the HTTP status say.
-bool is_permanent_code(int graph_code) noexcept {
-  switch (graph_code) {
+    case graph_codes::cloud_api_unavailable: return GraphCodeClass::temporary;
+    // Conditions that no amount of waiting fixes, whatever `is_transient` or the HTTP status say.
     case graph_codes::not_eligible:
     case graph_codes::group_create_limit:
     case graph_codes::group_creation_disabled:
@@ -81,12 +67,38 @@ bool is_permanent_code(int graph_code) noexcept {
     case graph_codes::join_request_not_found:
     case graph_codes::picture_aspect_ratio:
     case graph_codes::picture_too_small:
-    case graph_codes::invalid_cursor:
-      return true;
-    default:
-      return false;
+    case graph_codes::invalid_cursor: return GraphCodeClass::permanent;
+    default: return GraphCodeClass::other;
   }
 }
+
+const char* to_string(GraphCodeClass value) noexcept {
+  switch (value) {
+    case GraphCodeClass::other: return "other";
+    case GraphCodeClass::rate_limit: return "rate_limit";
+    case GraphCodeClass::pair_rate_limit: return "pair_rate_limit";
+    case GraphCodeClass::spam_rate_limit: return "spam_rate_limit";
+    case GraphCodeClass::template_violation_limit: return "template_violation_limit";
+    case GraphCodeClass::registration_limit: return "registration_limit";
+    case GraphCodeClass::temporary: return "temporary";
+    case GraphCodeClass::permanent: return "permanent";
+  }
+  return "other";
+}
+
+bool is_throttling_code(int graph_code) noexcept {
+  const GraphCodeClass c = classify_graph_code(graph_code);
+  return c == GraphCodeClass::rate_limit || c == GraphCodeClass::pair_rate_limit;
+}
+
+namespace {
+// Limits that waiting seconds does not lift: never retried, never "rate limited", even over HTTP
+// 429 or with is_transient set.
+bool is_lasting_limit(GraphCodeClass c) noexcept {
+  return c == GraphCodeClass::spam_rate_limit || c == GraphCodeClass::template_violation_limit ||
+         c == GraphCodeClass::registration_limit;
+}
+
 // Transport failures that no retry can cure: the request or the local setup is wrong.
 bool is_permanent_curl_code(int curl_code) noexcept {
   switch (curl_code) {
@@ -115,7 +127,12 @@ bool is_permanent_curl_code(int curl_code) noexcept {
 
 bool Error::is_rate_limited() const noexcept {
   if (code != ErrorCode::graph_api) return false;
+  if (graph && is_lasting_limit(classify_graph_code(graph->code))) return false;
   return http_status == 429 || (graph && is_throttling_code(graph->code));
+}
+
+bool Error::is_spam_rate_limited() const noexcept {
+  return code == ErrorCode::graph_api && graph && graph->code == graph_codes::spam_rate_limit;
 }
 
 bool Error::is_not_eligible() const noexcept {
@@ -138,8 +155,10 @@ bool Error::is_retryable() const noexcept {
       break;
   }
   if (graph) {
-    if (is_permanent_code(graph->code)) return false;
-    if (is_throttling_code(graph->code) || is_temporary_code(graph->code)) return true;
+    const GraphCodeClass c = classify_graph_code(graph->code);
+    if (c == GraphCodeClass::permanent || is_lasting_limit(c)) return false;
+    if (c == GraphCodeClass::rate_limit || c == GraphCodeClass::pair_rate_limit || c == GraphCodeClass::temporary)
+      return true;
     if (graph->is_transient && *graph->is_transient) return true;
   }
   return http_status == 408 || http_status == 429 || (http_status >= 500 && http_status <= 599);

@@ -37,6 +37,7 @@ enum class AuthFailure {
   wrong_mode,          ///< hub.mode is not "subscribe"
   wrong_verify_token,  ///< hub.verify_token differs from the expected token
   missing_challenge,   ///< hub.challenge is empty
+  crypto_failure,      ///< OpenSSL failed to compute a digest: nothing was verified (fails closed)
 };
 
 /// The name of an `AuthFailure`, e.g. "signature_mismatch".
@@ -89,8 +90,12 @@ struct WAGROUPS_API Error {
   bool is_retryable() const noexcept;
   /// Graph code 131215: the number is not a Groups-eligible Official Business Account number.
   bool is_not_eligible() const noexcept;
-  /// A throttling code (4, 613, 80007, 130429, 131048, 131056, 131208) or HTTP 429.
+  /// A throttling code that backoff cures (4, 613, 80007, 130429, 131056, 131208) or HTTP 429,
+  /// unless the code is one of the limits waiting does not lift (131048, 131064, 133016).
   bool is_rate_limited() const noexcept;
+  /// Graph code 131048: too many earlier messages were blocked or flagged. Not retried, and not
+  /// `is_rate_limited` (waiting seconds does not help); the host should slow down sending for good.
+  bool is_spam_rate_limited() const noexcept;
   /// The Graph error code, or 0 when this is not a Graph error.
   int graph_code() const noexcept { return graph ? graph->code : 0; }
 

@@ -150,19 +150,30 @@ struct Client::Impl {
     }
   }
 
+  // The options are checked on every call (a constructor cannot return an Error); each check is a
+  // few comparisons.
   Result<void> check_credentials(bool needs_phone) const {
     if (options.access_token.empty())
       return Error::invalid_argument("access_token", "non-empty", "ClientOptions.access_token is not set");
     if (options.api_version.empty())
-      return Error::invalid_argument("api_version", "non-empty, e.g. v23.0", "ClientOptions.api_version is empty");
+      return Error::invalid_argument("api_version", "non-empty, e.g. v26.0", "ClientOptions.api_version is empty");
+    if (auto r = validation::require_path_id("api_version", options.api_version); !r) return r;
     if (options.base_url.empty()) return Error::invalid_argument("base_url", "non-empty", "ClientOptions.base_url is empty");
+    if (auto r = validation::check_base_url(options.base_url, options.allow_insecure_http); !r) return r;
+    if (auto r = validation::check_user_agent_suffix(options.user_agent_suffix); !r) return r;
     if (needs_phone) {
       if (options.phone_number_id.empty())
         return Error::invalid_argument("phone_number_id", "non-empty",
                                        "ClientOptions.phone_number_id is not set; this operation needs it");
-      return validation::require_id("phone_number_id", options.phone_number_id);
+      return validation::require_path_id("phone_number_id", options.phone_number_id);
     }
     return {};
+  }
+
+  // Credentials and a group id that becomes a path segment: the common checks of group operations.
+  Result<void> check_group(const std::string& group_id) const {
+    if (auto r = check_credentials(false); !r) return r;
+    return validation::require_path_id("group_id", group_id);
   }
 
   std::string url(std::initializer_list<std::string_view> segments, const Query& query = {}) const {
@@ -240,7 +251,7 @@ struct Client::Impl {
     return decoded;
   }
 
-  std::string multipart_boundary(const UpdateGroupSettingsRequest& req) const {
+  std::string multipart_boundary(const ProfilePicture& picture) const {
     for (;;) {
       std::uint64_t n;
       {
@@ -248,7 +259,7 @@ struct Client::Impl {
         n = rng();
       }
       std::string boundary = "wagroups-" + std::to_string(n);
-      if (req.profile_picture->jpeg_bytes.find(boundary) == std::string::npos) return boundary;
+      if (picture.jpeg_bytes.find(boundary) == std::string::npos) return boundary;
     }
   }
 };
@@ -263,17 +274,19 @@ void add_form_field(std::string& body, const std::string& boundary, std::string_
   body += "\r\n";
 }
 
-// Meta's picture upload follows the media-upload shape: a multipart `file` part (image/jpeg).
-std::string encode_settings_multipart(const UpdateGroupSettingsRequest& req, const std::string& boundary) {
+// Meta's picture upload follows the media-upload shape: exactly `messaging_product` and a `file`
+// part (image/jpeg); subject and description never ride along (they go as JSON).
+std::string encode_picture_multipart(const ProfilePicture& picture, const std::string& boundary) {
   std::string body;
   add_form_field(body, boundary, "messaging_product", "whatsapp");
-  if (req.subject) add_form_field(body, boundary, "subject", validation::trim(*req.subject));
-  if (req.description) add_form_field(body, boundary, "description", *req.description);
   std::string filename;
-  for (char c : req.profile_picture->filename) filename += (c == '"' || c == '\r' || c == '\n') ? '_' : c;
+  for (char c : picture.filename) {
+    const auto u = static_cast<unsigned char>(c);
+    filename += (c == '"' || c == '\\' || u < 0x20 || u == 0x7f) ? '_' : c;
+  }
   body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + filename +
           "\"\r\nContent-Type: image/jpeg\r\n\r\n";
-  body += req.profile_picture->jpeg_bytes;
+  body += picture.jpeg_bytes;
   body += "\r\n--" + boundary + "--\r\n";
   return body;
 }
@@ -325,8 +338,7 @@ Result<std::vector<GroupSummary>> Client::list_all_groups(int page_size, const P
 }
 
 Result<GroupInfo> Client::get_group_info(const GetGroupInfoRequest& request, const CallOptions& call) const {
-  if (auto r = impl_->check_credentials(false); !r) return r.error();
-  if (auto r = validation::require_id("group_id", request.group_id); !r) return r.error();
+  if (auto r = impl_->check_group(request.group_id); !r) return r.error();
   static constexpr GroupField kAll[] = {GroupField::subject,           GroupField::description,
                                         GroupField::participants,      GroupField::total_participant_count,
                                         GroupField::suspended,         GroupField::creation_timestamp,
@@ -348,38 +360,69 @@ Result<GroupInfo> Client::get_group_info(const GetGroupInfoRequest& request, con
 
 Result<UpdateGroupSettingsResponse> Client::update_group_settings(const UpdateGroupSettingsRequest& request,
                                                                   const CallOptions& call) const {
+  // Everything, the picture included, is checked before the first request leaves.
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
-  std::string body, content_type = "application/json";
-  if (request.profile_picture) {
-    const std::string boundary = impl_->multipart_boundary(request);
-    body = encode_settings_multipart(request, boundary);
-    content_type = "multipart/form-data; boundary=" + boundary;
-  } else {
-    body = codec::encode_update_settings(request);
+  const std::string target = impl_->url({request.group_id});
+  auto send = [&](std::string body, std::string content_type) -> Result<SettingsRequestResult> {
+    int status = 0;
+    auto decoded = impl_->call(
+        HttpMethod::post, target, std::move(body), Idempotency::non_idempotent, call,
+        [&](HttpResponse& resp) {
+          status = resp.status;
+          return codec::decode_update_settings(resp.body);
+        },
+        std::move(content_type));
+    if (!decoded) return std::move(decoded).error();
+    SettingsRequestResult r;
+    r.http_status = status;
+    r.request_id = std::move(decoded->request_id);
+    r.success = decoded->success;
+    return r;
+  };
+
+  UpdateGroupSettingsResponse out;
+  if (request.subject || request.description) {
+    auto fields = send(codec::encode_update_settings(request), "application/json");
+    if (!fields) return std::move(fields).error();  // nothing was applied
+    out.fields = std::move(*fields);
   }
-  return impl_->call(
-      HttpMethod::post, impl_->url({request.group_id}), std::move(body), Idempotency::non_idempotent, call,
-      [](HttpResponse& resp) { return codec::decode_update_settings(resp.body); }, std::move(content_type));
+  if (request.profile_picture) {
+    const std::string boundary = impl_->multipart_boundary(*request.profile_picture);
+    auto picture =
+        send(encode_picture_multipart(*request.profile_picture, boundary), "multipart/form-data; boundary=" + boundary);
+    if (!picture) {
+      // Alone, the picture's failure is the call's. After the fields were accepted it is data, so
+      // that the host sees both: the first change applied, the second refused.
+      if (!out.fields) return std::move(picture).error();
+      SettingsRequestResult failed;
+      failed.http_status = picture.error().http_status;
+      failed.error = std::move(picture).error();
+      out.picture = std::move(failed);
+    } else {
+      out.picture = std::move(*picture);
+    }
+  }
+  const SettingsRequestResult& first = out.fields ? *out.fields : *out.picture;
+  out.request_id = first.request_id;
+  out.success = first.success;
+  return out;
 }
 
 Result<DeleteGroupResponse> Client::delete_group(const std::string& group_id, const CallOptions& call) const {
-  if (auto r = impl_->check_credentials(false); !r) return r.error();
-  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  if (auto r = impl_->check_group(group_id); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({group_id}), {}, Idempotency::non_idempotent, call,
                      [](HttpResponse& resp) { return codec::decode_delete_group(resp.body); });
 }
 
 Result<InviteLink> Client::get_invite_link(const std::string& group_id, const CallOptions& call) const {
-  if (auto r = impl_->check_credentials(false); !r) return r.error();
-  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  if (auto r = impl_->check_group(group_id); !r) return r.error();
   return impl_->call(HttpMethod::get, impl_->url({group_id, "invite_link"}), {}, Idempotency::idempotent, call,
                      [](HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
 }
 
 Result<InviteLink> Client::reset_invite_link(const std::string& group_id, const CallOptions& call) const {
-  if (auto r = impl_->check_credentials(false); !r) return r.error();
-  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  if (auto r = impl_->check_group(group_id); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({group_id, "invite_link"}), codec::encode_messaging_product_only(),
                      Idempotency::non_idempotent, call,
                      [](HttpResponse& resp) { return codec::decode_invite_link(resp.body); });
@@ -387,8 +430,7 @@ Result<InviteLink> Client::reset_invite_link(const std::string& group_id, const 
 
 Result<DeleteInviteLinkResponse> Client::delete_invite_link(const std::string& group_id,
                                                             const CallOptions& call) const {
-  if (auto r = impl_->check_credentials(false); !r) return r.error();
-  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  if (auto r = impl_->check_group(group_id); !r) return r.error();
   return impl_->call(HttpMethod::delete_, impl_->url({group_id, "invite_link"}),
                      codec::encode_messaging_product_only(), Idempotency::non_idempotent, call,
                      [](HttpResponse& resp) { return codec::decode_delete_invite_link(resp.body); });
@@ -396,8 +438,7 @@ Result<DeleteInviteLinkResponse> Client::delete_invite_link(const std::string& g
 
 Result<JoinRequestsPage> Client::list_join_requests(const ListJoinRequestsRequest& request,
                                                     const CallOptions& call) const {
-  if (auto r = impl_->check_credentials(false); !r) return r.error();
-  if (auto r = validation::require_id("group_id", request.group_id); !r) return r.error();
+  if (auto r = impl_->check_group(request.group_id); !r) return r.error();
   if (auto r = validation::check_page(request.page); !r) return r.error();
   Query query;
   add_page_query(query, request.page);
@@ -409,7 +450,7 @@ Result<JoinRequestsPage> Client::list_join_requests(const ListJoinRequestsReques
 Result<std::vector<JoinRequest>> Client::list_all_join_requests(const std::string& group_id,
                                                                 const PageProgress& progress,
                                                                 const CallOptions& call) const {
-  if (auto r = validation::require_id("group_id", group_id); !r) return r.error();
+  if (auto r = validation::require_path_id("group_id", group_id); !r) return r.error();
   std::vector<JoinRequest> all;
   // Meta documents no page-size parameter for join requests: let it choose.
   auto walked = walk_pages<JoinRequestsPage, JoinRequest>(
@@ -430,22 +471,22 @@ Result<JoinRequestsOutcome> Client::approve_join_requests(const JoinRequestsActi
                                                           const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
-  return impl_->call(HttpMethod::post, impl_->url({request.group_id, "join_requests"}),
-                     codec::encode_join_request_ids(request), Idempotency::non_idempotent, call,
-                     [](HttpResponse& resp) {
-                       return codec::decode_join_requests_result(resp.body, "approved_join_requests");
-                     });
+  return impl_->call(
+      HttpMethod::post, impl_->url({request.group_id, "join_requests"}), codec::encode_join_request_ids(request),
+      Idempotency::non_idempotent, call, [&](HttpResponse& resp) {
+        return codec::decode_join_requests_result(resp, "approved_join_requests", request.join_request_ids);
+      });
 }
 
 Result<JoinRequestsOutcome> Client::reject_join_requests(const JoinRequestsAction& request,
                                                          const CallOptions& call) const {
   if (auto r = impl_->check_credentials(false); !r) return r.error();
   if (auto r = validation::check(request); !r) return r.error();
-  return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}),
-                     codec::encode_join_request_ids(request), Idempotency::non_idempotent, call,
-                     [](HttpResponse& resp) {
-                       return codec::decode_join_requests_result(resp.body, "rejected_join_requests");
-                     });
+  return impl_->call(
+      HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}), codec::encode_join_request_ids(request),
+      Idempotency::non_idempotent, call, [&](HttpResponse& resp) {
+        return codec::decode_join_requests_result(resp, "rejected_join_requests", request.join_request_ids);
+      });
 }
 
 Result<RemoveParticipantsResponse> Client::remove_participants(const RemoveParticipantsRequest& request,
@@ -519,13 +560,86 @@ Result<SendMessageResponse> Client::unpin_message(const std::string& group_id, c
 Result<SendMessageResponse> Client::send_template_to_phone(const std::string& phone_number,
                                                            const TemplateMessage& template_message,
                                                            const CallOptions& call) const {
-  if (auto r = validation::check_phone(phone_number); !r) return r.error();
+  // Kept for the string callers: a BSUID given here is still sent as `recipient`.
+  return send_template_to_individual(IndividualRecipient::from_string(phone_number), template_message, call);
+}
+
+Result<SendMessageResponse> Client::send_template_to_individual(const IndividualRecipient& recipient,
+                                                                const TemplateMessage& template_message,
+                                                                const CallOptions& call) const {
+  if (auto r = validation::check(recipient); !r) return r.error();
   if (auto r = validation::check_template(template_message, false); !r) return r.error();
   if (auto r = impl_->check_credentials(true); !r) return r.error();
   return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
-                     codec::encode_template_to_phone(validation::trim(phone_number), template_message),
-                     Idempotency::non_idempotent, call,
+                     codec::encode_template_to_individual(recipient, template_message), Idempotency::non_idempotent,
+                     call, [](HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+}
+
+Result<SendMessageResponse> Client::send_text_to_individual(const IndividualRecipient& recipient,
+                                                            const std::string& body, bool preview_url,
+                                                            const CallOptions& call) const {
+  if (auto r = validation::check(recipient); !r) return r.error();
+  if (auto r = validation::check_text("text", body); !r) return r.error();
+  if (auto r = impl_->check_credentials(true); !r) return r.error();
+  return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
+                     codec::encode_text_to_individual(recipient, body, preview_url), Idempotency::non_idempotent, call,
                      [](HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+}
+
+Result<NumberEligibility> Client::check_number_eligibility(const CallOptions& call) const {
+  if (auto r = impl_->check_credentials(true); !r) return r.error();
+  return impl_->call(
+      HttpMethod::get,
+      impl_->url({impl_->options.phone_number_id}, {{"fields", codec::phone_number_eligibility_fields()}}), {},
+      Idempotency::idempotent, call, [](HttpResponse& resp) -> Result<NumberEligibility> {
+        auto fields = codec::decode_phone_number(resp.body);
+        if (!fields) return std::move(fields).error();
+        return assess_groups_eligibility(*fields);
+      });
+}
+
+bool is_loopback_http_url(std::string_view url) noexcept {
+  constexpr std::string_view kScheme = "http://";
+  if (url.size() < kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = url[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return false;
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  const std::size_t end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, end);
+  if (authority.find('@') != std::string_view::npos) return false;  // "http://127.0.0.1@elsewhere"
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    const std::size_t close = host.find(']');
+    if (close == std::string_view::npos) return false;
+    const std::string_view after = host.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return false;
+    host = host.substr(0, close + 1);
+  } else if (const std::size_t colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host == "[::1]") return true;
+  // 127.0.0.0/8 in dotted-quad form only.
+  if (host.substr(0, 4) != "127.") return false;
+  int parts = 0;
+  std::size_t i = 0;
+  while (i <= host.size()) {
+    const std::size_t dot = host.find('.', i);
+    const std::string_view part = host.substr(i, dot == std::string_view::npos ? std::string_view::npos : dot - i);
+    if (part.empty() || part.size() > 3) return false;
+    int v = 0;
+    for (char c : part) {
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    if (v > 255) return false;
+    ++parts;
+    if (dot == std::string_view::npos) break;
+    i = dot + 1;
+  }
+  return parts == 4;
 }
 
 WAGROUPS_INLINE_NAMESPACE_END

@@ -141,6 +141,88 @@ Result<void> require_id(const char* field, std::string_view value) {
   return {};
 }
 
+Result<void> require_path_id(const char* field, std::string_view value) {
+  if (auto r = require_id(field, value); !r) return r;
+  const std::string name(field);
+  // libcurl (and servers) resolve dot segments before sending: "/v26.0/.." would address
+  // another resource than the caller named.
+  if (value == "." || value == "..")
+    return Error::invalid_argument(name, "not \".\" or \"..\"", name + " is a dot segment, which URLs normalise away");
+  for (char c : value) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f)
+      return Error::invalid_argument(name, "no whitespace or control characters", name + " contains whitespace");
+    if (c == '/' || c == '\\' || c == '?' || c == '#' || c == '%')
+      return Error::invalid_argument(name, "none of / \\ ? # %",
+                                     name + " contains '" + std::string(1, c) + "', which would change the URL path");
+  }
+  return {};
+}
+
+Result<void> check_user_agent_suffix(std::string_view suffix) {
+  const char* field = "user_agent_suffix";
+  const char* rule = "space-separated name/x.y.z tokens";
+  if (suffix.empty()) return {};
+  std::size_t start = 0;
+  while (start <= suffix.size()) {
+    const std::size_t space = suffix.find(' ', start);
+    const std::string_view token = suffix.substr(start, space == std::string_view::npos ? space : space - start);
+    const std::size_t slash = token.find('/');
+    bool ok = slash != std::string_view::npos && slash > 0;
+    if (ok) {
+      for (char c : token.substr(0, slash)) {
+        ok = ok && ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == '-');
+      }
+      // x.y.z: three non-empty runs of digits.
+      int dots = 0;
+      bool digit_seen = false;
+      for (char c : token.substr(slash + 1)) {
+        if (c >= '0' && c <= '9') {
+          digit_seen = true;
+        } else if (c == '.' && digit_seen) {
+          ++dots;
+          digit_seen = false;
+        } else {
+          ok = false;
+        }
+      }
+      ok = ok && dots == 2 && digit_seen;
+    }
+    if (!ok)
+      return Error::invalid_argument(
+          field, rule,
+          "user_agent_suffix token '" + std::string(token) + "' is not of the form name/x.y.z (e.g. myapp/1.2.0)");
+    if (space == std::string_view::npos) break;
+    start = space + 1;
+  }
+  return {};
+}
+
+Result<void> check_base_url(std::string_view base_url, bool allow_insecure_http) {
+  auto starts_with = [&](std::string_view prefix) {
+    if (base_url.size() < prefix.size()) return false;
+    for (std::size_t i = 0; i < prefix.size(); ++i) {
+      char c = base_url[i];
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (c != prefix[i]) return false;
+    }
+    return true;
+  };
+  if (starts_with("https://") && base_url.size() > 8) return {};
+  if (starts_with("http://") && base_url.size() > 7) {
+    if (allow_insecure_http) return {};
+    return Error::invalid_argument("base_url", "https:// (http:// only with ClientOptions::allow_insecure_http)",
+                                   "base_url is not HTTPS: the access token would travel in clear text; set "
+                                   "ClientOptions::allow_insecure_http to allow it (e.g. for a local sandbox)");
+  }
+  return Error::invalid_argument("base_url", "an https:// URL", "base_url must be an https:// URL");
+}
+
+Result<void> check_text(const char* field, std::string_view text) {
+  return check_text_length(field, text, 1, limits::text_max_chars);
+}
+
 Result<void> check_subject(const char* field, std::string_view subject) {
   return check_text_length(field, trim(subject), 1, limits::subject_max_chars, " after trimming");
 }
@@ -168,7 +250,7 @@ Result<void> check(const CreateGroupRequest& request) {
 }
 
 Result<void> check(const UpdateGroupSettingsRequest& request) {
-  if (auto r = require_id("group_id", request.group_id); !r) return r;
+  if (auto r = require_path_id("group_id", request.group_id); !r) return r;
   if (!request.subject && !request.description && !request.profile_picture)
     return Error::invalid_argument("subject", "at least one of subject, description, profile_picture",
                                    "nothing to update: set subject, description or profile_picture");
@@ -183,7 +265,7 @@ Result<void> check(const UpdateGroupSettingsRequest& request) {
 }
 
 Result<void> check(const JoinRequestsAction& request) {
-  if (auto r = require_id("group_id", request.group_id); !r) return r;
+  if (auto r = require_path_id("group_id", request.group_id); !r) return r;
   if (request.join_request_ids.empty())
     return Error::invalid_argument("join_request_ids", "at least 1 id", "join_request_ids must not be empty");
   std::set<std::string> seen;
@@ -198,7 +280,7 @@ Result<void> check(const JoinRequestsAction& request) {
 }
 
 Result<void> check(const RemoveParticipantsRequest& request) {
-  if (auto r = require_id("group_id", request.group_id); !r) return r;
+  if (auto r = require_path_id("group_id", request.group_id); !r) return r;
   const std::size_t n = request.participants.size();
   if (n < 1 || n > limits::max_removed_per_call) {
     return Error::invalid_argument("participants", "1-8 unique entries",
@@ -258,19 +340,42 @@ Result<void> check_template(const TemplateMessage& message, bool for_group) {
   return {};
 }
 
-Result<void> check_phone(std::string_view phone) {
-  std::string p = trim(phone);
-  if (p.empty()) return Error::invalid_argument("to", "a phone number", "the recipient phone number must not be empty");
+Result<void> check_phone(std::string_view phone, const char* field) {
+  const std::string p = trim(phone);
+  if (p.empty())
+    return Error::invalid_argument(field, "a phone number", "the recipient phone number must not be empty");
+  bool digit = false;
   for (char c : p) {
-    bool ok = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ' || c == '(' || c == ')' || c == '.' ||
-              (c >= 'A' && c <= 'Z');  // BSUIDs such as "US.1349..." are accepted too
-    if (!ok) return Error::invalid_argument("to", "a phone number or BSUID", "recipient contains an invalid character");
+    digit = digit || (c >= '0' && c <= '9');
+    const bool ok = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ' || c == '(' || c == ')' || c == '.';
+    if (!ok)
+      return Error::invalid_argument(field, "a phone number (digits, optionally with + - ( ) . and spaces)",
+                                     "the recipient phone number contains an invalid character (a BSUID goes in "
+                                     "IndividualRecipient::bsuid)");
   }
+  if (!digit) return Error::invalid_argument(field, "a phone number", "the recipient phone number has no digits");
+  return {};
+}
+
+Result<void> check_bsuid(std::string_view bsuid, const char* field) {
+  if (!looks_like_bsuid(trim(bsuid)))
+    return Error::invalid_argument(field, "a business-scoped user id such as US.13491208655302741918",
+                                   std::string(field) + " is not a business-scoped user id");
+  return {};
+}
+
+Result<void> check(const IndividualRecipient& recipient) {
+  if (!recipient.phone && !recipient.bsuid)
+    return Error::invalid_argument("to", "a phone number or a BSUID", "the recipient has neither a phone nor a BSUID");
+  if (recipient.phone) {
+    if (auto r = check_phone(*recipient.phone); !r) return r;
+  }
+  if (recipient.bsuid) return check_bsuid(*recipient.bsuid);
   return {};
 }
 
 Result<void> check(const GroupMessage& m) {
-  if (auto r = require_id("group_id", m.group_id); !r) return r;
+  if (auto r = require_id("group_id", m.group_id); !r) return r;  // sent in the body, as `to`
   if (!is_supported_in_groups(m.type)) {
     Error e = Error::unsupported("type", std::string("message type '") + to_string(m.type) +
                                              "' is not supported in groups (text, media, non-authentication "

@@ -1,5 +1,6 @@
 #include "json/codecs.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <cstring>
@@ -77,7 +78,8 @@ void write_media(json::Writer& w, const MediaRef& media, bool with_caption, bool
 void write_template(json::Writer& w, const TemplateMessage& t) {
   w.begin_object();
   w.field("name", t.name);
-  w.key("language").begin_object().field("code", t.language).end_object();
+  // "deterministic" is the only policy Meta documents: the template in exactly this language.
+  w.key("language").begin_object().field("policy", "deterministic").field("code", t.language).end_object();
   if (!t.components.empty()) {
     w.key("components").begin_array();
     for (const auto& c : t.components) {
@@ -207,14 +209,41 @@ std::string encode_group_message(const GroupMessage& m) {
   return w.str();
 }
 
-std::string encode_template_to_phone(const std::string& phone, const TemplateMessage& message) {
+namespace {
+// A phone number goes in `to`, a BSUID in `recipient`; both when both are known.
+void write_individual_envelope(json::Writer& w, const IndividualRecipient& to, MessageType type) {
+  w.field("messaging_product", "whatsapp");
+  if (to.phone) w.field("to", validation::trim(*to.phone));
+  if (to.bsuid) w.field("recipient", validation::trim(*to.bsuid));
+  w.field("type", to_string(type));
+}
+}  // namespace
+
+std::string encode_template_to_individual(const IndividualRecipient& to, const TemplateMessage& message) {
   json::Writer w;
   w.begin_object();
-  write_message_envelope(w, "individual", phone, MessageType::template_);
+  write_individual_envelope(w, to, MessageType::template_);
   w.key("template");
   write_template(w, message);
   w.end_object();
   return w.str();
+}
+
+std::string encode_text_to_individual(const IndividualRecipient& to, const std::string& body, bool preview_url) {
+  json::Writer w;
+  w.begin_object();
+  write_individual_envelope(w, to, MessageType::text);
+  w.key("text").begin_object();
+  if (preview_url) w.field("preview_url", true);
+  w.field("body", body);
+  w.end_object();
+  w.end_object();
+  return w.str();
+}
+
+const char* phone_number_eligibility_fields() noexcept {
+  return "id,display_phone_number,verified_name,status,quality_rating,account_mode,is_official_business_account,"
+         "is_on_biz_app,platform_type,messaging_limit_tier,throughput,health_status";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +409,8 @@ class ListGroupsHandler : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>,
       default:
         break;
     }
-    if (next == Ctx::groups) found_groups_ = true;
+    // `data` as an object counts as a (possibly empty) list: {"data":{}} is Graph's empty answer.
+    if (next == Ctx::groups || next == Ctx::data) found_groups_ = true;
     stack_.push_back(next);
     return true;
   }
@@ -551,9 +581,17 @@ Result<JoinRequestsPage> decode_join_requests(std::string& body) {
   json::Document& doc = scratch;
   Error error;
   if (!parse_object(body, doc, error, "join requests response")) return error;
-  const json::Value* data = json::get_array(doc, "data");
-  if (!data) return Error::decode_failure(0, "join requests response: no data array");
   JoinRequestsPage page;
+  const json::Value* data = json::get_array(doc, "data");
+  if (!data) {
+    // {"data":{}} is an empty list too (Graph answers it for edges with nothing in them).
+    const json::Value* empty = json::get_object(doc, "data");
+    if (empty && empty->MemberCount() == 0) {
+      page.paging = decode_paging(doc);
+      return page;
+    }
+    return Error::decode_failure(0, "join requests response: no data array");
+  }
   for (const auto& item : data->GetArray()) {
     auto id = json::get_string(item, "join_request_id");
     if (!id || id->empty()) return Error::decode_failure(0, "join requests response: an entry without join_request_id");
@@ -567,26 +605,63 @@ Result<JoinRequestsPage> decode_join_requests(std::string& body) {
   return page;
 }
 
-Result<JoinRequestsOutcome> decode_join_requests_result(std::string& body, const char* succeeded_key) {
+namespace {
+
+// The one reading of Meta's partial-success answer (HTTP 206, Graph code 131201) shared by every
+// participant-level operation: the error envelope is data there, and an error anywhere else.
+// Returns the envelope when it is the partial-success report; `error` is set when the answer is
+// some other Graph error.
+std::optional<GraphError> partial_success_envelope(const json::Document& doc, int http_status, const char* what,
+                                                   Error& error) {
+  std::optional<GraphError> envelope = graph_error_of(doc);
+  if (envelope && http_status != 206 && envelope->code != graph_codes::partial_success)
+    error = Error::decode_failure(0, std::string(what) + ": the answer is a Graph error");
+  return envelope;
+}
+
+bool is_partial(int http_status, const std::optional<GraphError>& envelope) noexcept {
+  return http_status == 206 || (envelope && envelope->code == graph_codes::partial_success);
+}
+
+}  // namespace
+
+Result<JoinRequestsOutcome> decode_join_requests_result(HttpResponse& response, const char* succeeded_key,
+                                                        const std::vector<std::string>& requested) {
+  const char* what = "join requests result";
+  JoinRequestsOutcome out;
+  out.http_status = response.status;
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
-  Error error;
-  if (!parse_object(body, doc, error, "join requests result")) return error;
-  JoinRequestsOutcome out;
-  out.succeeded = decode_string_array(doc, succeeded_key);
-  if (const json::Value* failed = json::get_array(doc, "failed_join_requests")) {
-    for (const auto& item : failed->GetArray()) {
-      FailedJoinRequest f;
-      f.join_request_id = json::get_string(item, "join_request_id").value_or("");
-      f.errors = decode_item_errors(item);
-      out.failed.push_back(std::move(f));
+  if (!text::is_blank(response.body)) {
+    Error error;
+    if (!parse_object(response.body, doc, error, what, true)) return error;
+    out.partial_error = partial_success_envelope(doc, response.status, what, error);
+    if (error.code == ErrorCode::decode) return error;
+    out.succeeded = decode_string_array(doc, succeeded_key);
+    if (const json::Value* failed = json::get_array(doc, "failed_join_requests")) {
+      for (const auto& item : failed->GetArray()) {
+        FailedJoinRequest f;
+        f.join_request_id = json::get_string(item, "join_request_id").value_or("");
+        f.errors = decode_item_errors(item);
+        out.failed.push_back(std::move(f));
+      }
+    }
+    out.errors = decode_item_errors(doc);
+  }
+  out.partial = is_partial(response.status, out.partial_error) || !out.failed.empty();
+  // A 200 without lists says nothing against the ids; a partial answer that leaves some out does.
+  if (out.partial || !out.succeeded.empty()) {
+    for (const auto& id : requested) {
+      bool named = std::find(out.succeeded.begin(), out.succeeded.end(), id) != out.succeeded.end();
+      for (const auto& f : out.failed) named = named || f.join_request_id == id;
+      if (!named) out.unreported.push_back(id);
     }
   }
-  out.errors = decode_item_errors(doc);
   return out;
 }
 
 Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& response) {
+  const char* what = "remove participants response";
   RemoveParticipantsResponse out;
   out.http_status = response.status;
   out.partial = response.status == 206;
@@ -595,12 +670,9 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
   json::ScratchDocument scratch;
   json::Document& doc = scratch;
   Error error;
-  if (!parse_object(body, doc, error, "remove participants response", true)) return error;
-  out.partial_error = graph_error_of(doc);
-  // The envelope is data only as the partial-success report (HTTP 206 or code 131201); any other
-  // Graph error in a 2xx answer is an error, which the client reports as such.
-  if (out.partial_error && response.status != 206 && out.partial_error->code != graph_codes::partial_success)
-    return Error::decode_failure(0, "remove participants response: the answer is a Graph error");
+  if (!parse_object(body, doc, error, what, true)) return error;
+  out.partial_error = partial_success_envelope(doc, response.status, what, error);
+  if (error.code == ErrorCode::decode) return error;
   out.request_id = json::get_string(doc, "request_id");
   out.success = json::get_bool(doc, "success");
   out.removed_participants = decode_participants(doc, "removed_participants");
@@ -609,9 +681,30 @@ Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& resp
       out.failed_participants.push_back(FailedParticipant{decode_participant(item), decode_item_errors(item)});
   }
   out.errors = decode_item_errors(doc);
-  if (out.partial_error && out.partial_error->code == graph_codes::partial_success) out.partial = true;
-  if (!out.failed_participants.empty()) out.partial = true;
+  out.partial = is_partial(response.status, out.partial_error) || !out.failed_participants.empty();
   return out;
+}
+
+Result<PhoneNumberFields> decode_phone_number(std::string& body) {
+  json::ScratchDocument scratch;
+  json::Document& doc = scratch;
+  Error error;
+  if (!parse_object(body, doc, error, "phone number response")) return error;
+  PhoneNumberFields f;
+  f.id = json::get_string(doc, "id");
+  f.display_phone_number = json::get_string(doc, "display_phone_number");
+  f.verified_name = json::get_string(doc, "verified_name");
+  f.status = json::get_string(doc, "status");
+  f.quality_rating = json::get_string(doc, "quality_rating");
+  f.account_mode = json::get_string(doc, "account_mode");
+  f.is_official_business_account = json::get_bool(doc, "is_official_business_account");
+  f.is_on_biz_app = json::get_bool(doc, "is_on_biz_app");
+  f.platform_type = json::get_string(doc, "platform_type");
+  f.messaging_limit_tier = json::get_string(doc, "messaging_limit_tier");
+  if (const json::Value* t = json::get_object(doc, "throughput")) f.throughput_level = json::get_string(*t, "level");
+  if (const json::Value* h = json::get_object(doc, "health_status"))
+    f.health_can_send_message = json::get_string(*h, "can_send_message");
+  return f;
 }
 
 Result<SendMessageResponse> decode_send_message(std::string& body) {

@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "wagroups/result.hpp"
 #include "wagroups/models/common.hpp"
@@ -14,6 +15,7 @@
 #include "wagroups/models/join_requests.hpp"
 #include "wagroups/models/messages.hpp"
 #include "wagroups/models/participants.hpp"
+#include "wagroups/models/phone_number.hpp"
 #include "wagroups/http/transport.hpp"
 #include "json/json.hpp"
 
@@ -29,8 +31,14 @@ std::string encode_join_request_ids(const JoinRequestsAction& request);
 std::string encode_remove_participants(const RemoveParticipantsRequest& request);
 /// A group message (`recipient_type: group`).
 std::string encode_group_message(const GroupMessage& message);
-/// A 1:1 template message (`recipient_type: individual`).
-std::string encode_template_to_phone(const std::string& phone, const TemplateMessage& message);
+/// A 1:1 template message: `to` for the phone, `recipient` for the BSUID (both when both are set).
+/// `recipient_type` is left out: Meta's default is `individual`, and Meta's invite sample and the
+/// restfb request fixtures send none.
+std::string encode_template_to_individual(const IndividualRecipient& to, const TemplateMessage& message);
+/// A 1:1 text message (`preview_url` only when true, as the fixtures send it).
+std::string encode_text_to_individual(const IndividualRecipient& to, const std::string& body, bool preview_url);
+/// The `fields` query of the eligibility read, comma-separated.
+const char* phone_number_eligibility_fields() noexcept;
 
 // Responses. `body` is taken by reference because the parse pads it for SIMD scanning while it
 // runs; it is left as it was, so error messages can still quote it.
@@ -42,8 +50,11 @@ Result<DeleteGroupResponse> decode_delete_group(std::string& body);
 Result<InviteLink> decode_invite_link(std::string& body);
 Result<DeleteInviteLinkResponse> decode_delete_invite_link(std::string& body);
 Result<JoinRequestsPage> decode_join_requests(std::string& body);
-/// `succeeded_key` is "approved_join_requests" or "rejected_join_requests".
-Result<JoinRequestsOutcome> decode_join_requests_result(std::string& body, const char* succeeded_key);
+/// `succeeded_key` is "approved_join_requests" or "rejected_join_requests"; `requested` are the ids
+/// sent (those named in neither list are reported as `unreported`). HTTP 206 / code 131201 is data.
+Result<JoinRequestsOutcome> decode_join_requests_result(HttpResponse& response, const char* succeeded_key,
+                                                        const std::vector<std::string>& requested);
+Result<PhoneNumberFields> decode_phone_number(std::string& body);
 Result<RemoveParticipantsResponse> decode_remove_participants(HttpResponse& response);
 Result<SendMessageResponse> decode_send_message(std::string& body);
 

@@ -140,6 +140,7 @@ wagroups::HttpRequest capture_client_request(const std::string& base_url, const 
   fake->enqueue(200, body);
   wagroups::ClientOptions options;
   options.base_url = base_url;
+  options.allow_insecure_http = true;  // loopback HTTP
   options.access_token = kToken;
   options.phone_number_id = kPhone;
   options.transport = fake;
@@ -238,6 +239,7 @@ class ClientLoop {
                                               std::shared_ptr<wagroups::CurlTransport> transport) {
     wagroups::ClientOptions options;  // retries at their defaults
     options.base_url = base_url;
+    options.allow_insecure_http = true;  // loopback HTTP
     options.access_token = kToken;
     options.phone_number_id = kPhone;
     options.transport = std::move(transport);

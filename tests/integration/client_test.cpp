@@ -32,6 +32,7 @@ wagroups::ClientOptions client_options(const LoopbackServer& server,
                                        wagroups::testing::RecordingSleeper& sleeper) {
   wagroups::ClientOptions options;
   options.base_url = server.base_url();
+  options.allow_insecure_http = true;  // the loopback stub speaks plain HTTP
   options.access_token = kToken;
   options.phone_number_id = kPhone;
   options.transport = wagroups::make_curl_transport();
@@ -51,7 +52,7 @@ void answer_rate_limited(httplib::Response& res) {
 TEST_CASE("list_groups waits out a 429 Retry-After and retries", "[integration][client]") {
   LoopbackServer server;
   Recorder hits;
-  const std::string path = std::string("/v23.0/") + kPhone + "/groups";
+  const std::string path = std::string("/v26.0/") + kPhone + "/groups";  // the default api_version
   server->Get(path, [&](const httplib::Request& req, httplib::Response& res) {
     hits.add(req);
     if (hits.seen().size() == 1) {
@@ -93,7 +94,7 @@ TEST_CASE("list_groups waits out a 429 Retry-After and retries", "[integration][
 TEST_CASE("create_group is not retried after a 429", "[integration][client]") {
   LoopbackServer server;
   Recorder hits;
-  const std::string path = std::string("/v23.0/") + kPhone + "/groups";
+  const std::string path = std::string("/v26.0/") + kPhone + "/groups";  // the default api_version
   server->Post(path, [&](const httplib::Request& req, httplib::Response& res) {
     hits.add(req);
     answer_rate_limited(res);
@@ -141,6 +142,7 @@ TEST_CASE("a transport failure seen through the client never carries the token",
   wagroups::testing::RecordingSleeper sleeper;
   wagroups::ClientOptions options;
   options.base_url = base_url;
+  options.allow_insecure_http = true;  // the loopback stub speaks plain HTTP
   options.access_token = kToken;
   options.phone_number_id = kPhone;
   options.transport = wagroups::make_curl_transport();

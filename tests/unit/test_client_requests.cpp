@@ -13,7 +13,7 @@ using wagroups_test::json_equal;
 
 namespace {
 
-const std::string kBase = "https://graph.facebook.com/v23.0/";
+const std::string kBase = "https://graph.facebook.com/v26.0/";
 const std::string kPhone = "106540352242922";
 const std::string kGroup = "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD";
 const std::string kSendOk =
@@ -281,7 +281,7 @@ TEST_CASE("send_template sends name, language and parameters", "[client][request
   REQUIRE(f.client.send_template(kGroup, t).ok());
   CHECK(json_equal(f.transport->last_request().body,
                    R"({"messaging_product":"whatsapp","recipient_type":"group","to":")" + kGroup + R"(",
-                   "type":"template","template":{"name":"order_update","language":{"code":"en_US"},
+                   "type":"template","template":{"name":"order_update","language":{"policy":"deterministic","code":"en_US"},
                    "components":[
                      {"type":"header","parameters":[{"type":"image","image":{"link":"https://i.example/p.jpg"}}]},
                      {"type":"body","parameters":[{"type":"text","text":"Ana"}]},
@@ -319,21 +319,23 @@ TEST_CASE("send_template_to_phone sends the invite template 1:1 with a group_id 
   CHECK(r->messages[0].message_status == std::optional<std::string>("accepted"));
   auto sent = f.transport->last_request();
   CHECK(sent.url == kBase + kPhone + "/messages");
-  CHECK(json_equal(sent.body, R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"+16505551234",
-      "type":"template","template":{"name":"group_invite_link","language":{"code":"en"},
-      "components":[{"type":"body","parameters":[{"type":"group_id","group_id":")" + kGroup + R"("}]}]}})"));
+  CHECK(json_equal(sent.body, R"({"messaging_product":"whatsapp","to":"+16505551234",
+      "type":"template","template":{"name":"group_invite_link","language":{"policy":"deterministic","code":"en"},
+      "components":[{"type":"body","parameters":[{"type":"group_id","group_id":")" +
+                                  kGroup + R"("}]}]}})"));
 }
 
 TEST_CASE("the Graph version and base URL are settable", "[client][requests]") {
   auto options = FakeClient::base_options();
-  options.api_version = "v26.0";
+  options.api_version = "v25.0";
   options.base_url = "http://127.0.0.1:9999/";
-  options.user_agent_suffix = "limechat/2.1";
+  options.allow_insecure_http = true;
+  options.user_agent_suffix = "limechat/2.1.0";
   FakeClient f(1.0, options);
   f.transport->enqueue(200, R"({"data":{"groups":[]}})");
   REQUIRE(f.client.list_groups().ok());
-  CHECK(f.transport->last_request().url == "http://127.0.0.1:9999/v26.0/" + kPhone + "/groups");
-  CHECK(f.transport->last_request().header("User-Agent")->find("limechat/2.1") != std::string_view::npos);
+  CHECK(f.transport->last_request().url == "http://127.0.0.1:9999/v25.0/" + kPhone + "/groups");
+  CHECK(f.transport->last_request().header("User-Agent")->find("limechat/2.1.0") != std::string_view::npos);
 }
 
 TEST_CASE("the per-call timeout reaches the transport", "[client][requests]") {

@@ -256,13 +256,9 @@ TEST_CASE("131201: HTTP 206 on remove_participants is a partial success, not an 
 }
 
 TEST_CASE("throttling codes are rate limits and retryable", "[errors]") {
-  const std::vector<std::pair<int, int>> throttling = {{4, codes::app_rate_limit},
-                                                       {80007, codes::waba_rate_limit},
-                                                       {130429, codes::throughput_limit},
-                                                       {131048, codes::spam_rate_limit},
-                                                       {131056, codes::pair_rate_limit},
-                                                       {131208, codes::group_rate_limit},
-                                                       {613, codes::graph_rate_limit}};
+  const std::vector<std::pair<int, int>> throttling = {
+      {4, codes::app_rate_limit},       {80007, codes::waba_rate_limit},   {130429, codes::throughput_limit},
+      {131056, codes::pair_rate_limit}, {131208, codes::group_rate_limit}, {613, codes::graph_rate_limit}};
   for (const auto& [code, constant] : throttling) {
     INFO("code " << code);
     CHECK(constant == code);
@@ -281,6 +277,60 @@ TEST_CASE("throttling codes are rate limits and retryable", "[errors]") {
   for (int code : {0, 100, 131215, 131201, 131000, 190}) {
     INFO("code " << code);
     CHECK_FALSE(wagroups::is_throttling_code(code));
+  }
+}
+
+TEST_CASE("issue10 item 5: 131048 is a spam rate limit, classified apart and never retried", "[errors][issue10]") {
+  CHECK(codes::spam_rate_limit == 131048);
+  CHECK(wagroups::classify_graph_code(131048) == wagroups::GraphCodeClass::spam_rate_limit);
+  CHECK_FALSE(wagroups::is_throttling_code(131048));
+  // Over HTTP 400 or 429, and even marked transient: not retried, and not "rate limited" either,
+  // because waiting seconds does not lift it.
+  for (int status : {400, 429}) {
+    INFO("HTTP " << status);
+    const std::string body = error_with("131048", R"(,"is_transient":true)");
+    FakeClient fc;
+    fc.transport->enqueue(status, body);
+    fc.transport->enqueue(200, R"({"request_id":"R"})");
+    wagroups::CallOptions idempotent;
+    idempotent.idempotency = wagroups::Idempotency::idempotent;  // even a resendable call
+    auto r = fc.client.create_group({"Orders", std::nullopt, std::nullopt}, idempotent);
+    REQUIRE_FALSE(r.ok());
+    CHECK(fc.transport->request_count() == 1);
+    CHECK(r.error().is_spam_rate_limited());
+    CHECK_FALSE(r.error().is_retryable());
+    CHECK_FALSE(r.error().is_rate_limited());
+  }
+  // Other codes are not spam limits.
+  CHECK_FALSE(create_group_error(429, envelope(131056, "Pair rate limit hit", "x")).is_spam_rate_limited());
+}
+
+TEST_CASE("issue10 item 5: 131056 pair rate limit, 131064 and 133016 are classified", "[errors][issue10]") {
+  using wagroups::GraphCodeClass;
+  CHECK(wagroups::classify_graph_code(131056) == GraphCodeClass::pair_rate_limit);
+  CHECK(wagroups::classify_graph_code(131064) == GraphCodeClass::template_violation_limit);
+  CHECK(wagroups::classify_graph_code(133016) == GraphCodeClass::registration_limit);
+  CHECK(codes::template_violation_limit == 131064);
+  CHECK(codes::registration_limit == 133016);
+  CHECK(std::string(wagroups::to_string(GraphCodeClass::spam_rate_limit)) == "spam_rate_limit");
+
+  const wagroups::Error pair = create_group_error(400, envelope(131056, "Pair rate limit hit", "Same user"));
+  CHECK(pair.is_rate_limited());
+  CHECK(pair.is_retryable());
+  for (int code : {131064, 133016}) {
+    INFO("code " << code);
+    const wagroups::Error e = create_group_error(429, envelope(code, "Limit", "Limited"));
+    CHECK_FALSE(e.is_retryable());
+    CHECK_FALSE(e.is_rate_limited());
+  }
+  // A read (retried on retryable failures) is sent once for these.
+  for (int code : {131048, 131064, 133016}) {
+    INFO("code " << code);
+    FakeClient fc;
+    fc.transport->enqueue(429, envelope(code, "Limit", "Limited"));
+    fc.transport->enqueue(200, R"({"id":"G1"})");
+    CHECK_FALSE(fc.client.get_group_info({kGroup, {}}).ok());
+    CHECK(fc.transport->request_count() == 1);
   }
 }
 

@@ -250,7 +250,7 @@ TEST_CASE("profile picture: refused before sending", "[jpeg]") {
   }
 }
 
-TEST_CASE("a valid picture is uploaded as one multipart/form-data POST", "[jpeg]") {
+TEST_CASE("a valid picture is uploaded as its own multipart/form-data POST", "[jpeg]") {
   const std::string jpeg = make_jpeg(640, 640);
 
   auto upload = [&](std::optional<std::string> subject, std::optional<std::string> description) {
@@ -283,7 +283,7 @@ TEST_CASE("a valid picture is uploaded as one multipart/form-data POST", "[jpeg]
   SECTION("picture only") {
     const auto req = upload(std::nullopt, std::nullopt);
     CHECK(req.method == wagroups::HttpMethod::post);
-    CHECK(req.url == std::string("https://graph.facebook.com/v23.0/") + kGroup);
+    CHECK(req.url == std::string("https://graph.facebook.com/v26.0/") + kGroup);
     const std::string boundary = boundary_of(req);
     CHECK(jpeg.find(boundary) == std::string::npos);
 
@@ -302,16 +302,22 @@ TEST_CASE("a valid picture is uploaded as one multipart/form-data POST", "[jpeg]
     CHECK(find_part(parts, "subject") == nullptr);
     CHECK(find_part(parts, "description") == nullptr);
   }
-  SECTION("with subject and description as form fields") {
-    const auto req = upload(std::string("Order #1042"), std::string("Delivery questions"));
-    const std::string boundary = boundary_of(req);
-    const auto parts = parse_multipart(req.body, boundary);
-    const Part* subject = find_part(parts, "subject");
-    REQUIRE(subject != nullptr);
-    CHECK(subject->content == "Order #1042");
-    const Part* description = find_part(parts, "description");
-    REQUIRE(description != nullptr);
-    CHECK(description->content == "Delivery questions");
+  SECTION("subject and description never ride in the multipart request") {
+    // issue10 item 3: they go as a separate JSON request first (test_client_requests.cpp).
+    FakeClient fc;
+    fc.transport->enqueue(200, "");
+    fc.transport->enqueue(200, R"({"success":true})");
+    auto req = picture_update(jpeg);
+    req.subject = std::string("Order #1042");
+    req.description = std::string("Delivery questions");
+    auto r = fc.client.update_group_settings(req);
+    if (!r.ok()) FAIL("upload refused: " << r.error().to_string());
+    REQUIRE(fc.transport->request_count() == 2);
+    const auto picture = fc.transport->requests()[1];
+    const auto parts = parse_multipart(picture.body, boundary_of(picture));
+    CHECK(parts.size() == 2);
+    CHECK(find_part(parts, "subject") == nullptr);
+    CHECK(find_part(parts, "description") == nullptr);
     const Part* file = find_part(parts, "file");
     REQUIRE(file != nullptr);
     CHECK(file->content == jpeg);

@@ -20,7 +20,7 @@ namespace {
 
 const std::string kToken = "EAAinvite-secret-token-9";
 const std::string kPhoneNumberId = "771234567890";
-const std::string kMessagesUrl = "https://graph.facebook.com/v23.0/" + kPhoneNumberId + "/messages";
+const std::string kMessagesUrl = "https://graph.facebook.com/v26.0/" + kPhoneNumberId + "/messages";
 const std::string kGroup = "GRP-INV-1";
 const std::string kLink = "https://chat.whatsapp.com/Kq2PzT7";
 const std::string kTicket = "T-REQ-INV-1";
@@ -112,6 +112,7 @@ InviteTemplate positional_template() {
   t.language = "en_US";
   t.link_parameter_index = 2;
   t.other_parameters = {"Ana", "Order 1042"};
+  t.link_as_group_id = false;  // the link as text
   return t;
 }
 
@@ -156,10 +157,11 @@ TEST_CASE("send_invites sends a positional template with the link at its index",
   for (std::size_t i = 0; i < 2; ++i) {
     CHECK(requests[i].method == HttpMethod::post);
     CHECK(requests[i].url == kMessagesUrl);
-    CHECK(json_equal(requests[i].body, R"({"messaging_product":"whatsapp","recipient_type":"individual","to":")" +
-                                           to[i] + R"(","type":"template","template":{"name":"order_group_invite",
-        "language":{"code":"en_US"},"components":[{"type":"body","parameters":[
-        {"type":"text","text":"Ana"},{"type":"text","text":")" + kLink + R"("},{"type":"text","text":"Order 1042"}]}]}})"));
+    CHECK(json_equal(requests[i].body, R"({"messaging_product":"whatsapp","to":")" + to[i] +
+                                           R"(","type":"template","template":{"name":"order_group_invite",
+        "language":{"policy":"deterministic","code":"en_US"},"components":[{"type":"body","parameters":[
+        {"type":"text","text":"Ana"},{"type":"text","text":")" +
+                                           kLink + R"("},{"type":"text","text":"Order 1042"}]}]}})"));
   }
 
   Ticket t = f.ticket();
@@ -180,26 +182,29 @@ TEST_CASE("send_invites puts the link first, last, or alone", "[tickets][invites
   t.link_parameter_index = 1;
   f.transport->enqueue(200, sent_ok("wamid.1"));
   REQUIRE(send_invites(f.client, f.tickets, kTicket, t, {"16505550101"}).ok());
-  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp","recipient_type":"individual",
-      "to":"16505550101","type":"template","template":{"name":"order_group_invite","language":{"code":"en_US"},
-      "components":[{"type":"body","parameters":[{"type":"text","text":")" + kLink + R"("},
+  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp",
+      "to":"16505550101","type":"template","template":{"name":"order_group_invite","language":{"policy":"deterministic","code":"en_US"},
+      "components":[{"type":"body","parameters":[{"type":"text","text":")" +
+                                                         kLink + R"("},
       {"type":"text","text":"Ana"},{"type":"text","text":"Order 1042"}]}]}})"));
 
   t.link_parameter_index = 3;
   f.transport->enqueue(200, sent_ok("wamid.2"));
   REQUIRE(send_invites(f.client, f.tickets, kTicket, t, {"16505550102"}).ok());
-  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp","recipient_type":"individual",
-      "to":"16505550102","type":"template","template":{"name":"order_group_invite","language":{"code":"en_US"},
+  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp",
+      "to":"16505550102","type":"template","template":{"name":"order_group_invite","language":{"policy":"deterministic","code":"en_US"},
       "components":[{"type":"body","parameters":[{"type":"text","text":"Ana"},{"type":"text","text":"Order 1042"},
       {"type":"text","text":")" + kLink + R"("}]}]}})"));
 
   InviteTemplate plain;
   plain.name = "join_us";
+  plain.link_as_group_id = false;
   f.transport->enqueue(200, sent_ok("wamid.3"));
   REQUIRE(send_invites(f.client, f.tickets, kTicket, plain, {"16505550103"}).ok());
-  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp","recipient_type":"individual",
-      "to":"16505550103","type":"template","template":{"name":"join_us","language":{"code":"en_US"},
-      "components":[{"type":"body","parameters":[{"type":"text","text":")" + kLink + R"("}]}]}})"));
+  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp",
+      "to":"16505550103","type":"template","template":{"name":"join_us","language":{"policy":"deterministic","code":"en_US"},
+      "components":[{"type":"body","parameters":[{"type":"text","text":")" +
+                                                         kLink + R"("}]}]}})"));
 }
 
 TEST_CASE("send_invites names every parameter of a named-parameter template", "[tickets][invites]") {
@@ -210,13 +215,15 @@ TEST_CASE("send_invites names every parameter of a named-parameter template", "[
   t.language = "pt_BR";
   t.link_parameter_name = "group_link";
   t.other_named_parameters = {{"customer_name", "Ana"}, {"order", "1042"}};
+  t.link_as_group_id = false;
   f.transport->enqueue(200, sent_ok("wamid.N1"));
   auto r = send_invites(f.client, f.tickets, kTicket, t, {"5511987654321"});
   REQUIRE(r.ok());
-  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp","recipient_type":"individual",
-      "to":"5511987654321","type":"template","template":{"name":"named_group_invite","language":{"code":"pt_BR"},
+  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp",
+      "to":"5511987654321","type":"template","template":{"name":"named_group_invite","language":{"policy":"deterministic","code":"pt_BR"},
       "components":[{"type":"body","parameters":[
-        {"type":"text","parameter_name":"group_link","text":")" + kLink + R"("},
+        {"type":"text","parameter_name":"group_link","text":")" +
+                                                         kLink + R"("},
         {"type":"text","parameter_name":"customer_name","text":"Ana"},
         {"type":"text","parameter_name":"order","text":"1042"}]}]}})"));
 }
@@ -231,9 +238,10 @@ TEST_CASE("send_invites with link_as_group_id lets Meta fill in the link and fet
   f.transport->enqueue(200, sent_ok("wamid.G1"));
   REQUIRE(send_invites(f.client, f.tickets, kTicket, t, {"16505550101"}).ok());
   REQUIRE(f.transport->request_count() == 1);
-  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp","recipient_type":"individual",
-      "to":"16505550101","type":"template","template":{"name":"group_invite_link","language":{"code":"en"},
-      "components":[{"type":"body","parameters":[{"type":"group_id","group_id":")" + kGroup + R"("}]}]}})"));
+  CHECK(json_equal(f.transport->last_request().body, R"({"messaging_product":"whatsapp",
+      "to":"16505550101","type":"template","template":{"name":"group_invite_link","language":{"policy":"deterministic","code":"en"},
+      "components":[{"type":"body","parameters":[{"type":"group_id","group_id":")" +
+                                                         kGroup + R"("}]}]}})"));
 }
 
 TEST_CASE("send_invites fetches the invite link when the ticket has none", "[tickets][invites]") {
@@ -243,15 +251,16 @@ TEST_CASE("send_invites fetches the invite link when the ticket has none", "[tic
   f.transport->enqueue(200, sent_ok("wamid.F1"));
   InviteTemplate t;
   t.name = "join_us";
+  t.link_as_group_id = false;
   auto r = send_invites(f.client, f.tickets, kTicket, t, {"16505550101"});
   REQUIRE(r.ok());
   auto requests = f.transport->requests();
   REQUIRE(requests.size() == 2);
   CHECK(requests[0].method == HttpMethod::get);
-  CHECK(requests[0].url == "https://graph.facebook.com/v23.0/" + kGroup + "/invite_link");
+  CHECK(requests[0].url == "https://graph.facebook.com/v26.0/" + kGroup + "/invite_link");
   CHECK(requests[1].url == kMessagesUrl);
-  CHECK(json_equal(requests[1].body, R"({"messaging_product":"whatsapp","recipient_type":"individual",
-      "to":"16505550101","type":"template","template":{"name":"join_us","language":{"code":"en_US"},
+  CHECK(json_equal(requests[1].body, R"({"messaging_product":"whatsapp",
+      "to":"16505550101","type":"template","template":{"name":"join_us","language":{"policy":"deterministic","code":"en_US"},
       "components":[{"type":"body","parameters":[{"type":"text","text":"https://chat.whatsapp.com/Fetched9"}]}]}})"));
 }
 
@@ -262,6 +271,7 @@ TEST_CASE("send_invites returns the invite-link failure before sending any invit
                                 "fbtrace_id":"AbCdEf"}})");
   InviteTemplate t;
   t.name = "join_us";
+  t.link_as_group_id = false;
   auto r = send_invites(f.client, f.tickets, kTicket, t, {"16505550101", "16505550102"});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == ErrorCode::graph_api);

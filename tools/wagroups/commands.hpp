@@ -29,6 +29,8 @@ void register_tickets_commands(CLI::App& app, CommandState& state);
 void register_invite_commands(CLI::App& app, CommandState& state);
 /// `wagroups webhook serve` (after register_webhook_commands).
 void register_webhook_serve(CLI::App& app, CommandState& state);
+/// `wagroups number check`.
+void register_number_commands(CLI::App& app, CommandState& state);
 /// `wagroups demo`.
 void register_demo_command(CLI::App& app, CommandState& state);
 

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   wagroups_cli::register_invite_commands(app, state);
   wagroups_cli::register_tickets_commands(app, state);
   wagroups_cli::register_sandbox_commands(app, state);
+  wagroups_cli::register_number_commands(app, state);
   wagroups_cli::register_demo_command(app, state);
 
   try {

@@ -17,6 +17,7 @@
 #include "wagroups/models/join_requests.hpp"
 #include "wagroups/models/messages.hpp"
 #include "wagroups/models/participants.hpp"
+#include "wagroups/models/phone_number.hpp"
 #include "wagroups/client/options.hpp"
 #include "wagroups/http/transport.hpp"
 
@@ -111,11 +112,27 @@ class WAGROUPS_API Client {
                                             const CallOptions& call = {}) const;
 
   // 1:1.
-  /// Sends a template to one person (`recipient_type: individual`); the invite flow uses this with
-  /// a `TemplateParameter::invite_link_for(group_id)` body parameter.
+  /// Sends a template to one person. A phone number goes in `to`, a BSUID in `recipient`, both
+  /// when both are set; `recipient_type` is left to Meta's default (`individual`). The invite flow
+  /// uses this with a `TemplateParameter::invite_link_for(group_id)` body parameter.
+  Result<SendMessageResponse> send_template_to_individual(const IndividualRecipient& recipient,
+                                                          const TemplateMessage& template_message,
+                                                          const CallOptions& call = {}) const;
+  /// `send_template_to_individual` with one string: a BSUID ("US.1349...") is sent as `recipient`,
+  /// anything else is checked as a phone number and sent as `to`.
   Result<SendMessageResponse> send_template_to_phone(const std::string& phone_number,
                                                      const TemplateMessage& template_message,
                                                      const CallOptions& call = {}) const;
+  /// Sends a text (1-4096 characters) to one person, addressed as `send_template_to_individual`.
+  /// Outside a 24-hour customer-service window Meta refuses free text (131047): use a template.
+  Result<SendMessageResponse> send_text_to_individual(const IndividualRecipient& recipient, const std::string& body,
+                                                      bool preview_url = false, const CallOptions& call = {}) const;
+
+  // The business number.
+  /// Reads the number's own fields (`GET /{phone-number-id}?fields=...`) and judges from them
+  /// whether it can use the Groups API, reason by reason, claiming no more than Meta documents
+  /// (see `NumberEligibility`). A read: retried like the other reads.
+  Result<NumberEligibility> check_number_eligibility(const CallOptions& call = {}) const;
 
  private:
   struct Impl;

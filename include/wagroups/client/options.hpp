@@ -8,8 +8,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
-#include "wagroups/config.hpp"
+#include "wagroups/export.hpp"
 
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
@@ -47,15 +48,24 @@ struct ClientOptions {
   std::string access_token;
   /// The business phone number id used by operations that need one (create, list, send).
   std::string phone_number_id;
-  std::string api_version = "v23.0";
+  /// The Graph API version; the newest the reference names (Meta's May 2026 examples).
+  std::string api_version = "v26.0";
+  /// Must be https:// unless `allow_insecure_http` is set (any other scheme is refused).
   std::string base_url = "https://graph.facebook.com";
+  /// Accept an http:// `base_url` (the sandbox server, a local stub). The access token then
+  /// travels in clear text, so it is off by default: an http:// URL is refused (kind
+  /// invalid_argument, field "base_url") on every call.
+  bool allow_insecure_http = false;
   /// Whole-exchange limit per HTTP request (each retry gets its own).
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
   /// TCP/TLS connect limit of the default transport (ignored when `transport` is set: configure
   /// your `CurlTransportOptions` instead).
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
   RetryOptions retry;
-  /// Appended to the User-Agent header after "wagroups/<version>".
+  /// Appended to the User-Agent header after "wagroups/<version>": one or more space-separated
+  /// tokens, each `name/x.y.z` (name of letters, digits, '.', '_' or '-'; x, y, z decimal numbers),
+  /// e.g. "limechat/2.1.0". Anything else is refused (kind invalid_argument, field
+  /// "user_agent_suffix") on every call, not sent.
   std::string user_agent_suffix;
   /// The HTTP transport; a `CurlTransport` with default options when null.
   std::shared_ptr<Transport> transport;
@@ -63,6 +73,10 @@ struct ClientOptions {
   RandomSource random;  ///< default: a per-client seeded Mersenne twister
   Clock clock;          ///< default: std::chrono::system_clock::now
 };
+
+/// Whether `url` is an http:// URL whose host is this machine's loopback (127.0.0.0/8, [::1] or
+/// localhost), with no user information: what a host may allow for a local sandbox.
+WAGROUPS_API bool is_loopback_http_url(std::string_view url) noexcept;
 
 /// Per-call overrides of the client's settings.
 struct CallOptions {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "wagroups/error.hpp"
 #include "wagroups/models/common.hpp"
 
 #include "wagroups/config.hpp"
@@ -76,15 +77,20 @@ struct GroupInfo {
   std::optional<std::int64_t> total_participant_count;
 };
 
-/// A JPEG profile picture: square, at least 192x192, at most 5 MB (checked before sending).
+/// A JPEG profile picture, checked before anything is sent: JPEG (image/jpeg) only, at most
+/// `limits::picture_max_bytes` (5 MB read as 5 * 1024 * 1024 = 5,242,880 bytes, inclusive), square,
+/// and at least `limits::picture_min_side` (192) pixels a side, 192x192 itself accepted (Meta's
+/// "min 192x192"; see docs/limits.md for the "greater than 192px" wording of 131210).
 struct ProfilePicture {
   std::string jpeg_bytes;  ///< the file's raw bytes
   std::string filename = "profile.jpg";
 };
 
-/// `POST /{group-id}`. At least one of the three must be set. The outcome of each setting arrives
-/// in a `group_settings_update` webhook. With a picture the request is multipart/form-data
-/// (`file` part) and carries subject/description as form fields; otherwise it is JSON.
+/// `POST /{group-id}`. At least one of the three must be set. Subject and description go in one
+/// JSON request; the picture goes in its own multipart/form-data request holding exactly two
+/// parts, `messaging_product=whatsapp` and `file` (image/jpeg), as Meta's media upload does. With
+/// both, the JSON request is sent first and the picture only after it succeeded. The outcome of
+/// each setting arrives in a `group_settings_update` webhook.
 struct UpdateGroupSettingsRequest {
   std::string group_id;
   std::optional<std::string> subject;      ///< 1-128 characters after trimming
@@ -92,10 +98,29 @@ struct UpdateGroupSettingsRequest {
   std::optional<ProfilePicture> profile_picture;
 };
 
-/// Meta documents no body for this answer; whatever it carries is kept.
-struct UpdateGroupSettingsResponse {
+/// The answer to one of the (at most two) requests of an update. Meta documents no body for it
+/// (the OpenAPI spec: HTTP 200, no schema); whatever it carries is kept.
+struct SettingsRequestResult {
+  int http_status = 0;  ///< 0 when no answer arrived (see `error`)
   std::optional<std::string> request_id;
   std::optional<bool> success;
+  /// Set when this request failed. Only the second request (the picture) can fail inside an
+  /// answer that is a success: the first having been applied, its failure is reported here.
+  std::optional<Error> error;
+  bool ok() const noexcept { return !error.has_value(); }
+};
+
+/// What `update_group_settings` did. A failure of the first (or only) request is the call's
+/// `Error`; a failure of the picture request after the subject/description request succeeded is
+/// data here (`picture->error`), because the first change has already been accepted.
+struct UpdateGroupSettingsResponse {
+  /// The first request's request_id / success, as before the settings were split in two requests.
+  std::optional<std::string> request_id;
+  std::optional<bool> success;
+  std::optional<SettingsRequestResult> fields;   ///< the JSON request (subject/description), if sent
+  std::optional<SettingsRequestResult> picture;  ///< the multipart picture request, if sent
+  /// True unless the picture request failed after the fields request was accepted.
+  bool all_succeeded() const noexcept { return (!fields || fields->ok()) && (!picture || picture->ok()); }
 };
 
 /// `DELETE /{group-id}`: removes every participant, the business included.

@@ -1,12 +1,13 @@
 #pragma once
 
 /// @file
-/// Messages to a group (`recipient_type: "group"`, `to: <group id>`) and the 1:1 template send used
-/// by the invite flow.
+/// Messages to a group (`recipient_type: "group"`, `to: <group id>`) and the 1:1 sends (template,
+/// text) addressed by phone number and/or business-scoped user id.
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "wagroups/export.hpp"
@@ -37,6 +38,42 @@ WAGROUPS_API const char* to_string(MessageType type) noexcept;
 /// Whether Meta allows this type in a group.
 WAGROUPS_API bool is_supported_in_groups(MessageType type) noexcept;
 
+/// Whether `text` has the shape of a business-scoped user id: an upper-case country code, then
+/// optional upper-case segments, each after a dot, then a dot and digits ("US.13491208655302741918";
+/// a parent BSUID such as "US.ENT.11815799212886844830" too). Shape only: nothing is looked up.
+WAGROUPS_API bool looks_like_bsuid(std::string_view text) noexcept;
+
+/// Who a 1:1 message goes to. Meta addresses a phone number with `to` and a business-scoped user
+/// id (BSUID) with `recipient`; with both, both are sent (Meta uses the phone when it can). At
+/// least one must be set.
+struct IndividualRecipient {
+  std::optional<std::string> phone;  ///< sent as `to`, e.g. "+16505551234"
+  std::optional<std::string> bsuid;  ///< sent as `recipient`, e.g. "US.13491208655302741918"
+
+  static IndividualRecipient from_phone(std::string number) {
+    IndividualRecipient r;
+    r.phone = std::move(number);
+    return r;
+  }
+  static IndividualRecipient from_bsuid(std::string user_id) {
+    IndividualRecipient r;
+    r.bsuid = std::move(user_id);
+    return r;
+  }
+  static IndividualRecipient from_phone_and_bsuid(std::string number, std::string user_id) {
+    IndividualRecipient r;
+    r.phone = std::move(number);
+    r.bsuid = std::move(user_id);
+    return r;
+  }
+  /// One string that is either: a BSUID (see `looks_like_bsuid`) becomes `bsuid`, anything else
+  /// `phone` (and is then checked as a phone number when sent).
+  static IndividualRecipient from_string(std::string phone_or_bsuid) {
+    return looks_like_bsuid(phone_or_bsuid) ? from_bsuid(std::move(phone_or_bsuid))
+                                            : from_phone(std::move(phone_or_bsuid));
+  }
+};
+
 /// A media object by uploaded media `id` or public `link` (exactly one of the two).
 struct MediaRef {
   std::optional<std::string> id;
@@ -61,7 +98,8 @@ struct TemplateParameter {
   static TemplateParameter text_value(std::string value) {
     TemplateParameter p; p.type = "text"; p.text = std::move(value); return p;
   }
-  /// The invite-link parameter: Meta replaces the group id with the group's invite link.
+  /// The invite-link parameter Meta documents for its Template Library invite template:
+  /// `{"type":"group_id","group_id":"<GROUP_ID>"}`; Meta replaces the id with the group's link.
   static TemplateParameter invite_link_for(std::string group) {
     TemplateParameter p; p.type = "group_id"; p.group_id = std::move(group); return p;
   }
@@ -80,6 +118,8 @@ struct TemplateComponent {
 /// What the template was approved as; authentication templates are not allowed in groups.
 enum class TemplateCategory { marketing, utility, authentication };
 
+/// Sent as `language: {"policy": "deterministic", "code": ...}`: Meta's only policy (the template in
+/// exactly this language, never a fallback).
 struct TemplateMessage {
   std::string name;
   std::string language = "en";  ///< language.code, e.g. "en_US"

@@ -31,9 +31,11 @@ struct InviteTemplate {
   std::vector<std::string> other_parameters;
   /// Named-parameter templates: the other body variables as (name, value), sent in this order.
   std::vector<std::pair<std::string, std::string>> other_named_parameters;
-  /// Send the link variable as a `group_id` parameter (Meta's Template Library invite template):
-  /// Meta substitutes the group's invite link on delivery, so the link is never fetched.
-  bool link_as_group_id = false;
+  /// Send the link variable as Meta's documented `{"type":"group_id","group_id":"<GROUP_ID>"}`
+  /// parameter (the Template Library invite template): Meta substitutes the group's invite link on
+  /// delivery, so the link is never fetched. The default; set false for a template of your own
+  /// whose variable takes the link as text (it is then read from the ticket or fetched).
+  bool link_as_group_id = true;
 };
 
 struct InviteOutcome {
