@@ -15,10 +15,17 @@
 // * a removal where none of the named people is a member answers 400/131212 and queues no webhook;
 //   a removal where some are answers 206 with the 131201 envelope, `removed_participants` and
 //   `failed_participants` (131212 each), and the webhook lists both;
-// * create, settings and delete answer with a `request_id`, which their webhook carries too;
+// * approving or rejecting join requests where some ids fail answers 206 with the 131201 item
+//   in `errors[]`, beside Meta's documented `failed_join_requests`;
+// * create answers `{"messaging_product","request_id"}`, delete `{"success":true}`, settings and a
+//   full removal an empty 200 (AsyncAnswers::documented), or all of them with the `request_id`
+//   their webhook carries (AsyncAnswers::spec_request_ids);
+// * an asynchronous failure Meta documents only by its shape (a failed create, delete, setting or
+//   group message) carries SimulatorOptions::async_failures.error, by default 131000;
 // * generic validation failures use the Cloud API's generic codes: 100 (invalid parameter),
 //   131008 (required parameter missing), 131009 (parameter value not valid);
-// * an unknown path or method answers 404 with code 100 (GraphMethodException, subcode 33).
+// * an unknown path or method answers what Graph answers: HTTP 400, code 100
+//   (GraphMethodException, subcode 33, "Unsupported get request. Object with ID ...").
 //
 // This file holds the engine's core (clock, ids, lookups, the rate window) and the public
 // Simulator that wraps it; the Graph routes, the people-side calls, the webhook outbox, the saved
@@ -86,6 +93,7 @@ void State::reindex() {
 
 Engine::Engine(SimulatorOptions o) : options(std::move(o)) {
   s.eligible = options.eligible;
+  s.creation_disabled = options.group_creation_disabled;
   s.id_rng = options.seed;
   s.noise_rng = options.seed ^ 0xA5A5A5A55A5A5A5Aull;
 }
@@ -202,6 +210,24 @@ bool Engine::authorized(const HttpRequest& r, const Target& t) const {
   return q && *q == *options.access_token;
 }
 
+bool Engine::eligible() const {
+  // Meta's documented prerequisites the number's own fields show: an Official Business Account, on
+  // Cloud API, not a WhatsApp Business app number. `eligible` covers what no field shows.
+  const NumberProfile& n = options.number;
+  return s.eligible && n.is_official_business_account && !n.is_on_biz_app && n.platform_type == "CLOUD_API";
+}
+
+std::optional<Failure> Engine::take_signing_failure() {
+  if (!signing_failed) return std::nullopt;
+  signing_failed = false;
+  return signing_failure();
+}
+
+Result<void> Engine::signed_or_error() {
+  if (auto f = take_signing_failure()) return to_error(*f);
+  return {};
+}
+
 bool parse_json_body(const HttpRequest& r, json::Document& doc, Failure& f) {
   if (text::is_blank(r.body)) {
     doc.SetObject();
@@ -256,6 +282,12 @@ void Simulator::set_eligible(bool eligible) {
   std::lock_guard<std::mutex> lock(impl_->engine->mutex);
   impl_->engine->s.eligible = eligible;
   impl_->engine->options.eligible = eligible;
+}
+
+void Simulator::set_group_creation_disabled(bool disabled) {
+  std::lock_guard<std::mutex> lock(impl_->engine->mutex);
+  impl_->engine->s.creation_disabled = disabled;
+  impl_->engine->options.group_creation_disabled = disabled;
 }
 
 HttpResponse Simulator::handle(const HttpRequest& request) { return impl_->engine->handle(request); }

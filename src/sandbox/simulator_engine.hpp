@@ -42,7 +42,11 @@ std::string base64(std::string_view in, bool url_safe, bool pad);
 std::optional<std::string> base64url_decode(std::string_view in);
 std::string hex_upper(std::uint64_t v);
 std::optional<std::uint64_t> parse_u64(std::string_view text);
-std::string sha256_base64(std::string_view bytes);
+// Both nullopt when OpenSSL fails: the caller fails closed, never with an empty digest.
+std::optional<std::string> sha256_base64(std::string_view bytes);
+// X-Hub-Signature-256 as Meta writes it ("sha256=" + lowercase hex), by the simulator's own call
+// to OpenSSL's one-shot HMAC (the SDK's verifier is what it is checked against, never its helper).
+std::optional<std::string> hmac_sha256_signature(std::string_view body, std::string_view secret);
 
 // The request target split up: "https://host/v23.0/a/b?x=1" or "/v23.0/a/b?x=1".
 struct Target {
@@ -77,6 +81,8 @@ struct Failure {
   std::string type = "OAuthException";
   std::optional<int> subcode;
   std::optional<std::int64_t> retry_after_seconds;
+  // Graph's own messages (an unsupported request) carry no "(#code) " prefix: set, it is the message.
+  std::optional<std::string> message;
 };
 
 Failure failure(int http, int code, std::string title, std::string details);
@@ -90,7 +96,13 @@ Failure participant_overlimit();
 Failure not_in_group();
 Failure join_request_missing();
 Failure invalid_cursor();
-Failure unknown_route(const char* method, const std::string& path);
+// What Graph answers for a path or method it does not serve: HTTP 400, GraphMethodException, code
+// 100, subcode 33, "Unsupported get request. Object with ID '...' does not exist, ...".
+Failure unknown_route(const char* method, const std::string& object_id);
+// "(#100) Tried accessing nonexisting field (x) on node type (T)".
+Failure nonexisting_field(const std::string& field, const char* node_type);
+Failure signing_failure();
+Failure simulated(const SimulatedError& e, int http = 400);
 
 // A Simulator person-side failure as the SDK's Error (what a Graph answer would have decoded to).
 Error to_error(const Failure& f);
@@ -98,6 +110,9 @@ void write_item_error(json::Writer& w, const Failure& f);
 // Writes the members of Meta's `{"error": {...}}` envelope into an open object.
 void write_error_member(json::Writer& w, const Failure& f, const std::string& fbtrace_id);
 HttpResponse json_response(int status, std::string body);
+HttpResponse empty_response(int status);
+// The names in a Graph `fields` query parameter, in order, blanks dropped.
+std::vector<std::string> field_list(const Target& t);
 
 // ---------------------------------------------------------------------------------------------
 // Meta's refusals, checked by the simulator itself (simulator_checks.cpp)
@@ -160,6 +175,7 @@ struct GroupState {
 
 struct State {
   bool eligible = true;
+  bool creation_disabled = false;
   std::uint64_t id_rng = 0;
   std::uint64_t noise_rng = 0;
   std::uint64_t group_seq = 0;
@@ -186,6 +202,9 @@ struct Engine {
   SimulatorOptions options;
   std::function<void(const WebhookDelivery&)> sink;
   State s;
+  // Set by `queue` when a delivery could not be signed (and so was dropped); the call that queued
+  // it answers an error instead of success.
+  bool signing_failed = false;
 
   // --- core: clock, ids, lookups (simulator.cpp) -------------------------------------------------
   explicit Engine(SimulatorOptions o);
@@ -207,6 +226,13 @@ struct Engine {
   bool full(const GroupState& g) const;
   std::optional<Failure> take_group_op(std::int64_t t);
   bool authorized(const HttpRequest& r, const Target& t) const;
+  // Groups eligibility: the `eligible` switch and the number's profile (OBA, not the Business app).
+  bool eligible() const;
+  bool documented_answers() const { return options.async_answers == AsyncAnswers::documented; }
+  // The error of a call whose webhook could not be signed (and clears it), or nothing.
+  std::optional<Failure> take_signing_failure();
+  // The same for people-side calls: an Error when a webhook could not be signed.
+  Result<void> signed_or_error();
 
   // --- webhooks (simulator_webhooks.cpp) ---------------------------------------------------------
   void queue(const char* field, const char* variant_field, const ValueWriter& write_value);
@@ -216,15 +242,23 @@ struct Engine {
                                 const std::function<void(json::Writer&)>& members);
   void queue_added(const GroupState& g, std::int64_t t, const std::vector<Person>& people, bool with_input);
   void queue_join_request_event(const GroupState& g, std::int64_t t, const char* type, const MemberState& m);
-  void queue_group_statuses(const GroupState& g, const std::string& wamid, bool is_template, std::int64_t t);
+  std::optional<std::string> sign(const std::string& body) const;
+  // `pricing_category` is the one of a template send (group_utility, group_marketing), or nullptr.
+  void queue_group_statuses(const GroupState& g, const std::string& wamid, const char* pricing_category,
+                            std::int64_t t);
   void queue_direct_statuses(const std::string& recipient, bool is_bsuid, const std::string& wamid, bool is_template,
                              std::int64_t t);
+  // An inbound message; `content` writes its type-specific members (text, image, errors, type).
+  void queue_inbound(const Person& from, const std::optional<std::string>& group_id, const std::string& wamid,
+                     std::int64_t t, const std::function<void(json::Writer&)>& content);
   void queue_inbound_text(const Person& from, const std::optional<std::string>& group_id, const std::string& wamid,
                           const std::string& body, std::int64_t t);
 
   // --- Graph: routing and groups (simulator_graph.cpp) -------------------------------------------
   using GroupHandler = HttpResponse (Engine::*)(GroupState&, const HttpRequest&, const Target&, std::int64_t);
   HttpResponse handle(const HttpRequest& r);
+  HttpResponse route(const HttpRequest& r, const Target& t, std::int64_t now_s);
+  HttpResponse phone_number_info(const Target& t);
   HttpResponse group_route(const HttpRequest& r, const Target& t, std::int64_t now_s, bool counts, GroupHandler h);
   std::optional<int> page_limit(const Target& t, Failure& f) const;
   template <typename T, typename SeqOf>
@@ -266,6 +300,8 @@ struct Engine {
   Result<void> leave(const std::string& group_id, const Person& who);
   Result<std::string> send_text(const std::string& group_id, const Person& who, const std::string& body);
   Result<std::string> send_direct_text(const Person& who, const std::string& body);
+  Result<std::string> send_media(const std::string& group_id, const Person& who, const InboundMedia& media);
+  Result<std::string> send_unsupported(const std::string& group_id, const Person& who);
   Result<void> set_suspended(const std::string& group_id, bool suspended);
 
   // --- persistence (simulator_state.cpp) ---------------------------------------------------------

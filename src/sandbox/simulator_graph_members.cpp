@@ -98,17 +98,25 @@ HttpResponse Engine::join_requests_answer(const char* key, const std::vector<std
   w.key(key).begin_array();
   for (const auto& id : done) w.string(id);
   w.end_array();
-  if (!failed.empty()) {
-    w.key("failed_join_requests").begin_array();
-    for (const auto& [id, why] : failed) {
-      w.begin_object().field("join_request_id", id).key("errors").begin_array();
-      write_item_error(w, why);
-      w.end_array().end_object();
-    }
-    w.end_array();
+  if (failed.empty()) {
+    w.end_object();
+    return json_response(200, w.str());
   }
+  // Meta's sample: `failed_join_requests` item by item, and an `errors[]` beside them; 131201 is
+  // the code Meta lists (with HTTP 206) for a request where not every item succeeded.
+  w.key("failed_join_requests").begin_array();
+  for (const auto& [id, why] : failed) {
+    w.begin_object().field("join_request_id", id).key("errors").begin_array();
+    write_item_error(w, why);
+    w.end_array().end_object();
+  }
+  w.end_array();
+  w.key("errors").begin_array();
+  write_item_error(w, failure(206, graph_codes::partial_success, "Request partially succeeded",
+                              "Not all participant-level operations in the request succeeded."));
+  w.end_array();
   w.end_object();
-  return json_response(200, w.str());
+  return json_response(206, w.str());
 }
 
 HttpResponse Engine::approve_join_requests(GroupState& g, const HttpRequest& r, const Target&, std::int64_t now_s) {
@@ -218,11 +226,14 @@ HttpResponse Engine::remove_participants(GroupState& g, const HttpRequest& r, co
   json::Writer w;
   w.begin_object();
   if (failed.empty()) {
+    if (documented_answers()) return empty_response(200);  // Meta documents no body
     w.field("success", true).field("request_id", rid).end_object();
     return json_response(200, w.str());
   }
+  // Partial: Meta documents 206 with 131201 and no body; the simulator reports the envelope and
+  // the per-participant lists (the webhook carries the same).
   write_error_member(w, partial, fbtrace_id());
-  w.field("request_id", rid);
+  if (!documented_answers()) w.field("request_id", rid);
   write_lists(w);
   w.end_object();
   return json_response(206, w.str());

@@ -89,7 +89,7 @@ HttpResponse Engine::send_message(const HttpRequest& r, std::int64_t now_s) {
   const auto to = json::get_string(doc, "to");
   const auto type = json::get_string(doc, "type");
   if (recipient_type == "group") {
-    if (!s.eligible) return fail(not_eligible());
+    if (!eligible()) return fail(not_eligible());
     return send_to_group(doc, to, type, now_s);
   }
   if (recipient_type != "individual") return fail(invalid_parameter("recipient_type must be individual or group"));
@@ -155,7 +155,16 @@ HttpResponse Engine::send_to_group(const json::Document& doc, const std::optiona
   const std::string wamid = message_id(g->group_id);
   g->business_message_ids.push_back(wamid);
   g->message_ids.push_back(wamid);
-  queue_group_statuses(*g, wamid, type == "template", now_s);
+  const char* category = nullptr;
+  if (type == "template") {
+    // Meta prices a template by the category it holds for the template's name.
+    const json::Value* tpl = json::get_object(doc, "template");
+    const std::string name = tpl ? json::get_string(*tpl, "name").value_or("") : std::string();
+    const auto& marketing = options.marketing_templates;
+    category =
+        std::find(marketing.begin(), marketing.end(), name) != marketing.end() ? "group_marketing" : "group_utility";
+  }
+  queue_group_statuses(*g, wamid, category, now_s);
   return sent_answer(g->group_id, g->group_id, std::nullopt, wamid, false);
 }
 

@@ -4,9 +4,11 @@
 // with Graph-shaped errors where Meta would have had a code for the refusal.
 
 #include <algorithm>
+#include <iterator>
 #include <mutex>
 
 #include "sandbox/simulator_engine.hpp"
+#include "wagroups/graph_codes.hpp"
 
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
@@ -90,13 +92,13 @@ Result<void> Engine::join_by_link(const std::string& link, const Person& who) {
     m.seq = s.join_request_seq;
     g->members.push_back(m);
     queue_join_request_event(*g, t, "group_join_request_created", m);
-    return {};
+    return signed_or_error();
   }
   if (full(*g)) return to_error(participant_overlimit());
   m.joined = true;
   g->members.push_back(m);
   queue_added(*g, t, {p}, false);
-  return {};
+  return signed_or_error();
 }
 
 Result<void> Engine::cancel_join_request(const std::string& group_id, const Person& who) {
@@ -110,7 +112,7 @@ Result<void> Engine::cancel_join_request(const std::string& group_id, const Pers
   const MemberState copy = *m;
   g->members.erase(g->members.begin() + (m - g->members.data()));
   queue_join_request_event(*g, now(), "group_join_request_revoked", copy);
-  return {};
+  return signed_or_error();
 }
 
 Result<void> Engine::leave(const std::string& group_id, const Person& who) {
@@ -129,7 +131,7 @@ Result<void> Engine::leave(const std::string& group_id, const Person& who) {
     write_identity(w, gone);
     w.end_object().end_array();
   });
-  return {};
+  return signed_or_error();
 }
 
 Result<std::string> Engine::send_text(const std::string& group_id, const Person& who, const std::string& body) {
@@ -145,6 +147,7 @@ Result<std::string> Engine::send_text(const std::string& group_id, const Person&
   const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
   g->message_ids.push_back(wamid);
   queue_inbound_text(m->person, g->group_id, wamid, body, now());
+  if (auto e = signed_or_error(); !e) return e.error();
   return wamid;
 }
 
@@ -155,6 +158,75 @@ Result<std::string> Engine::send_direct_text(const Person& who, const std::strin
   std::lock_guard<std::mutex> lock(mutex);
   const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
   queue_inbound_text(p, std::nullopt, wamid, body, now());
+  if (auto e = signed_or_error(); !e) return e.error();
+  return wamid;
+}
+
+Result<std::string> Engine::send_media(const std::string& group_id, const Person& who, const InboundMedia& media) {
+  if (auto bad = check_person(who)) return *bad;
+  static constexpr const char* kTypes[] = {"image", "video", "audio", "document", "sticker"};
+  if (std::none_of(std::begin(kTypes), std::end(kTypes), [&](const char* k) { return media.type == k; }))
+    return Error::invalid_argument("media.type", "image, video, audio, document or sticker",
+                                   "Groups carry these media types only");
+  if (media.mime_type.empty()) return Error::invalid_argument("media.mime_type", "non-empty", "a media needs its type");
+  const bool takes_caption = media.type == "image" || media.type == "video" || media.type == "document";
+  if (media.caption && !takes_caption)
+    return Error::invalid_argument("media.caption", "image, video or document", "only these media take a caption");
+  if (media.filename && media.type != "document")
+    return Error::invalid_argument("media.filename", "a document", "only a document has a file name");
+  const Person p = normalized(who);
+  std::lock_guard<std::mutex> lock(mutex);
+  GroupState* g = active_group(group_id);
+  if (!g) return to_error(group_unknown());
+  if (g->suspended) return to_error(group_suspended());
+  const MemberState* m = g->find_member(p, true);
+  if (!m) return to_error(not_in_group());
+  const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  // A media id as Meta gives one (digits), and the sha256 of bytes the simulator never has: a
+  // digest of the id, base64 like Meta's.
+  const std::string media_id = std::to_string(1000000000000000ull + draw() % 9000000000000000ull);
+  auto digest = sha256_base64(media_id);
+  if (!digest) return to_error(failure(500, 1, "An unknown error occurred", "sandbox: SHA-256 failed"));
+  g->message_ids.push_back(wamid);
+  queue_inbound(m->person, g->group_id, wamid, now(), [&](json::Writer& w) {
+    w.key(media.type).begin_object();
+    if (media.caption) w.field("caption", *media.caption);
+    if (media.filename) w.field("filename", *media.filename);
+    w.field("mime_type", media.mime_type);
+    w.field("sha256", *digest);
+    w.field("id", media_id);
+    w.end_object();
+    w.field("type", media.type);
+  });
+  if (auto e = signed_or_error(); !e) return e.error();
+  return wamid;
+}
+
+Result<std::string> Engine::send_unsupported(const std::string& group_id, const Person& who) {
+  if (auto bad = check_person(who)) return *bad;
+  const Person p = normalized(who);
+  std::lock_guard<std::mutex> lock(mutex);
+  GroupState* g = active_group(group_id);
+  if (!g) return to_error(group_unknown());
+  if (g->suspended) return to_error(group_suspended());
+  const MemberState* m = g->find_member(p, true);
+  if (!m) return to_error(not_in_group());
+  const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  g->message_ids.push_back(wamid);
+  // Meta's "Receive unsupported group message" sample, word for word where it is not a placeholder.
+  queue_inbound(m->person, g->group_id, wamid, now(), [&](json::Writer& w) {
+    w.key("errors").begin_array().begin_object();
+    w.field("code", graph_codes::unsupported_group_message);
+    w.field("message", "Message type is not currently supported");
+    w.field("title", "Unsupported message type");
+    w.key("error_data")
+        .begin_object()
+        .field("details", "Message type is not currently supported in groups.")
+        .end_object();
+    w.end_object().end_array();
+    w.field("type", "unsupported");
+  });
+  if (auto e = signed_or_error(); !e) return e.error();
   return wamid;
 }
 
@@ -166,7 +238,7 @@ Result<void> Engine::set_suspended(const std::string& group_id, bool suspended) 
   g->suspended = suspended;
   queue_group_event("group_status_update", nullptr, *g, now(), suspended ? "group_suspend" : "group_suspend_cleared",
                     nullptr, [](json::Writer&) {});
-  return {};
+  return signed_or_error();
 }
 
 }  // namespace sim
@@ -189,6 +261,15 @@ Result<std::string> Simulator::send_text(const std::string& group_id, const Pers
 
 Result<std::string> Simulator::send_direct_text(const Person& sender, const std::string& text) {
   return impl_->engine->send_direct_text(sender, text);
+}
+
+Result<std::string> Simulator::send_media(const std::string& group_id, const Person& sender,
+                                          const InboundMedia& media) {
+  return impl_->engine->send_media(group_id, sender, media);
+}
+
+Result<std::string> Simulator::send_unsupported(const std::string& group_id, const Person& sender) {
+  return impl_->engine->send_unsupported(group_id, sender);
 }
 
 Result<void> Simulator::suspend(const std::string& group_id) { return impl_->engine->set_suspended(group_id, true); }

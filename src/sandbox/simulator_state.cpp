@@ -2,8 +2,22 @@
 // and resume, or a test can start from a prepared world. The random streams and counters are
 // saved too (as strings: they are 64-bit), so a resumed run draws the ids an unbroken one would.
 // Queued webhooks are saved unsigned and signed again on load, with the loading run's secret.
+//
+// Version 2 adds `group_creation_disabled` (Meta's 131214 switch, changed at run time like
+// `eligible`); version 1 states still load, with the switch from the options.
+//
+// State files are written 0600: a new temporary file (O_CREAT|O_EXCL, so no earlier file or
+// symlink of that name is reused with its mode), fchmod against a umask that allows less, fsync,
+// then rename over the target.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <mutex>
 
 #include "sandbox/simulator_engine.hpp"
@@ -16,7 +30,8 @@ namespace sim {
 namespace {
 
 constexpr const char* kFormat = "wagroups-sandbox-state";
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2;
+constexpr int kOldestReadableVersion = 1;
 
 void write_person(json::Writer& w, const Person& p) {
   w.begin_object();
@@ -41,6 +56,7 @@ std::string Engine::save() const {
   w.field("format", kFormat);
   w.field("version", kFormatVersion);
   w.field("eligible", s.eligible);
+  w.field("group_creation_disabled", s.creation_disabled);
   w.field("id_rng", std::to_string(s.id_rng));
   w.field("noise_rng", std::to_string(s.noise_rng));
   w.field("group_seq", std::to_string(s.group_seq));
@@ -99,7 +115,8 @@ Result<void> Engine::load(const std::string& text) {
   };
   if (!json::parse(text, doc, reason) || !doc.IsObject()) return bad("body", "not a JSON object (" + reason + ")");
   if (json::get_string(doc, "format").value_or("") != kFormat) return bad("format", "not a wagroups sandbox state");
-  if (json::get_int64(doc, "version").value_or(0) != kFormatVersion) return bad("version", "unsupported version");
+  const auto version = json::get_int64(doc, "version").value_or(0);
+  if (version < kOldestReadableVersion || version > kFormatVersion) return bad("version", "unsupported version");
   State next;
   auto u64 = [&](const json::Value& obj, const char* key, std::uint64_t& out) {
     const auto v = json::get_string(obj, key);
@@ -109,6 +126,10 @@ Result<void> Engine::load(const std::string& text) {
     return true;
   };
   next.eligible = json::get_bool(doc, "eligible").value_or(true);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    next.creation_disabled = json::get_bool(doc, "group_creation_disabled").value_or(options.group_creation_disabled);
+  }
   if (!u64(doc, "id_rng", next.id_rng) || !u64(doc, "noise_rng", next.noise_rng) ||
       !u64(doc, "group_seq", next.group_seq) || !u64(doc, "request_seq", next.request_seq) ||
       !u64(doc, "message_seq", next.message_seq) || !u64(doc, "join_request_seq", next.join_request_seq))
@@ -185,20 +206,89 @@ Result<void> Engine::load(const std::string& text) {
       d.field = json::get_string(hv, "field").value_or("");
       d.body = json::get_string(hv, "body").value_or("");
       if (d.body.empty()) return bad("webhooks", "a webhook without a body");
-      d.signature = compute_signature(d.body, options.app_secret);  // signed with this run's secret
+      auto signature = sign(d.body);  // signed with this run's secret
+      if (!signature) return bad("webhooks", "a webhook could not be signed");
+      d.signature = std::move(*signature);
       next.outbox.push_back(std::move(d));
     }
   }
   s = std::move(next);
   options.eligible = s.eligible;
+  options.group_creation_disabled = s.creation_disabled;
   return {};
 }
+
+namespace {
+
+Error file_error(const std::string& what, const std::string& path, int err) {
+  Error e;
+  e.code = ErrorCode::storage;
+  e.field = "path";
+  e.message = "sandbox state: " + what + " " + path + ": " + std::strerror(err);
+  return e;
+}
+
+}  // namespace
 
 }  // namespace sim
 
 std::string Simulator::save_state() const { return impl_->engine->save(); }
 
 Result<void> Simulator::load_state(const std::string& json) { return impl_->engine->load(json); }
+
+Result<void> write_state_file(const std::string& path, const std::string& contents) {
+  if (path.empty()) return Error::invalid_argument("path", "a file path", "no state file named");
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  // A leftover temporary of a crashed run with this pid is ours to replace; O_EXCL then makes sure
+  // the file written is the one created here, with the mode given here.
+  if (::unlink(temporary.c_str()) != 0 && errno != ENOENT) return sim::file_error("cannot replace", temporary, errno);
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return sim::file_error("cannot create", temporary, errno);
+  auto abandon = [&](const char* what) {
+    const int err = errno;
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return sim::file_error(what, temporary, err);
+  };
+  if (::fchmod(fd, S_IRUSR | S_IWUSR) != 0) return abandon("cannot restrict");
+  std::size_t written = 0;
+  while (written < contents.size()) {
+    const ssize_t n = ::write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return abandon("cannot write");
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) return abandon("cannot sync");
+  if (::close(fd) != 0) {
+    const int err = errno;
+    ::unlink(temporary.c_str());
+    return sim::file_error("cannot close", temporary, err);
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temporary.c_str());
+    return sim::file_error("cannot replace", path, err);
+  }
+  return {};
+}
+
+Result<void> Simulator::save_state_file(const std::string& path) const { return write_state_file(path, save_state()); }
+
+Result<void> Simulator::load_state_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return sim::file_error("cannot open", path, errno);
+  std::string text;
+  char buffer[1 << 16];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) text.append(buffer, n);
+  const bool failed = std::ferror(f) != 0;
+  const int err = errno;
+  std::fclose(f);
+  if (failed) return sim::file_error("cannot read", path, err);
+  return load_state(text);
+}
 
 }  // namespace sandbox
 WAGROUPS_INLINE_NAMESPACE_END

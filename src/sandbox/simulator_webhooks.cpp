@@ -5,8 +5,10 @@
 // run with duplicates, reordering or Meta's other spellings keeps the same ids as a plain run.
 
 #include <deque>
+#include <functional>
 #include <iterator>
 #include <mutex>
+#include <string_view>
 
 #include "sandbox/simulator_engine.hpp"
 
@@ -79,6 +81,11 @@ void write_identity(json::Writer& w, const Person& p) {
 }
 
 // --- webhooks ----------------------------------------------------------------------------------
+std::optional<std::string> Engine::sign(const std::string& body) const {
+  if (options.signer) return options.signer(body);
+  return hmac_sha256_signature(body, options.app_secret);
+}
+
 void Engine::queue(const char* field, const char* variant_field, const ValueWriter& write_value) {
   // Three draws per delivery whatever the shares, so that the stream stays aligned.
   const bool variant = noise() < options.spelling_variant_share;
@@ -105,7 +112,13 @@ void Engine::queue(const char* field, const char* variant_field, const ValueWrit
   w.end_object().end_array();
   w.end_object();
   d.body = w.str();
-  d.signature = compute_signature(d.body, options.app_secret);
+  auto signature = sign(d.body);
+  if (!signature) {
+    // Fail closed: an unsigned (or wrongly signed) delivery is never queued.
+    signing_failed = true;
+    return;
+  }
+  d.signature = std::move(*signature);
   // Out of order: this delivery goes before the one queued just before it.
   std::size_t at = reorder && !s.outbox.empty() ? s.outbox.size() - 1 : s.outbox.size();
   s.outbox.insert(s.outbox.begin() + static_cast<std::ptrdiff_t>(at), d);
@@ -146,16 +159,44 @@ void Engine::queue_added(const GroupState& g, std::int64_t t, const std::vector<
 }
 
 void Engine::queue_join_request_event(const GroupState& g, std::int64_t t, const char* type, const MemberState& m) {
+  const std::string& reason = std::string_view(type) == "group_join_request_revoked"
+                                  ? options.join_request_revoked_reason
+                                  : options.join_request_created_reason;
   queue_participants_event(g, t, type, nullptr, [&](json::Writer& w) {
+    if (!reason.empty()) w.field("reason", reason);
     w.field("join_request_id", m.join_request_id.value_or(""));
     write_identity(w, m.person);
   });
 }
 
 // A business message to a group: one group-wide `sent`, then each member's `delivered` and
-// `read`, aggregated into one webhook per status type.
-void Engine::queue_group_statuses(const GroupState& g, const std::string& wamid, bool is_template, std::int64_t t) {
+// `read`, aggregated into one webhook per status type; or, when group messages are set to fail,
+// one group-wide `failed` with its error (Meta's "Group message failed" sample).
+void Engine::queue_group_statuses(const GroupState& g, const std::string& wamid, const char* pricing_category,
+                                  std::int64_t t) {
   const std::string gid = g.group_id;
+  if (options.async_failures.group_messages) {
+    queue("messages", nullptr, [&](json::Writer& w, bool variant) {
+      w.key("statuses").begin_array().begin_object();
+      w.field("id", wamid);
+      w.field("recipient_id", gid);
+      w.field("recipient_type", "group");
+      w.field("status", "failed");
+      write_timestamp(w, t, variant);
+      w.key("errors").begin_array();
+      const Failure f = simulated(options.async_failures.error);
+      w.begin_object();
+      w.field("code", f.code);
+      w.field("title", f.title);
+      w.field("message", "(#" + std::to_string(f.code) + ") " + f.title);
+      w.key("error_data").begin_object().field("details", f.details).end_object();
+      w.field("href", "/docs/whatsapp/cloud-api/support/error-codes/");
+      w.end_object();
+      w.end_array();
+      w.end_object().end_array();
+    });
+    return;
+  }
   queue("messages", nullptr, [&](json::Writer& w, bool variant) {
     w.key("statuses").begin_array().begin_object();
     w.field("id", wamid);
@@ -172,7 +213,7 @@ void Engine::queue_group_statuses(const GroupState& g, const std::string& wamid,
   }
   if (people.empty()) return;
   Pricing pricing;
-  if (is_template) pricing = Pricing{true, "group_utility", "regular"};
+  if (pricing_category) pricing = Pricing{true, pricing_category, "regular"};
   const std::string conversation = conversation_id_of(wamid);
   for (const char* status : {"delivered", "read"}) {
     queue("messages", nullptr, [&](json::Writer& w, bool variant) {
@@ -222,6 +263,14 @@ void Engine::queue_direct_statuses(const std::string& recipient, bool is_bsuid, 
 
 void Engine::queue_inbound_text(const Person& from, const std::optional<std::string>& group_id,
                                 const std::string& wamid, const std::string& body, std::int64_t t) {
+  queue_inbound(from, group_id, wamid, t, [&](json::Writer& w) {
+    w.key("text").begin_object().field("body", body).end_object();
+    w.field("type", "text");
+  });
+}
+
+void Engine::queue_inbound(const Person& from, const std::optional<std::string>& group_id, const std::string& wamid,
+                           std::int64_t t, const std::function<void(json::Writer&)>& content) {
   queue("messages", nullptr, [&](json::Writer& w, bool variant) {
     w.key("contacts").begin_array();
     write_contact(w, from);
@@ -232,8 +281,7 @@ void Engine::queue_inbound_text(const Person& from, const std::optional<std::str
     if (group_id) w.field("group_id", *group_id);
     w.field("id", wamid);
     write_timestamp(w, t, variant);
-    w.key("text").begin_object().field("body", body).end_object();
-    w.field("type", "text");
+    content(w);
     w.end_object().end_array();
   });
 }

@@ -3,8 +3,10 @@
 // routes so that each route reads as what Meta does, not how bytes are parsed.
 
 #include <charconv>
+#include <climits>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "sandbox/simulator_engine.hpp"
 #include "util/text.hpp"
@@ -213,11 +215,33 @@ std::optional<std::vector<FormPart>> parse_multipart(std::string_view content_ty
   }
 }
 
-std::string sha256_base64(std::string_view bytes) {
+std::optional<std::string> sha256_base64(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  const EVP_MD* md = EVP_sha256();
+  if (!md || EVP_Digest(bytes.data(), bytes.size(), digest, &size, md, nullptr) != 1 || size != 32) return std::nullopt;
   return base64(std::string_view(reinterpret_cast<const char*>(digest), size), false, true);
+}
+
+std::optional<std::string> hmac_sha256_signature(std::string_view body, std::string_view secret) {
+  // HMAC() takes the key length as an int: a longer secret would be cut, so it is refused instead.
+  if (secret.size() > static_cast<std::size_t>(INT_MAX)) return std::nullopt;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  const EVP_MD* md = EVP_sha256();
+  // An empty body or secret is a valid HMAC input; OpenSSL wants non-null pointers for them.
+  static const unsigned char kNothing = 0;
+  const auto* key = secret.empty() ? &kNothing : reinterpret_cast<const unsigned char*>(secret.data());
+  const auto* data = body.empty() ? &kNothing : reinterpret_cast<const unsigned char*>(body.data());
+  if (!md || !HMAC(md, key, static_cast<int>(secret.size()), data, body.size(), digest, &size) || size != 32)
+    return std::nullopt;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "sha256=";
+  for (unsigned int i = 0; i < size; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0x0F];
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,18 +291,38 @@ Failure invalid_cursor() {
   return failure(400, graph_codes::invalid_cursor, "Invalid cursor",
                  "The cursor has either expired or become corrupted. Start pagination from the beginning again.");
 }
-Failure unknown_route(const char* method, const std::string& path) {
-  Failure f = failure(404, 100, std::string("Unsupported ") + method + " request",
-                      "Unsupported " + std::string(method) + " request. Object with path '" + path +
-                          "' does not exist, cannot be loaded due to missing permissions, or does not support "
-                          "this operation.");
+Failure unknown_route(const char* method, const std::string& object_id) {
+  std::string verb = method;
+  for (char& c : verb) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  const std::string text = "Unsupported " + verb + " request. Object with ID '" + object_id +
+                           "' does not exist, cannot be loaded due to missing permissions, or does not support this "
+                           "operation. Please read the Graph API documentation at "
+                           "https://developers.facebook.com/docs/graph-api";
+  Failure f = failure(400, 100, "Unsupported " + verb + " request", text);
   f.type = "GraphMethodException";
   f.subcode = 33;
+  f.message = text;
   return f;
 }
 
+Failure nonexisting_field(const std::string& field, const char* node_type) {
+  return failure(400, 100, "Tried accessing nonexisting field (" + field + ") on node type (" + node_type + ")",
+                 "Tried accessing nonexisting field (" + field + ") on node type (" + node_type + ")");
+}
+
+Failure signing_failure() {
+  Failure f = failure(500, 1, "An unknown error occurred",
+                      "sandbox: a webhook of this call could not be signed (HMAC-SHA256 failed), so it was not queued");
+  f.type = "OAuthException";
+  return f;
+}
+
+Failure simulated(const SimulatedError& e, int http) { return failure(http, e.code, e.title, e.details); }
+
 namespace {
-std::string graph_message(const Failure& f) { return "(#" + std::to_string(f.code) + ") " + f.title; }
+std::string graph_message(const Failure& f) {
+  return f.message ? *f.message : "(#" + std::to_string(f.code) + ") " + f.title;
+}
 }  // namespace
 
 // A Simulator person-side failure as the SDK's Error (what a Graph answer would have decoded to).
@@ -318,6 +362,27 @@ void write_error_member(json::Writer& w, const Failure& f, const std::string& fb
   if (f.subcode) w.field("error_subcode", *f.subcode);
   w.field("fbtrace_id", fbtrace_id);
   w.end_object();
+}
+
+HttpResponse empty_response(int status) {
+  HttpResponse r;
+  r.status = status;
+  return r;
+}
+
+std::vector<std::string> field_list(const Target& t) {
+  std::vector<std::string> fields;
+  if (auto list = t.param("fields")) {
+    std::string_view rest = *list;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view name = text::trim_ascii(rest.substr(0, comma));
+      if (!name.empty()) fields.emplace_back(name);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return fields;
 }
 
 HttpResponse json_response(int status, std::string body) {
