@@ -4,6 +4,7 @@
 /// Umbrella header: receiving Meta's webhooks (signature, parser, events, dispatcher, endpoint,
 /// pending operations).
 
+#include "wagroups/webhook/dead_letter.hpp"
 #include "wagroups/webhook/dispatcher.hpp"
 #include "wagroups/webhook/endpoint.hpp"
 #include "wagroups/webhook/events.hpp"

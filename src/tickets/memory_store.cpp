@@ -421,3 +421,93 @@ Result<std::vector<StoredTicket>> InMemoryTicketStore::list(const TicketQuery& q
 
 WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups
+
+// ---------------------------------------------------------------------------------------------
+// Dead letters (issue 10): a bounded list, newest last, under its own lock.
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+
+struct InMemoryTicketStore::DeadLetterShelf {
+  mutable std::mutex mutex;
+  DeadLetterLimits limits;
+  std::vector<DeadLetter> letters;  // oldest first; ids ascending
+  std::size_t bytes = 0;            // sum of the bodies' sizes
+  std::int64_t next_id = 1;
+
+  // Drops the oldest until both bounds hold; the newest letter stays whatever its size.
+  void prune() {
+    std::size_t drop = 0;
+    std::size_t bytes_left = bytes;
+    const std::size_t n = letters.size();
+    while (n - drop > 1) {
+      const bool too_many = limits.max_count > 0 && n - drop > limits.max_count;
+      const bool too_big = limits.max_total_bytes > 0 && bytes_left > limits.max_total_bytes;
+      if (!too_many && !too_big) break;
+      bytes_left -= letters[drop].body.size();
+      ++drop;
+    }
+    letters.erase(letters.begin(), letters.begin() + static_cast<std::ptrdiff_t>(drop));
+    bytes = bytes_left;
+  }
+};
+
+std::shared_ptr<InMemoryTicketStore::DeadLetterShelf> InMemoryTicketStore::make_dead_letter_shelf() {
+  return std::make_shared<DeadLetterShelf>();
+}
+
+Result<std::int64_t> InMemoryTicketStore::add_dead_letter(const DeadLetter& letter) {
+  DeadLetterShelf& shelf = *dead_letters_;
+  std::lock_guard<std::mutex> lock(shelf.mutex);
+  DeadLetter kept;
+  kept.id = shelf.next_id++;
+  kept.received_at = letter.received_at;
+  kept.body = letter.body;
+  // The same four members the SQLite store keeps, so that both stores answer alike.
+  kept.error.code = letter.error.code;
+  kept.error.message = letter.error.message;
+  kept.error.field = letter.error.field;
+  kept.error.limit = letter.error.limit;
+  shelf.bytes += kept.body.size();
+  shelf.letters.push_back(std::move(kept));
+  shelf.prune();
+  return shelf.letters.back().id;
+}
+
+Result<std::vector<DeadLetter>> InMemoryTicketStore::dead_letters(const DeadLetterQuery& query) {
+  const DeadLetterShelf& shelf = *dead_letters_;
+  std::lock_guard<std::mutex> lock(shelf.mutex);
+  std::vector<DeadLetter> out;
+  for (auto it = shelf.letters.rbegin(); it != shelf.letters.rend() && out.size() < query.limit; ++it) {
+    if (query.before_id && it->id >= *query.before_id) continue;
+    out.push_back(*it);
+  }
+  return out;
+}
+
+Result<bool> InMemoryTicketStore::erase_dead_letter(std::int64_t id) {
+  DeadLetterShelf& shelf = *dead_letters_;
+  std::lock_guard<std::mutex> lock(shelf.mutex);
+  auto it = std::find_if(shelf.letters.begin(), shelf.letters.end(),
+                         [id](const DeadLetter& letter) { return letter.id == id; });
+  if (it == shelf.letters.end()) return false;
+  shelf.bytes -= it->body.size();
+  shelf.letters.erase(it);
+  return true;
+}
+
+void InMemoryTicketStore::set_dead_letter_limits(DeadLetterLimits limits) {
+  DeadLetterShelf& shelf = *dead_letters_;
+  std::lock_guard<std::mutex> lock(shelf.mutex);
+  shelf.limits = limits;
+  shelf.prune();
+}
+
+DeadLetterLimits InMemoryTicketStore::dead_letter_limits() const {
+  const DeadLetterShelf& shelf = *dead_letters_;
+  std::lock_guard<std::mutex> lock(shelf.mutex);
+  return shelf.limits;
+}
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups

@@ -25,7 +25,8 @@
 // * Spellings: `group_participant_update` (OpenAPI) is read like `group_participants_update`,
 //   `group_add_participants` / `group_remove_participants` like `group_participants_add` /
 //   `_remove`, `participant_recipient_id` like `recipient_participant_id`. Events are keyed on the
-//   item's `type`, whichever group field carried it.
+//   item's `type`, whichever group field carried it. A status in the OpenAPI spec's shape (`group_id`
+//   set, no participant field, the person in `recipient_id`) maps `recipient_id` to the participant.
 
 #include <algorithm>
 #include <cstddef>
@@ -756,10 +757,18 @@ class Builder {
     assign(s->recipient_id, recipient_id);
     s->recipient_type = std::move(type);
     assign(s->recipient_user_id, recipient_user_id);
+    // The spec's (S14) shape names the group in `group_id` and leaves `recipient_id` to the person
+    // ("Recipient phone number"): then `recipient_id` (and `recipient_user_id`, a person's BSUID)
+    // is the participant, unless a participant field says otherwise or it repeats the group id.
+    const bool spec_shape = group && !participant && !participant_user_id && !text_equals(recipient_id, group);
     if (group) s->group_id = std::move(group);
     else if (to_group) s->group_id = id_of(recipient_id);
     assign(s->recipient_participant_id, participant);
     assign(s->recipient_participant_user_id, participant_user_id);
+    if (spec_shape) {
+      assign(s->recipient_participant_id, recipient_id);
+      assign(s->recipient_participant_user_id, recipient_user_id);
+    }
     assign(s->recipient_participant_parent_user_id, participant_parent_user_id);
     if (conversation && conversation->IsObject()) {
       for (const auto& m : conversation->GetObject()) {

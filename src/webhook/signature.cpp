@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -28,6 +29,7 @@
 
 #include "util/text.hpp"
 #include "wagroups/webhook.hpp"
+#include "webhook/signature_testing.hpp"
 
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
 #define WAGROUPS_HMAC_EVP 1
@@ -38,6 +40,14 @@
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 
+namespace webhook {
+namespace {
+std::atomic<bool> crypto_fails_for_testing{false};
+}  // namespace
+
+void fail_crypto_for_testing(bool fail) noexcept { crypto_fails_for_testing.store(fail, std::memory_order_relaxed); }
+}  // namespace webhook
+
 namespace {
 
 constexpr std::size_t kBlock = 64;   // SHA-256 block size
@@ -46,16 +56,25 @@ constexpr std::string_view kPrefix = "sha256=";
 
 using Digest = std::array<unsigned char, kDigest>;
 
+// Every OpenSSL call below reports success through this: a call that failed, or the test seam,
+// makes the whole computation fail, and then nothing verifies (fails closed).
+bool openssl_ok(int rc) noexcept {
+  return rc == 1 && !webhook::crypto_fails_for_testing.load(std::memory_order_relaxed);
+}
+
+// SHA-256 of `data` into `out` (one-shot EVP).
+bool sha256(std::string_view data, unsigned char* out) noexcept {
+  unsigned int length = 0;
+  return openssl_ok(EVP_Digest(data.data(), data.size(), out, &length, EVP_sha256(), nullptr)) && length == kDigest;
+}
+
 // The key block of RFC 2104: the secret, or its SHA-256 when longer than a block, zero-padded.
-std::array<unsigned char, kBlock> key_block(std::string_view secret) {
-  std::array<unsigned char, kBlock> block{};
-  if (secret.size() > kBlock) {
-    unsigned int length = 0;
-    EVP_Digest(secret.data(), secret.size(), block.data(), &length, EVP_sha256(), nullptr);
-  } else if (!secret.empty()) {
-    std::memcpy(block.data(), secret.data(), secret.size());
-  }
-  return block;
+// False when hashing a long secret failed.
+bool key_block(std::string_view secret, std::array<unsigned char, kBlock>& block) noexcept {
+  block.fill(0);
+  if (secret.size() > kBlock) return sha256(secret, block.data());
+  if (!secret.empty()) std::memcpy(block.data(), secret.data(), secret.size());
+  return true;
 }
 
 int hex_value(char c) noexcept {
@@ -77,24 +96,34 @@ std::string to_hex(const Digest& digest) {
   return out;
 }
 
+Error crypto_failure(const char* what) {
+  // Says which step failed, never with what key: the secret and the digests stay out of it.
+  Error error = Error::unauthenticated(AuthFailure::crypto_failure,
+                                       std::string(what) + ": OpenSSL failed to compute SHA-256; nothing was verified");
+  // A fault of this host, not of the sender: an endpoint answers 5xx so that Meta delivers again.
+  error.http_status = 500;
+  return error;
+}
+
 }  // namespace
 
 #if !WAGROUPS_HMAC_EVP
 
 struct SignatureVerifier::State {
   bool empty_secret = true;
+  bool keyed = false;  // the key schedule below was computed (else every mac fails)
   SHA256_CTX inner{};  // after absorbing key ^ ipad
   SHA256_CTX outer{};  // after absorbing key ^ opad
 
   explicit State(std::string_view secret) : empty_secret(secret.empty()) {
-    auto key = key_block(secret);
+    std::array<unsigned char, kBlock> key{};
+    bool ok = key_block(secret, key);
     unsigned char pad[kBlock];
     for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<unsigned char>(key[i] ^ 0x36);
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, pad, kBlock);
+    ok = ok && openssl_ok(SHA256_Init(&inner)) && openssl_ok(SHA256_Update(&inner, pad, kBlock));
     for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<unsigned char>(key[i] ^ 0x5c);
-    SHA256_Init(&outer);
-    SHA256_Update(&outer, pad, kBlock);
+    ok = ok && openssl_ok(SHA256_Init(&outer)) && openssl_ok(SHA256_Update(&outer, pad, kBlock));
+    keyed = ok;
     OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(key.data(), key.size());
   }
@@ -104,17 +133,19 @@ struct SignatureVerifier::State {
     OPENSSL_cleanse(&outer, sizeof outer);
   }
 
-  Digest mac(std::string_view body) const {
+  /// The HMAC of `body` into `out`; false (and `out` zeroed) when any step failed.
+  bool mac(std::string_view body, Digest& out) const {
     Digest inner_digest{};
-    Digest out{};
     SHA256_CTX ctx = inner;
-    SHA256_Update(&ctx, body.data(), body.size());
-    SHA256_Final(inner_digest.data(), &ctx);
+    bool ok = keyed && openssl_ok(SHA256_Update(&ctx, body.data(), body.size())) &&
+              openssl_ok(SHA256_Final(inner_digest.data(), &ctx));
     ctx = outer;
-    SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
-    SHA256_Final(out.data(), &ctx);
+    ok = ok && openssl_ok(SHA256_Update(&ctx, inner_digest.data(), inner_digest.size())) &&
+         openssl_ok(SHA256_Final(out.data(), &ctx));
     OPENSSL_cleanse(&ctx, sizeof ctx);
-    return out;
+    OPENSSL_cleanse(inner_digest.data(), inner_digest.size());
+    if (!ok) out.fill(0);
+    return ok;
   }
 };
 
@@ -122,48 +153,53 @@ struct SignatureVerifier::State {
 
 struct SignatureVerifier::State {
   bool empty_secret = true;
+  bool keyed = false;
   EVP_MD_CTX* inner = nullptr;
   EVP_MD_CTX* outer = nullptr;
 
   explicit State(std::string_view secret) : empty_secret(secret.empty()) {
-    auto key = key_block(secret);
+    std::array<unsigned char, kBlock> key{};
+    bool ok = key_block(secret, key);
     unsigned char pad[kBlock];
     inner = EVP_MD_CTX_new();
     outer = EVP_MD_CTX_new();
+    ok = ok && inner != nullptr && outer != nullptr;
     for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<unsigned char>(key[i] ^ 0x36);
-    EVP_DigestInit_ex(inner, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(inner, pad, kBlock);
+    ok = ok && openssl_ok(EVP_DigestInit_ex(inner, EVP_sha256(), nullptr)) &&
+         openssl_ok(EVP_DigestUpdate(inner, pad, kBlock));
     for (std::size_t i = 0; i < kBlock; ++i) pad[i] = static_cast<unsigned char>(key[i] ^ 0x5c);
-    EVP_DigestInit_ex(outer, EVP_sha256(), nullptr);
-    EVP_DigestUpdate(outer, pad, kBlock);
+    ok = ok && openssl_ok(EVP_DigestInit_ex(outer, EVP_sha256(), nullptr)) &&
+         openssl_ok(EVP_DigestUpdate(outer, pad, kBlock));
+    keyed = ok;
     OPENSSL_cleanse(pad, sizeof pad);
     OPENSSL_cleanse(key.data(), key.size());
   }
   State(const State& other) : empty_secret(other.empty_secret) {
     inner = EVP_MD_CTX_new();
     outer = EVP_MD_CTX_new();
-    EVP_MD_CTX_copy_ex(inner, other.inner);
-    EVP_MD_CTX_copy_ex(outer, other.outer);
+    keyed = other.keyed && inner != nullptr && outer != nullptr && openssl_ok(EVP_MD_CTX_copy_ex(inner, other.inner)) &&
+            openssl_ok(EVP_MD_CTX_copy_ex(outer, other.outer));
   }
   State& operator=(const State&) = delete;
   ~State() {
-    EVP_MD_CTX_free(inner);
+    EVP_MD_CTX_free(inner);  // (null is fine)
     EVP_MD_CTX_free(outer);
   }
 
-  Digest mac(std::string_view body) const {
+  bool mac(std::string_view body, Digest& out) const {
     Digest inner_digest{};
-    Digest out{};
     unsigned int length = 0;
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_MD_CTX_copy_ex(ctx, inner);
-    EVP_DigestUpdate(ctx, body.data(), body.size());
-    EVP_DigestFinal_ex(ctx, inner_digest.data(), &length);
-    EVP_MD_CTX_copy_ex(ctx, outer);
-    EVP_DigestUpdate(ctx, inner_digest.data(), inner_digest.size());
-    EVP_DigestFinal_ex(ctx, out.data(), &length);
+    EVP_MD_CTX* ctx = keyed ? EVP_MD_CTX_new() : nullptr;
+    bool ok = ctx != nullptr && openssl_ok(EVP_MD_CTX_copy_ex(ctx, inner)) &&
+              openssl_ok(EVP_DigestUpdate(ctx, body.data(), body.size())) &&
+              openssl_ok(EVP_DigestFinal_ex(ctx, inner_digest.data(), &length)) && length == kDigest;
+    ok = ok && openssl_ok(EVP_MD_CTX_copy_ex(ctx, outer)) &&
+         openssl_ok(EVP_DigestUpdate(ctx, inner_digest.data(), inner_digest.size())) &&
+         openssl_ok(EVP_DigestFinal_ex(ctx, out.data(), &length)) && length == kDigest;
     EVP_MD_CTX_free(ctx);
-    return out;
+    OPENSSL_cleanse(inner_digest.data(), inner_digest.size());
+    if (!ok) out.fill(0);
+    return ok;
   }
 };
 
@@ -205,7 +241,8 @@ Result<void> SignatureVerifier::verify(std::string_view raw_body, std::string_vi
     return Error::unauthenticated(AuthFailure::bad_hex,
                                   "webhook signature: expected 64 hexadecimal digits after \"sha256=\", got " +
                                       std::to_string(hex.size()) + " characters");
-  Digest expected = state_->mac(raw_body);
+  Digest expected{};
+  if (!state_->mac(raw_body, expected)) return crypto_failure("webhook signature");
   const bool match = CRYPTO_memcmp(expected.data(), provided.data(), kDigest) == 0;
   OPENSSL_cleanse(expected.data(), expected.size());
   if (!match)
@@ -216,7 +253,10 @@ Result<void> SignatureVerifier::verify(std::string_view raw_body, std::string_vi
 
 std::string SignatureVerifier::sign(std::string_view raw_body) const {
   if (!state_) return SignatureVerifier(std::string_view{}).sign(raw_body);
-  return to_hex(state_->mac(raw_body));
+  Digest digest{};
+  // Empty on failure: no header at all, which nothing accepts (never a digest of zeros).
+  if (!state_->mac(raw_body, digest)) return {};
+  return to_hex(digest);
 }
 
 Result<void> verify_signature(std::string_view raw_body, std::string_view x_hub_signature_256,
@@ -238,11 +278,10 @@ Result<std::string> verify_subscription(std::string_view mode, std::string_view 
   // not even its length.
   unsigned char got[kDigest];
   unsigned char want[kDigest];
-  unsigned int length = 0;
-  EVP_Digest(verify_token.data(), verify_token.size(), got, &length, EVP_sha256(), nullptr);
-  EVP_Digest(expected_token.data(), expected_token.size(), want, &length, EVP_sha256(), nullptr);
-  const bool match = CRYPTO_memcmp(got, want, kDigest) == 0;
+  const bool hashed = sha256(verify_token, got) && sha256(expected_token, want);
+  const bool match = hashed && CRYPTO_memcmp(got, want, kDigest) == 0;
   OPENSSL_cleanse(want, sizeof want);
+  if (!hashed) return crypto_failure("subscription");
   if (!match)
     return Error::unauthenticated(AuthFailure::wrong_verify_token,
                                   "subscription: hub.verify_token does not match the configured token");

@@ -1,4 +1,4 @@
-// `wagroups tickets list|show`: the tickets `webhook serve` (or the demo) built in a SQLite store;
+// `wagroups tickets list|show|dead-letters`: the tickets `webhook serve` (or the demo) built in a SQLite store;
 // and the ticket rendering the other commands share (ticket_view.hpp).
 
 #include <sys/stat.h>
@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <wagroups/sqlite/ticket_store.hpp>
@@ -221,8 +222,12 @@ int run_list(const ListOptions& o) {
   int code = exit_ok;
   auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
   if (!store) return code;
-  const auto tickets = store->list(query);
-  if (!tickets) return report_error("tickets list", tickets.error());
+  const auto listing = store->list_checked(query);
+  if (!listing) return report_error("tickets list", listing.error());
+  // A damaged row is named on stderr; the other tickets are listed all the same (issue 10).
+  for (const auto& bad : listing->unreadable)
+    print_error("tickets list: ticket " + bad.ticket_id + " is unreadable, skipped: " + bad.error.to_string());
+  const std::vector<wagroups::StoredTicket>* tickets = &listing->tickets;
   if (o.json) {
     JsonWriter w;
     w.begin_object().key("tickets").begin_array();
@@ -268,6 +273,134 @@ int run_show(const ShowOptions& o) {
   return exit_ok;
 }
 
+// ---------------------------------------------------------------------------------------------
+// tickets dead-letters (issue 10)
+
+struct DeadLettersOptions {
+  std::string db = kDefaultTicketDb;
+  std::size_t limit = 100;
+  std::int64_t before = 0;  // 0: from the newest
+  bool body = false;
+  bool json = false;
+};
+
+// Length of the well-formed UTF-8 sequence at s[i] (s[i] >= 0x80), or 0.
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  const auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const std::size_t left = s.size() - i;
+  const unsigned c = at(0);
+  auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+    return k < left && at(k) >= lo && at(k) <= hi;
+  };
+  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
+  if (c >= 0xE0 && c <= 0xEF) return cont(1, c == 0xE0 ? 0xA0 : 0x80, c == 0xED ? 0x9F : 0xBF) && cont(2) ? 3 : 0;
+  if (c >= 0xF0 && c <= 0xF4)
+    return cont(1, c == 0xF0 ? 0x90 : 0x80, c == 0xF4 ? 0x8F : 0xBF) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+// For a terminal: a dead letter is bytes from outside. Control characters (C0, DEL, C1) and bytes
+// that are not UTF-8 become \xNN; other characters pass (a backslash too: JSON is full of them).
+std::string terminal_safe(std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(s.size());
+  auto escape = [&](unsigned char b) {
+    out += "\\x";
+    out += kHex[b >> 4];
+    out += kHex[b & 0x0f];
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7F) escape(b);
+      else out += static_cast<char>(b);
+      ++i;
+      continue;
+    }
+    const std::size_t n = utf8_length(s, i);
+    const bool c1 = n == 2 && b == 0xC2 && static_cast<unsigned char>(s[i + 1]) < 0xA0;  // U+0080..U+009F
+    if (n == 0 || c1) {
+      for (std::size_t k = 0; k < (n == 0 ? 1 : n); ++k) escape(static_cast<unsigned char>(s[i + k]));
+      i += n == 0 ? 1 : n;
+      continue;
+    }
+    out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string base64(std::string_view bytes) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
+    std::uint32_t v = 0;
+    for (std::size_t k = 0; k < 3; ++k) v = (v << 8) | (k < n ? static_cast<unsigned char>(bytes[i + k]) : 0u);
+    for (std::size_t k = 0; k < 4; ++k) out += k <= n ? kAlphabet[(v >> (18 - 6 * k)) & 0x3F] : '=';
+  }
+  return out;
+}
+
+int run_dead_letters(const DeadLettersOptions& o) {
+  int code = exit_ok;
+  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  if (!store) return code;
+  wagroups::DeadLetterQuery query;
+  query.limit = o.limit;
+  if (o.before > 0) query.before_id = o.before;
+  const auto letters = store->dead_letters(query);
+  if (!letters) return report_error("tickets dead-letters", letters.error());
+  if (o.json) {
+    JsonWriter w;
+    w.begin_object().key("dead_letters").begin_array();
+    for (const auto& d : *letters) {
+      w.begin_object();
+      w.key("id").number(d.id);
+      w.key("received_at").number(d.received_at);
+      w.key("size").number(static_cast<std::int64_t>(d.body.size()));
+      w.key("error").begin_object().member("code", wagroups::to_string(d.error.code));
+      // Error texts are the parser's own, or a host decoder's: kept valid for JSON either way.
+      w.member("field", terminal_safe(d.error.field)).member("limit", terminal_safe(d.error.limit));
+      w.member("message", terminal_safe(d.error.message)).end_object();
+      if (o.body) {
+        // Faithful either way: as text when it is UTF-8 (JSON escapes the controls), else base64.
+        if (valid_utf8(d.body)) w.member("body", d.body);
+        else w.member("body_base64", base64(d.body));
+      }
+      w.end_object();
+    }
+    w.end_array().end_object();
+    write_line(w.text());
+    return exit_ok;
+  }
+  for (const auto& d : *letters) {
+    std::string line = pad(std::to_string(d.id), 6) + " " + format_time(d.received_at) + "  " +
+                       pad(std::to_string(d.body.size()) + " bytes", 14) + " " + wagroups::to_string(d.error.code);
+    if (!d.error.field.empty()) line += " at " + terminal_safe(d.error.field);
+    line += ": " + terminal_safe(d.error.message);
+    write_line(line);
+    if (o.body) write_line("       body: " + terminal_safe(d.body));
+  }
+  if (letters->empty()) print_progress("no dead letters");
+  return exit_ok;
+}
+
 }  // namespace
 
 void register_tickets_commands(CLI::App& app, CommandState& state) {
@@ -293,6 +426,18 @@ void register_tickets_commands(CLI::App& app, CommandState& state) {
     cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
     cmd->add_flag("--json", o->json, "The ticket as JSON (wagroups::to_json)");
     cmd->callback([o, &state] { state.exit_code = run_show(*o); });
+  }
+  {
+    auto o = std::make_shared<DeadLettersOptions>();
+    CLI::App* cmd = tickets->add_subcommand(
+        "dead-letters", "List webhook bodies that verified but did not parse, newest first (id, time, size, error)");
+    cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+    cmd->add_option("--limit", o->limit, "At most this many")->check(CLI::PositiveNumber)->capture_default_str();
+    cmd->add_option("--before", o->before, "Only letters with an id below this (the next page)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_flag("--body", o->body, "Also print each body (control characters and non-UTF-8 bytes escaped)");
+    cmd->add_flag("--json", o->json, "Machine-readable output: JSON on stdout (body as text, or body_base64)");
+    cmd->callback([o, &state] { state.exit_code = run_dead_letters(*o); });
   }
 }
 

@@ -13,6 +13,7 @@
 #include "wagroups/export.hpp"
 #include "wagroups/result.hpp"
 #include "wagroups/tickets/ticket.hpp"
+#include "wagroups/webhook/dead_letter.hpp"
 
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
@@ -75,6 +76,26 @@ class WAGROUPS_API TicketStore {
   virtual Result<std::optional<std::string>> find_by_group(const std::string& group_id) = 0;
   virtual Result<std::optional<std::string>> find_by_request(const std::string& request_id) = 0;
   virtual Result<std::vector<StoredTicket>> list(const TicketQuery& query) = 0;
+
+  /// Dead letters: verified webhook bodies the parser refused (see `DeadLetter`). Optional: these
+  /// defaults answer `ErrorCode::unsupported`, so a store that keeps none still compiles, and a
+  /// `WebhookEndpoint` over it answers such a body 400 as it would without a sink. A store that
+  /// keeps them bounds their number (`DeadLetterLimits`), outside any unit of work.
+  /// Keeps `letter` (its `id` is ignored) and returns the id it was given.
+  virtual Result<std::int64_t> add_dead_letter(const DeadLetter& letter) {
+    (void)letter;
+    return Error::unsupported("dead_letters", "this ticket store does not keep dead letters");
+  }
+  /// Dead letters, newest first.
+  virtual Result<std::vector<DeadLetter>> dead_letters(const DeadLetterQuery& query) {
+    (void)query;
+    return Error::unsupported("dead_letters", "this ticket store does not keep dead letters");
+  }
+  /// Drops one (once a host has replayed or inspected it); false when there was none with that id.
+  virtual Result<bool> erase_dead_letter(std::int64_t id) {
+    (void)id;
+    return Error::unsupported("dead_letters", "this ticket store does not keep dead letters");
+  }
 };
 
 WAGROUPS_INLINE_NAMESPACE_END

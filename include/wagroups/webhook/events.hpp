@@ -239,9 +239,11 @@ struct MessageStatusData {
   std::optional<std::string> recipient_user_id;  ///< 1:1 BSUID
   std::optional<std::string> group_id;           ///< recipient_id of a group send, or the spec's `group_id`
   /// The participant the status is about: `recipient_participant_id`, or Meta's other spelling
-  /// `participant_recipient_id`. Unset on a group-wide `sent` or `failed`.
+  /// `participant_recipient_id`, or, in the OpenAPI spec's shape (`group_id` set and neither of
+  /// those), `recipient_id` when it is not the group id. Unset on a group-wide `sent` or `failed`.
   std::optional<std::string> recipient_participant_id;
-  std::optional<std::string> recipient_participant_user_id;         ///< BSUID
+  /// BSUID: `recipient_participant_user_id`, or in the spec's shape `recipient_user_id`.
+  std::optional<std::string> recipient_participant_user_id;
   std::optional<std::string> recipient_participant_parent_user_id;  ///< parent BSUID
   std::optional<std::string> contact_name;  ///< from value.contacts[] when it names this participant
   std::optional<std::string> username;

@@ -16,7 +16,8 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 /// Checks `X-Hub-Signature-256` (`sha256=<hex>`, either case) against the HMAC-SHA256 of the raw
 /// body bytes under the app secret, in constant time. Errors are `ErrorCode::unauthenticated` with
 /// a distinct `AuthFailure` for an empty secret, a missing header, a wrong prefix, bad hex and a
-/// mismatch. The secret never appears in an error.
+/// mismatch. Every OpenSSL call is checked: when one fails nothing verifies (`crypto_failure`, with
+/// `http_status` 500, since the fault is this host's). The secret never appears in an error.
 WAGROUPS_API Result<void> verify_signature(std::string_view raw_body, std::string_view x_hub_signature_256,
                                            std::string_view app_secret);
 
@@ -32,7 +33,8 @@ class WAGROUPS_API SignatureVerifier {
   SignatureVerifier& operator=(SignatureVerifier&&) noexcept;
 
   Result<void> verify(std::string_view raw_body, std::string_view x_hub_signature_256) const;
-  /// The header value Meta would send for `raw_body`: "sha256=" + 64 lowercase hex digits.
+  /// The header value Meta would send for `raw_body`: "sha256=" + 64 lowercase hex digits (empty
+  /// when OpenSSL failed).
   std::string sign(std::string_view raw_body) const;
 
  private:
@@ -45,8 +47,8 @@ WAGROUPS_API std::string compute_signature(std::string_view raw_body, std::strin
 
 /// The GET handshake: returns the challenge to echo with 200 when `mode` is "subscribe" and
 /// `verify_token` equals `expected_token` (constant-time), else `ErrorCode::unauthenticated`
-/// (`wrong_mode`, `wrong_verify_token`, `missing_challenge`, or `empty_secret` when no token is
-/// configured). Answer 403 on error.
+/// (`wrong_mode`, `wrong_verify_token`, `missing_challenge`, `empty_secret` when no token is
+/// configured, or `crypto_failure` when OpenSSL failed to hash the tokens). Answer 403 on error.
 WAGROUPS_API Result<std::string> verify_subscription(std::string_view mode, std::string_view verify_token,
                                                      std::string_view challenge, std::string_view expected_token);
 
