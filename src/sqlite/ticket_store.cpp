@@ -12,6 +12,12 @@
 
 #include <sqlite3.h>
 
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -206,6 +212,13 @@ constexpr const char* sql_insert_key = "INSERT OR IGNORE INTO event_keys (key, a
 // Rowids grow by one per inserted key (keys are only ever deleted oldest first), so this keeps
 // the newest ?1 keys without counting the table.
 constexpr const char* sql_prune_keys = "DELETE FROM event_keys WHERE rowid <= (SELECT max(rowid) FROM event_keys) - ?1";
+// Dead letters (issue 10), outside the versioned schema on purpose: added by every open when
+// missing, so a database keeps its schema version and older builds simply ignore the table.
+// AUTOINCREMENT: an id is never reused after pruning, so a listed id always names one letter.
+constexpr const char* sql_create_dead_letters =
+    "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL, "
+    "error_code TEXT NOT NULL, error_field TEXT NOT NULL, error_limit TEXT NOT NULL, error_message TEXT NOT NULL, "
+    "body BLOB NOT NULL)";
 
 }  // namespace
 
@@ -746,6 +759,25 @@ int SqliteTicketStore::latest_schema_version() noexcept { return builtin_schema_
 
 int SqliteTicketStore::schema_version() const noexcept { return impl_->schema_version; }
 
+namespace {
+
+// Tickets hold customers' names, numbers and messages: a database file created here is for its
+// owner only. Creating it with O_EXCL before SQLite opens it leaves an existing file (and its mode)
+// alone, needs no process-wide umask change (other threads may be creating files), and SQLite then
+// gives the -wal, -shm and -journal files the database file's mode. A URI or ":memory:" is left to
+// SQLite (documented); so is any failure here, which SQLite's own open then reports.
+void create_private_file(const std::string& path) {
+#ifndef _WIN32
+  if (path.empty() || path == ":memory:" || path.rfind("file:", 0) == 0) return;
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  if (fd >= 0) ::close(fd);  // an empty file is an empty database
+#else
+  (void)path;
+#endif
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::string& path, SqliteOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
@@ -753,6 +785,7 @@ Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::st
   impl->cache.set_budget(impl->options.ticket_cache_bytes);
   const std::string where = "open \"" + path + "\"";
 
+  create_private_file(path);
   // NOMUTEX: the store's own mutex serializes every use of the connection.
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path.c_str(), &impl->db, flags, nullptr);
@@ -801,6 +834,9 @@ Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::st
     return done.error();
   }
   if (auto done = impl->migrate(); !done) return done.error();
+  if (auto done = impl->exec(sql_create_dead_letters, where + ": create the dead_letters table"); !done) {
+    return done.error();
+  }
   return std::unique_ptr<SqliteTicketStore>(new SqliteTicketStore(std::move(impl)));
 }
 
@@ -888,6 +924,12 @@ Result<std::optional<std::string>> SqliteTicketStore::find_by_request(const std:
 }
 
 Result<std::vector<StoredTicket>> SqliteTicketStore::list(const TicketQuery& query) {
+  auto listing = list_checked(query);
+  if (!listing) return listing.error();
+  return std::move(listing->tickets);
+}
+
+Result<TicketListing> SqliteTicketStore::list_checked(const TicketQuery& query) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   if (impl_->in_unit) return reentered();
   // One statement per combination of filters (at most 8, each cached), so that each can use its
@@ -916,16 +958,193 @@ Result<std::vector<StoredTicket>> SqliteTicketStore::list(const TicketQuery& que
       std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
   q->bind(index, static_cast<std::int64_t>(limit));
 
-  std::vector<StoredTicket> tickets;
+  TicketListing listing;
   for (;;) {
     const int rc = q->step();
     if (rc == SQLITE_DONE) break;
     if (rc != SQLITE_ROW) return sqlite_error(impl_->db, rc, operation);
-    auto stored = impl_->decode_row(std::string(q->text(0)), q->int64(1), q->text(2));
-    if (!stored) return stored.error();
-    tickets.push_back(std::move(*stored));
+    std::string ticket_id(q->text(0));
+    auto stored = impl_->decode_row(ticket_id, q->int64(1), q->text(2));
+    if (!stored) {
+      // One damaged row must not hide every other ticket: reported, skipped.
+      listing.unreadable.push_back(UnreadableTicket{std::move(ticket_id), stored.error()});
+      continue;
+    }
+    listing.tickets.push_back(std::move(*stored));
   }
-  return tickets;
+  return listing;
+}
+
+WAGROUPS_INLINE_NAMESPACE_END
+}  // namespace wagroups
+
+// ---------------------------------------------------------------------------------------------
+// Dead letters (issue 10): rare, so plain prepared statements (not the connection's cache), one
+// transaction per call under the store's lock.
+
+namespace wagroups {
+WAGROUPS_INLINE_NAMESPACE_BEGIN
+namespace {
+
+/// A statement of its own, finalized when done.
+class OwnStatement {
+ public:
+  OwnStatement() = default;
+  OwnStatement(const OwnStatement&) = delete;
+  OwnStatement& operator=(const OwnStatement&) = delete;
+  ~OwnStatement() { sqlite3_finalize(statement_); }
+
+  Result<void> prepare(sqlite3* db, const char* sql, const std::string& operation) {
+    db_ = db;
+    const int rc = sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr);
+    if (rc != SQLITE_OK) return sqlite_error(db, rc, operation);
+    return {};
+  }
+  void text(int index, std::string_view value) {
+    note(sqlite3_bind_text64(statement_, index, value.data(), value.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  void blob(int index, std::string_view value) {
+    // A zero-length blob still binds as a blob (not NULL) with a non-null pointer.
+    static const char empty = 0;
+    note(sqlite3_bind_blob64(statement_, index, value.empty() ? &empty : value.data(), value.size(), SQLITE_TRANSIENT));
+  }
+  void int64(int index, std::int64_t value) { note(sqlite3_bind_int64(statement_, index, value)); }
+  int step() { return bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(statement_); }
+  Result<void> run(const std::string& operation) {
+    const int rc = step();
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
+    return sqlite_error(db_, rc, operation);
+  }
+  std::int64_t column_int64(int column) const { return sqlite3_column_int64(statement_, column); }
+  std::string column_bytes(int column) const {
+    const void* data = sqlite3_column_blob(statement_, column);
+    const int size = sqlite3_column_bytes(statement_, column);
+    return data == nullptr ? std::string()
+                           : std::string(static_cast<const char*>(data), static_cast<std::size_t>(size));
+  }
+
+ private:
+  void note(int rc) {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
+  }
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* statement_ = nullptr;
+  int bind_rc_ = SQLITE_OK;
+};
+
+ErrorCode error_code_named(const std::string& name) {
+  for (ErrorCode code :
+       {ErrorCode::invalid_argument, ErrorCode::unsupported, ErrorCode::transport, ErrorCode::graph_api,
+        ErrorCode::decode, ErrorCode::unauthenticated, ErrorCode::conflict, ErrorCode::storage}) {
+    if (name == to_string(code)) return code;
+  }
+  return ErrorCode::decode;  // a name from a later build: what a dead letter's error usually is
+}
+
+// Deletes the oldest letters past either bound (the newest always stays). Inside the caller's
+// transaction.
+Result<void> prune_dead_letters(sqlite3* db, const DeadLetterLimits& limits) {
+  const std::string operation = "prune old dead letters";
+  OwnStatement sizes;
+  if (auto done = sizes.prepare(db, "SELECT id, length(body) FROM dead_letters ORDER BY id DESC", operation); !done)
+    return done;
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+  std::optional<std::int64_t> cut;  // delete this id and every older one
+  for (;;) {
+    const int rc = sizes.step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return sqlite_error(db, rc, operation);
+    ++count;
+    bytes += static_cast<std::size_t>(sizes.column_int64(1));
+    const bool too_many = limits.max_count > 0 && count > limits.max_count;
+    const bool too_big = limits.max_total_bytes > 0 && bytes > limits.max_total_bytes;
+    if (count > 1 && (too_many || too_big)) {
+      cut = sizes.column_int64(0);
+      break;
+    }
+  }
+  if (!cut) return {};
+  OwnStatement drop;
+  if (auto done = drop.prepare(db, "DELETE FROM dead_letters WHERE id <= ?1", operation); !done) return done;
+  drop.int64(1, *cut);
+  return drop.run(operation);
+}
+
+}  // namespace
+
+Result<std::int64_t> SqliteTicketStore::add_dead_letter(const DeadLetter& letter) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  if (impl_->in_unit) return reentered();
+  const std::string operation = "add a dead letter";
+  if (auto begun = impl_->exec("BEGIN IMMEDIATE", operation); !begun) return begun.error();
+  auto work = [&]() -> Result<std::int64_t> {
+    OwnStatement insert;
+    if (auto done = insert.prepare(impl_->db,
+                                   "INSERT INTO dead_letters (received_at, error_code, error_field, error_limit, "
+                                   "error_message, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                   operation);
+        !done)
+      return done.error();
+    insert.int64(1, letter.received_at);
+    insert.text(2, to_string(letter.error.code));
+    insert.text(3, letter.error.field);
+    insert.text(4, letter.error.limit);
+    insert.text(5, letter.error.message);
+    insert.blob(6, letter.body);
+    if (auto done = insert.run(operation); !done) return done.error();
+    const std::int64_t id = sqlite3_last_insert_rowid(impl_->db);
+    if (auto done = prune_dead_letters(impl_->db, impl_->options.dead_letters); !done) return done.error();
+    if (auto done = impl_->exec("COMMIT", operation); !done) return done.error();
+    return id;
+  };
+  auto id = work();
+  if (!id) impl_->rollback();
+  return id;
+}
+
+Result<std::vector<DeadLetter>> SqliteTicketStore::dead_letters(const DeadLetterQuery& query) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  if (impl_->in_unit) return reentered();
+  const std::string operation = "list dead letters";
+  OwnStatement select;
+  if (auto done = select.prepare(impl_->db,
+                                 "SELECT id, received_at, error_code, error_field, error_limit, error_message, body "
+                                 "FROM dead_letters WHERE id < ?1 ORDER BY id DESC LIMIT ?2",
+                                 operation);
+      !done)
+    return done.error();
+  select.int64(1, query.before_id.value_or(std::numeric_limits<std::int64_t>::max()));
+  select.int64(2, static_cast<std::int64_t>(std::min<std::size_t>(
+                      query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()))));
+  std::vector<DeadLetter> out;
+  for (;;) {
+    const int rc = select.step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return sqlite_error(impl_->db, rc, operation);
+    DeadLetter letter;
+    letter.id = select.column_int64(0);
+    letter.received_at = select.column_int64(1);
+    letter.error.code = error_code_named(select.column_bytes(2));
+    letter.error.field = select.column_bytes(3);
+    letter.error.limit = select.column_bytes(4);
+    letter.error.message = select.column_bytes(5);
+    letter.body = select.column_bytes(6);
+    out.push_back(std::move(letter));
+  }
+  return out;
+}
+
+Result<bool> SqliteTicketStore::erase_dead_letter(std::int64_t id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  if (impl_->in_unit) return reentered();
+  const std::string operation = "erase a dead letter";
+  OwnStatement erase;
+  if (auto done = erase.prepare(impl_->db, "DELETE FROM dead_letters WHERE id = ?1", operation); !done)
+    return done.error();
+  erase.int64(1, id);
+  if (auto done = erase.run(operation); !done) return done.error();
+  return sqlite3_changes(impl_->db) > 0;
 }
 
 WAGROUPS_INLINE_NAMESPACE_END

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tickets/rules.hpp"
+#include "util/text.hpp"
 #include "wagroups/tickets.hpp"
 
 namespace wagroups {
@@ -466,7 +467,7 @@ bool merge_invite(std::vector<Invite>& invites, Invite invite) {
 TicketState derive_state(const Ticket& t, const ResolutionPolicy& policy) noexcept {
   if (t.group_deleted || t.closed_at) return TicketState::closed;
   if (!t.group_created && !t.creation_errors.empty()) return TicketState::creation_failed;
-  if (!t.group_created) return t.request_id ? TicketState::create_requested : TicketState::unlinked;
+  if (!t.group_created) return t.request_id || t.opened_by_host ? TicketState::create_requested : TicketState::unlinked;
   if (t.resolved_at &&
       !(policy.reopen_on_inbound && t.last_inbound_at && *t.last_inbound_at > *t.resolved_at))
     return TicketState::resolved;
@@ -481,6 +482,72 @@ void finish(Ticket& t, const ResolutionPolicy& policy) {
   if (!t.timeline.empty()) activity = std::max(activity, t.timeline.back().timestamp);
   t.last_activity_at = activity;
   t.state = derive_state(t, policy);
+}
+
+// Host-supplied text is refused, not repaired, when it is not UTF-8: it would otherwise be stored
+// altered, and the host is the one place that can fix it. The offending bytes are not echoed.
+std::optional<Error> not_utf8(const char* operation, const char* field, std::string_view value) {
+  const std::size_t at = text::invalid_utf8_at(value);
+  if (at == std::string_view::npos) return std::nullopt;
+  return Error::invalid_argument(field, "valid UTF-8",
+                                 std::string(operation) + ": " + field + " is not valid UTF-8 (byte " +
+                                     std::to_string(at) + " of " + std::to_string(value.size()) + ")");
+}
+
+std::optional<Error> not_utf8(const char* operation, const char* field, const std::optional<std::string>& value) {
+  return value ? not_utf8(operation, field, std::string_view(*value)) : std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creates without a request id: matched by (phone number id, subject) within a window
+
+std::string hex64(std::uint64_t v) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out(16, '0');
+  for (std::size_t i = 16; i-- > 0; v >>= 4) out[i] = digits[v & 0xF];
+  return out;
+}
+
+// FNV-1a: stable across builds and platforms (the result names tickets and index keys on disk).
+std::string create_hash(std::string_view phone_number_id, std::string_view subject) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto mix = [&h](std::string_view text) {
+    for (unsigned char c : text) {
+      h ^= c;
+      h *= 0x100000001b3ULL;
+    }
+  };
+  mix(phone_number_id);
+  mix(std::string_view("\n", 1));
+  mix(subject);
+  return hex64(h);
+}
+
+// The tickets waiting to be matched are filed in the store's message index under "slot" keys (no
+// wamid has a '|'), one chain per (number, subject): slot 0, 1, ... up to the first empty one. A
+// slot whose ticket matched, was claimed, or fell out of the window is reused, so a chain is as
+// long as the most creates of one subject ever waiting at once.
+std::string match_slot(const std::string& hash, std::size_t n) {
+  return "create-match|" + hash + "|" + std::to_string(n);
+}
+
+// A repeated `open_ticket` finds the webhook's ticket it claimed the first time by this key.
+std::string claim_key(const std::string& ticket_id) { return "create-claim|" + ticket_id; }
+
+// `open_ticket` without request id came first; no group_create webhook matched it yet.
+bool waiting_for_webhook(const Ticket& t) noexcept {
+  return t.opened_by_host && !t.request_id && !t.group_id && !t.group_created && t.creation_errors.empty();
+}
+
+// The group_create webhook (success or failure) came first; no `open_ticket` claimed it yet.
+bool unclaimed(const Ticket& t) noexcept {
+  return !t.opened_by_host && (t.group_created || !t.creation_errors.empty());
+}
+
+// Whether the facts at `a` and `b` (Unix seconds; 0 = unknown) are close enough to match.
+bool within(std::int64_t a, std::int64_t b, std::int64_t window) noexcept {
+  if (a == 0 || b == 0) return true;
+  return a > b ? a - b <= window : b - a <= window;
 }
 
 Error missing_ticket(const std::string& ticket_id) {
@@ -533,12 +600,25 @@ class Work {
 
   // Routing -------------------------------------------------------------------------------
 
-  /// The ticket of a create request, created when absent.
-  Result<Ticket*> request_ticket(const std::string& request_id) {
-    const std::string id = ticket_id_for_request(request_id);
-    auto found = tx_.ticket(id);
+  /// The ticket of a create request when there is one: "T-<request_id>", or a ticket opened without
+  /// request id that the request's webhook linked.
+  Result<Ticket*> find_request_ticket(const std::string& request_id) {
+    auto found = tx_.ticket(ticket_id_for_request(request_id));
     if (!found) return found.error();
     if (*found) return track(*found, false);
+    auto linked = tx_.find_by_request(request_id);
+    if (!linked) return linked.error();
+    if (!*linked) return static_cast<Ticket*>(nullptr);
+    auto t = tx_.ticket(**linked);
+    if (!t) return t.error();
+    return *t ? track(*t, false) : nullptr;
+  }
+
+  /// The ticket of a create request, created when absent.
+  Result<Ticket*> request_ticket(const std::string& request_id) {
+    auto existing = find_request_ticket(request_id);
+    if (!existing || *existing) return existing;
+    const std::string id = ticket_id_for_request(request_id);
     Ticket fresh;
     fresh.ticket_id = id;
     fresh.request_id = request_id;
@@ -566,6 +646,107 @@ class Work {
     fresh.group_id = group_id;
     auto inserted = tx_.insert(std::move(fresh));
     if (!inserted) return inserted.error();
+    return track(*inserted, true);
+  }
+
+  /// What a walk along a (number, subject) chain found.
+  struct SlotScan {
+    Ticket* best = nullptr;                // the oldest candidate
+    std::optional<std::size_t> free_slot;  // the first slot to file a ticket in
+    bool filed = false;                    // the ticket named `self` is filed already
+  };
+
+  /// Walks the chain of (phone_number_id, subject): the oldest ticket that `waiting` (tickets
+  /// waiting for their webhook) or else unclaimed webhook tickets holds, within the window of `at`.
+  Result<SlotScan> scan_slots(const std::string& phone_number_id, const std::string& subject, std::int64_t at,
+                              bool waiting, const std::string& self = {}) {
+    const std::string hash = create_hash(phone_number_id, subject);
+    const std::int64_t window = policy_.create_match_window.count();
+    SlotScan out;
+    for (std::size_t n = 0;; ++n) {
+      auto holder = tx_.find_by_message(match_slot(hash, n));
+      if (!holder) return holder.error();
+      if (!*holder) {
+        if (!out.free_slot) out.free_slot = n;
+        return out;
+      }
+      auto found = tx_.ticket(**holder);
+      if (!found) return found.error();
+      Ticket* t = *found;
+      const bool live = t && (waiting_for_webhook(*t) || unclaimed(*t)) &&
+                        !(at != 0 && t->created_at.value_or(0) != 0 && at - *t->created_at > window);
+      if (!live) {
+        if (!out.free_slot) out.free_slot = n;
+        continue;
+      }
+      if (t->ticket_id == self) out.filed = true;
+      // The hash names the chain; the fields decide (a subject may be unset on a failed create).
+      if (t->phone_number_id != phone_number_id || t->subject.value_or(subject) != subject) continue;
+      if (waiting ? !waiting_for_webhook(*t) : !unclaimed(*t)) continue;
+      if (!within(at, t->created_at.value_or(0), window)) continue;
+      const auto key = [](const Ticket* x) { return std::make_pair(x->created_at.value_or(0), x->ticket_id); };
+      if (!out.best || key(t) < key(out.best)) out.best = t;
+    }
+  }
+
+  /// Files `t` in its chain (once), so that the other side of the match finds it.
+  Result<void> file_for_match(const Ticket& t, std::int64_t at) {
+    if (!t.subject || t.subject->empty() || t.phone_number_id.empty()) return {};
+    auto scan = scan_slots(t.phone_number_id, *t.subject, at, true, t.ticket_id);
+    if (!scan) return scan.error();
+    if (scan->filed) return {};
+    return tx_.index_message(match_slot(create_hash(t.phone_number_id, *t.subject), *scan->free_slot), t.ticket_id);
+  }
+
+  /// The oldest ticket opened without request id that waits for this webhook, tracked; or null.
+  Result<Ticket*> waiting_ticket(const std::string& phone_number_id, const std::optional<std::string>& subject,
+                                 std::int64_t at) {
+    if (phone_number_id.empty() || !subject || subject->empty()) return static_cast<Ticket*>(nullptr);
+    auto scan = scan_slots(phone_number_id, *subject, at, true);
+    if (!scan) return scan.error();
+    return scan->best ? track(scan->best, false) : nullptr;
+  }
+
+  /// An unclaimed ticket of the webhook for `open_ticket` to claim, tracked; or null.
+  Result<Ticket*> unclaimed_ticket(const std::string& phone_number_id, const std::string& subject, std::int64_t at) {
+    auto scan = scan_slots(phone_number_id, subject, at, false);
+    if (!scan) return scan.error();
+    return scan->best ? track(scan->best, false) : nullptr;
+  }
+
+  /// The ticket an `open_ticket` without request id names: its own, the one it claimed before, a
+  /// webhook's it claims now, or a new one waiting for the webhook.
+  Result<Ticket*> create_ticket(const std::string& phone_number_id, const std::string& subject,
+                                std::int64_t requested_at) {
+    const std::string id = ticket_id_for_create(phone_number_id, subject, requested_at);
+    auto own = tx_.ticket(id);
+    if (!own) return own.error();
+    if (*own) return track(*own, false);
+    auto claimed = tx_.find_by_message(claim_key(id));
+    if (!claimed) return claimed.error();
+    if (*claimed) {
+      auto t = tx_.ticket(**claimed);
+      if (!t) return t.error();
+      if (*t) return track(*t, false);
+    }
+    auto webhook = unclaimed_ticket(phone_number_id, subject, requested_at);
+    if (!webhook) return webhook.error();
+    if (*webhook) {
+      auto indexed = tx_.index_message(claim_key(id), (*webhook)->ticket_id);
+      if (!indexed) return indexed.error();
+      return *webhook;
+    }
+    Ticket fresh;
+    fresh.ticket_id = id;
+    fresh.phone_number_id = phone_number_id;
+    fresh.subject = subject;
+    fresh.opened_by_host = true;
+    fresh.created_at = requested_at;
+    fresh.state = derive_state(fresh, policy_);
+    auto inserted = tx_.insert(std::move(fresh));
+    if (!inserted) return inserted.error();
+    auto filed = file_for_match(**inserted, requested_at);
+    if (!filed) return filed.error();
     return track(*inserted, true);
   }
 
@@ -640,8 +821,33 @@ class Work {
 
   Result<bool> on(const GroupCreated& e) {
     const std::int64_t ts = ts_of(e.context);
+    const auto request = nonempty(e.request_id);
     Ticket* t = nullptr;
-    if (auto request = nonempty(e.request_id)) {
+    // A ticket that already names this create: by its request id, or one linked to the group.
+    if (request) {
+      auto found = find_request_ticket(*request);
+      if (!found) return found.error();
+      t = *found;
+    } else {
+      auto found = tx_.find_by_group(e.group_id);
+      if (!found) return found.error();
+      if (*found && **found != ticket_id_for_group(e.group_id)) {
+        auto linked = tx_.ticket(**found);
+        if (!linked) return linked.error();
+        if (*linked) t = track(*linked, false);
+      }
+    }
+    // Else the oldest ticket opened without request id for this number and subject, if one waits.
+    if (!t) {
+      auto waiting = waiting_ticket(e.context.phone_number_id, e.subject, ts);
+      if (!waiting) return waiting.error();
+      t = *waiting;
+    }
+    if (t) {
+      join_text(t->request_id, request);
+      auto merged = merge_fragment(*t, e.group_id);
+      if (!merged) return merged.error();
+    } else if (request) {
       auto found = request_ticket(*request);
       if (!found) return found.error();
       t = *found;
@@ -666,6 +872,10 @@ class Work {
     if (e.description) fields |= set_lww(t->description, t->description_changed_at, *e.description, ts);
     if (linked && !created(t)) change(TicketChangeKind::ticket_linked, *t);
     if (fields) change(TicketChangeKind::fields_changed, *t);
+    if (!t->opened_by_host) {
+      auto filed = file_for_match(*t, ts);  // for an `open_ticket` without request id to claim
+      if (!filed) return filed.error();
+    }
     return true;
   }
 
@@ -688,6 +898,7 @@ class Work {
     merge_lww(t.subject, t.subject_changed_at, f.subject, f.subject_changed_at);
     merge_lww(t.description, t.description_changed_at, f.description, f.description_changed_at);
     if (!t.assignee) t.assignee = f.assignee;
+    t.opened_by_host = t.opened_by_host || f.opened_by_host;
     join_text(t.invite_link, f.invite_link);
     t.group_created = t.group_created || f.group_created;
     set_suspension(t, f.suspended, f.suspension_changed_at);
@@ -728,11 +939,29 @@ class Work {
   }
 
   Result<bool> on(const GroupCreateFailed& e) {
-    auto found = request_ticket(*e.request_id);
+    const std::int64_t ts = ts_of(e.context);
+    auto found = find_request_ticket(*e.request_id);
     if (!found) return found.error();
-    Ticket& t = **found;
-    join_text(t.phone_number_id, e.context.phone_number_id);
-    if (union_errors(t.creation_errors, e.errors)) change(TicketChangeKind::fields_changed, t);
+    Ticket* t = *found;
+    if (!t) {
+      auto waiting = waiting_ticket(e.context.phone_number_id, e.subject, ts);
+      if (!waiting) return waiting.error();
+      t = *waiting;
+      if (t) join_text(t->request_id, e.request_id);
+    }
+    if (!t) {
+      auto created = request_ticket(*e.request_id);
+      if (!created) return created.error();
+      t = *created;
+    }
+    join_text(t->phone_number_id, e.context.phone_number_id);
+    if (union_errors(t->creation_errors, e.errors)) change(TicketChangeKind::fields_changed, *t);
+    if (!t->opened_by_host && e.subject && !e.subject->empty()) {
+      // Filed under the subject it asked for, so that an `open_ticket` without request id finds it.
+      if (!t->subject) t->subject = e.subject;
+      auto filed = file_for_match(*t, ts);
+      if (!filed) return filed.error();
+    }
     return true;
   }
 
@@ -1011,6 +1240,12 @@ std::optional<std::string> event_key(const WebhookEvent& event) {
 
 std::string ticket_id_for_request(std::string_view request_id) { return "T-" + std::string(request_id); }
 std::string ticket_id_for_group(std::string_view group_id) { return "G-" + std::string(group_id); }
+std::string ticket_id_for_create(std::string_view phone_number_id, std::string_view subject,
+                                 std::int64_t requested_at) {
+  std::string id = "C-" + create_hash(phone_number_id, subject) + "-";
+  append_int(id, requested_at);
+  return id;
+}
 
 TicketAggregator::TicketAggregator(TicketStore& store, ResolutionPolicy policy, Clock clock)
     : store_(store), policy_(policy), clock_(std::move(clock)) {}
@@ -1041,16 +1276,33 @@ Result<ApplyOutcome> run_unit(TicketStore& store, const ResolutionPolicy& policy
 }  // namespace
 
 Result<ApplyOutcome> TicketAggregator::open_ticket(const OpenTicketRequest& request) {
-  if (request.request_id.empty())
-    return Error::invalid_argument("request_id", "not empty", "open_ticket needs create_group's request_id");
+  const std::pair<const char*, std::string_view> texts[] = {
+      {"request_id", request.request_id}, {"phone_number_id", request.phone_number_id}, {"assignee", request.assignee}};
+  for (const auto& [field, value] : texts) {
+    if (auto bad = not_utf8("open_ticket", field, value)) return *bad;
+  }
+  if (auto bad = not_utf8("open_ticket", "subject", request.subject)) return *bad;
+  const bool by_request = !request.request_id.empty();
+  if (!by_request && request.phone_number_id.empty())
+    return Error::invalid_argument("phone_number_id", "not empty without a request_id",
+                                   "open_ticket without create_group's request_id matches the group_create webhook "
+                                   "by phone_number_id and subject");
+  if (!by_request && (!request.subject || request.subject->empty()))
+    return Error::invalid_argument("subject", "not empty without a request_id",
+                                   "open_ticket without create_group's request_id matches the group_create webhook "
+                                   "by phone_number_id and subject");
   const std::int64_t requested_at =
       request.requested_at ? *request.requested_at : seconds_of(clock_ ? clock_() : std::chrono::system_clock::now());
-  return run_unit(store_, policy_, [&](Work& work) {
+  std::string ticket_id;
+  auto outcome = run_unit(store_, policy_, [&](Work& work) {
     return work.action([&](Work& w) -> Result<void> {
-      auto found = w.request_ticket(request.request_id);
+      auto found = by_request ? w.request_ticket(request.request_id)
+                              : w.create_ticket(request.phone_number_id, *request.subject, requested_at);
       if (!found) return found.error();
       Ticket& t = **found;
-      bool fields = false;
+      ticket_id = t.ticket_id;
+      bool fields = !t.opened_by_host;
+      t.opened_by_host = true;
       if (!t.assignee && !request.assignee.empty()) {
         t.assignee = request.assignee;
         fields = true;
@@ -1069,6 +1321,8 @@ Result<ApplyOutcome> TicketAggregator::open_ticket(const OpenTicketRequest& requ
       return {};
     });
   });
+  if (outcome) outcome->ticket_id = std::move(ticket_id);
+  return outcome;
 }
 
 Result<ApplyOutcome> TicketAggregator::apply(const WebhookEvent& event) {
@@ -1090,6 +1344,13 @@ Result<ApplyOutcome> TicketAggregator::apply(const WebhookBatch& batch) { return
 Result<ApplyOutcome> TicketAggregator::record_outbound(const std::string& ticket_id, const std::string& message_id,
                                                       std::string type, std::optional<std::string> text,
                                                       std::optional<std::string> agent) {
+  const std::pair<const char*, std::string_view> texts[] = {
+      {"ticket_id", ticket_id}, {"message_id", message_id}, {"type", type}};
+  for (const auto& [field, value] : texts) {
+    if (auto bad = not_utf8("record_outbound", field, value)) return *bad;
+  }
+  if (auto bad = not_utf8("record_outbound", "text", text)) return *bad;
+  if (auto bad = not_utf8("record_outbound", "agent", agent)) return *bad;
   if (message_id.empty()) return Error::invalid_argument("message_id", "not empty", "record_outbound needs the wamid");
   const std::int64_t now = seconds_of(clock_ ? clock_() : std::chrono::system_clock::now());
   return run_unit(store_, policy_, [&](Work& work) {
@@ -1125,6 +1386,12 @@ Result<ApplyOutcome> TicketAggregator::record_outbound(const std::string& ticket
 }
 
 Result<ApplyOutcome> TicketAggregator::record_invite(const std::string& ticket_id, Invite invite) {
+  if (auto bad = not_utf8("record_invite", "ticket_id", std::string_view(ticket_id))) return *bad;
+  if (auto bad = not_utf8("record_invite", "phone", std::string_view(invite.phone))) return *bad;
+  if (auto bad = not_utf8("record_invite", "message_id", invite.message_id)) return *bad;
+  // The error is diagnostic text, typically Error::to_string() of a Graph answer whose bytes the
+  // SDK passes through: repaired (U+FFFD), not refused, so the invite is recorded all the same.
+  if (invite.error && !text::is_valid_utf8(*invite.error)) invite.error = text::repair_utf8(*invite.error);
   if (invite.phone.empty()) return Error::invalid_argument("phone", "not empty", "an invite needs the invitee's phone");
   return run_unit(store_, policy_, [&](Work& work) {
     return work.action([&](Work& w) -> Result<void> {

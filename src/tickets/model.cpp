@@ -10,6 +10,7 @@
 
 #include "json/json.hpp"
 #include "tickets/rules.hpp"
+#include "util/text.hpp"
 #include "wagroups/tickets.hpp"
 
 namespace wagroups {
@@ -169,14 +170,13 @@ bool operator==(const Ticket& a, const Ticket& b) noexcept {
   return a.ticket_id == b.ticket_id && a.group_id == b.group_id && a.request_id == b.request_id &&
          a.phone_number_id == b.phone_number_id && a.subject == b.subject && a.description == b.description &&
          a.subject_changed_at == b.subject_changed_at && a.description_changed_at == b.description_changed_at &&
-         a.assignee == b.assignee && a.invite_link == b.invite_link && a.state == b.state &&
-         a.group_created == b.group_created && a.suspended == b.suspended &&
+         a.assignee == b.assignee && a.opened_by_host == b.opened_by_host && a.invite_link == b.invite_link &&
+         a.state == b.state && a.group_created == b.group_created && a.suspended == b.suspended &&
          a.suspension_changed_at == b.suspension_changed_at && a.group_deleted == b.group_deleted &&
-         a.deleted_at == b.deleted_at && errors_equal(a.creation_errors, b.creation_errors) &&
-         a.members == b.members && a.invites == b.invites && a.timeline == b.timeline &&
-         a.created_at == b.created_at && a.first_join_at == b.first_join_at &&
-         a.last_activity_at == b.last_activity_at && a.last_inbound_at == b.last_inbound_at &&
-         a.resolved_at == b.resolved_at && a.closed_at == b.closed_at;
+         a.deleted_at == b.deleted_at && errors_equal(a.creation_errors, b.creation_errors) && a.members == b.members &&
+         a.invites == b.invites && a.timeline == b.timeline && a.created_at == b.created_at &&
+         a.first_join_at == b.first_join_at && a.last_activity_at == b.last_activity_at &&
+         a.last_inbound_at == b.last_inbound_at && a.resolved_at == b.resolved_at && a.closed_at == b.closed_at;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,15 +187,34 @@ namespace {
 
 constexpr int kFormatVersion = 1;
 
+// Every text goes through these: the document must stay valid UTF-8 whatever a host or an older
+// version put in the ticket (RapidJSON's writer copies bytes as they are), or it could not be read
+// back. Control characters, NUL included, are escaped by the writer (\u0000), so they round-trip.
+void text_field(json::Writer& w, std::string_view key, std::string_view value) {
+  if (text::is_valid_utf8(key) && text::is_valid_utf8(value)) {
+    w.field(key, value);
+    return;
+  }
+  w.field(text::repair_utf8(key), text::repair_utf8(value));
+}
+
+void text_field(json::Writer& w, std::string_view key, const std::string& value) {
+  text_field(w, key, std::string_view(value));
+}
+
+void text_field(json::Writer& w, std::string_view key, const std::optional<std::string>& value) {
+  if (value) text_field(w, key, std::string_view(*value));
+}
+
 const char* direction_name(MessageDirection d) noexcept {
   return d == MessageDirection::inbound ? "inbound" : "outbound";
 }
 
 void write_person(json::Writer& w, std::string_view key, const PersonKey& p) {
   w.key(key).begin_object();
-  w.optional_field("phone", p.phone);
-  w.optional_field("bsuid", p.bsuid);
-  w.optional_field("username", p.username);
+  text_field(w, "phone", p.phone);
+  text_field(w, "bsuid", p.bsuid);
+  text_field(w, "username", p.username);
   w.end_object();
 }
 
@@ -203,10 +222,10 @@ void write_errors(json::Writer& w, std::string_view key, const std::vector<ItemE
   w.key(key).begin_array();
   for (const auto& e : errors) {
     w.begin_object().field("code", e.code);
-    w.optional_field("title", e.title);
-    w.optional_field("message", e.message);
-    w.optional_field("details", e.details);
-    w.optional_field("href", e.href);
+    text_field(w, "title", e.title);
+    text_field(w, "message", e.message);
+    text_field(w, "details", e.details);
+    text_field(w, "href", e.href);
     w.end_object();
   }
   w.end_array();
@@ -218,16 +237,17 @@ std::string to_json(const Ticket& t) {
   json::Writer w;
   w.begin_object();
   w.field("v", kFormatVersion);
-  w.field("ticket_id", t.ticket_id);
-  w.optional_field("group_id", t.group_id);
-  w.optional_field("request_id", t.request_id);
-  w.field("phone_number_id", t.phone_number_id);
-  w.optional_field("subject", t.subject);
+  text_field(w, "ticket_id", t.ticket_id);
+  text_field(w, "group_id", t.group_id);
+  text_field(w, "request_id", t.request_id);
+  text_field(w, "phone_number_id", t.phone_number_id);
+  text_field(w, "subject", t.subject);
   w.optional_field("subject_changed_at", t.subject_changed_at);
-  w.optional_field("description", t.description);
+  text_field(w, "description", t.description);
   w.optional_field("description_changed_at", t.description_changed_at);
-  w.optional_field("assignee", t.assignee);
-  w.optional_field("invite_link", t.invite_link);
+  text_field(w, "assignee", t.assignee);
+  if (t.opened_by_host) w.field("opened_by_host", true);
+  text_field(w, "invite_link", t.invite_link);
   w.field("state", to_string(t.state));
   w.field("group_created", t.group_created);
   w.field("suspended", t.suspended);
@@ -242,9 +262,9 @@ std::string to_json(const Ticket& t) {
     write_person(w, "person", m.person);
     w.field("status", to_string(m.status));
     w.field("status_since", m.status_since);
-    w.optional_field("join_request_id", m.join_request_id);
+    text_field(w, "join_request_id", m.join_request_id);
     w.field("join_request_at", m.join_request_at);
-    w.optional_field("contact_name", m.contact_name);
+    text_field(w, "contact_name", m.contact_name);
     w.field("contact_name_at", m.contact_name_at);
     w.optional_field("first_joined_at", m.first_joined_at);
     w.end_object();
@@ -254,11 +274,11 @@ std::string to_json(const Ticket& t) {
   w.key("invites").begin_array();
   for (const auto& i : t.invites) {
     w.begin_object();
-    w.field("phone", i.phone);
+    text_field(w, "phone", i.phone);
     w.field("sent_at", i.sent_at);
-    w.optional_field("message_id", i.message_id);
+    text_field(w, "message_id", i.message_id);
     w.field("status", to_string(i.status));
-    w.optional_field("error", i.error);
+    text_field(w, "error", i.error);
     w.end_object();
   }
   w.end_array();
@@ -266,20 +286,20 @@ std::string to_json(const Ticket& t) {
   w.key("timeline").begin_array();
   for (const auto& m : t.timeline) {
     w.begin_object();
-    w.field("message_id", m.message_id);
+    text_field(w, "message_id", m.message_id);
     w.field("direction", direction_name(m.direction));
     w.field("timestamp", m.timestamp);
     if (!m.sender.empty() || m.sender.username) write_person(w, "sender", m.sender);
-    w.optional_field("contact_name", m.contact_name);
-    w.optional_field("agent", m.agent);
-    w.field("type", m.type);
-    w.optional_field("text", m.text);
-    w.optional_field("caption", m.caption);
-    w.optional_field("media_id", m.media_id);
-    w.optional_field("reply_to", m.reply_to);
+    text_field(w, "contact_name", m.contact_name);
+    text_field(w, "agent", m.agent);
+    text_field(w, "type", m.type);
+    text_field(w, "text", m.text);
+    text_field(w, "caption", m.caption);
+    text_field(w, "media_id", m.media_id);
+    text_field(w, "reply_to", m.reply_to);
     if (!m.delivery.empty()) {
       w.key("delivery").begin_object();
-      for (const auto& [who, status] : m.delivery) w.field(who, to_string(status));
+      for (const auto& [who, status] : m.delivery) text_field(w, who, std::string_view(to_string(status)));
       w.end_object();
     }
     if (m.group_status != DeliveryStatus::unknown) w.field("group_status", to_string(m.group_status));
@@ -440,6 +460,7 @@ Ticket read_ticket(const json::Value& root) {
   t.description = r.opt_string("description");
   t.description_changed_at = r.opt_int("description_changed_at");
   t.assignee = r.opt_string("assignee");
+  t.opened_by_host = r.boolean("opened_by_host");
   t.invite_link = r.opt_string("invite_link");
   if (auto state = r.opt_string("state")) {
     auto parsed = parse_ticket_state(*state);
@@ -530,7 +551,15 @@ Ticket read_ticket(const json::Value& root) {
 Result<Ticket> ticket_from_json(std::string_view text) {
   json::ScratchDocument doc;
   std::string parse_error;
-  if (!json::parse(text, doc, parse_error)) {
+  bool parsed = json::parse(text, doc, parse_error);
+  std::string repaired;
+  if (!parsed && !text::is_valid_utf8(text)) {
+    // Bytes that are not UTF-8 can only sit inside strings: written by wagroups 0.2, which stored
+    // host text unchecked. Read them as U+FFFD rather than lose the whole ticket.
+    repaired = text::repair_utf8(text);
+    parsed = json::parse(repaired, doc, parse_error);
+  }
+  if (!parsed) {
     Error e = Error::decode_failure(0, "ticket JSON: " + parse_error);
     e.field = "ticket";
     return e;

@@ -2,6 +2,7 @@
 
 // Small text helpers shared across the library's parts.
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,73 @@ inline void redact(std::string& text, std::string_view secret) {
   if (secret.size() < 4) return;
   for (std::size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at))
     text.replace(at, secret.size(), "[redacted]");
+}
+
+/// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates,
+/// nothing above U+10FFFF, no truncated sequence) that starts at `s[i]`, with its code point in
+/// `code`; 0 when the byte at `i` does not start one. `i` must be < `s.size()`.
+inline std::size_t utf8_sequence_at(std::string_view s, std::size_t i, unsigned& code) noexcept {
+  const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned lead = byte(i);
+  if (lead < 0x80) {
+    code = lead;
+    return 1;
+  }
+  std::size_t length = 0;
+  unsigned min = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    code = lead & 0x1Fu;
+    min = 0x80;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    code = lead & 0x0Fu;
+    min = 0x800;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    code = lead & 0x07u;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (s.size() - i < length) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    if ((byte(i + k) & 0xC0u) != 0x80u) return 0;
+    code = (code << 6) | (byte(i + k) & 0x3Fu);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return length;
+}
+
+/// The byte offset of the first byte of `s` that does not start a well-formed UTF-8 sequence, or
+/// npos when all of `s` is UTF-8. A NUL is a character like any other.
+inline std::size_t invalid_utf8_at(std::string_view s) noexcept {
+  unsigned code = 0;
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t length = utf8_sequence_at(s, i, code);
+    if (length == 0) return i;
+    i += length;
+  }
+  return std::string_view::npos;
+}
+
+inline bool is_valid_utf8(std::string_view s) noexcept { return invalid_utf8_at(s) == std::string_view::npos; }
+
+/// `s` with every byte that does not belong to a well-formed UTF-8 sequence replaced by U+FFFD
+/// (one replacement character per offending byte); valid text comes back unchanged.
+inline std::string repair_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (;;) {
+    const std::size_t bad = invalid_utf8_at(s);
+    if (bad == std::string_view::npos) {
+      out.append(s);
+      return out;
+    }
+    out.append(s.substr(0, bad));
+    out.append("\xEF\xBF\xBD");
+    s.remove_prefix(bad + 1);
+  }
 }
 
 /// At most `max_bytes` of `body` for an error message, printable ASCII only, with every occurrence

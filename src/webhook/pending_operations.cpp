@@ -1,6 +1,10 @@
 #include "wagroups/webhook/pending_operations.hpp"
 
 #include <algorithm>
+#include <deque>
+#include <iterator>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -42,7 +46,8 @@ constexpr milliseconds kMinNap{1};
 
 /// What an outcome webhook says about its operation.
 struct Outcome {
-  std::string request_id;
+  std::string request_id;  // empty when the webhook carried none
+  std::string match_key;   // for operations tracked without a request id; empty when it has none
   OperationKind kind = OperationKind::create_group;
   OperationState state = OperationState::pending;
   std::optional<std::string> group_id;
@@ -61,12 +66,31 @@ std::optional<std::string> non_empty(const std::string& text) {
   return text.empty() ? std::nullopt : std::optional<std::string>(text);
 }
 
+// The key an operation tracked without a request id is found by. A newline cannot occur in a
+// group id or a phone number id, so two different pairs never make one key.
+std::string group_key(OperationKind kind, std::string_view group_id) {
+  if (group_id.empty()) return {};
+  std::string key = "g\n";
+  key += to_string(kind);
+  key += '\n';
+  key += group_id;
+  return key;
+}
+
+std::string create_key(std::string_view phone_number_id, std::string_view subject) {
+  if (phone_number_id.empty() || subject.empty()) return {};
+  std::string key = "c\n";
+  key += phone_number_id;
+  key += '\n';
+  key += subject;
+  return key;
+}
+
 std::optional<Outcome> make_outcome(const std::optional<std::string>& request_id, OperationKind kind, bool ok,
                                     std::optional<std::string> group_id, std::vector<ItemError> errors) {
-  // Without a request id nothing can be correlated (e.g. a participant leaving on their own).
-  if (!request_id || request_id->empty()) return std::nullopt;
   Outcome out;
-  out.request_id = *request_id;
+  out.request_id = request_id.value_or("");
+  if (kind != OperationKind::create_group) out.match_key = group_key(kind, group_id.value_or(""));
   out.kind = kind;
   out.state = ok ? OperationState::succeeded : OperationState::failed;
   out.group_id = std::move(group_id);
@@ -74,13 +98,22 @@ std::optional<Outcome> make_outcome(const std::optional<std::string>& request_id
   return out;
 }
 
+std::optional<Outcome> with_create_key(std::optional<Outcome> out, const WebhookContext& context,
+                                       const std::optional<std::string>& subject) {
+  if (out) out->match_key = create_key(context.phone_number_id, subject.value_or(""));
+  return out;
+}
+
 /// The outcome an event reports, when it reports one.
 struct OutcomeOf {
   std::optional<Outcome> operator()(const GroupCreated& e) const {
-    return make_outcome(e.request_id, OperationKind::create_group, true, non_empty(e.group_id), {});
+    return with_create_key(make_outcome(e.request_id, OperationKind::create_group, true, non_empty(e.group_id), {}),
+                           e.context, e.subject);
   }
   std::optional<Outcome> operator()(const GroupCreateFailed& e) const {
-    return make_outcome(e.request_id, OperationKind::create_group, false, non_empty(e.group_id), e.errors);
+    return with_create_key(
+        make_outcome(e.request_id, OperationKind::create_group, false, non_empty(e.group_id), e.errors), e.context,
+        e.subject);
   }
   std::optional<Outcome> operator()(const GroupDeleted& e) const {
     return make_outcome(e.request_id, OperationKind::delete_group, true, non_empty(e.group_id), {});
@@ -97,6 +130,9 @@ struct OutcomeOf {
                         std::move(errors));
   }
   std::optional<Outcome> operator()(const ParticipantsRemoved& e) const {
+    // A participant leaving on their own is no operation of the business: without a request id,
+    // only a removal the business initiated may resolve one.
+    if (non_empty(e.request_id) == std::nullopt && e.initiated_by != RemovalInitiator::business) return std::nullopt;
     std::vector<ItemError> errors = e.errors;
     for (const auto& failed : e.failed_participants) append(errors, failed.errors);
     const bool ok = e.errors.empty() && e.failed_participants.empty();
@@ -108,6 +144,9 @@ struct OutcomeOf {
     return std::nullopt;
   }
 };
+
+// Nothing to correlate by: neither a request id nor a key.
+bool uncorrelatable(const Outcome& o) { return o.request_id.empty() && o.match_key.empty(); }
 
 bool is_past(TimePoint now, TimePoint since, milliseconds span) { return now - since >= span; }
 
@@ -152,7 +191,13 @@ void apply(OperationStatus& s, Outcome&& outcome, const WebhookEvent& event, Tim
 }  // namespace
 
 PendingOperations::PendingOperations(std::chrono::milliseconds time_to_live, Clock clock)
-    : ttl_(std::clamp(time_to_live, kMinTtl, kMaxTtl)), clock_(std::move(clock)) {
+    : PendingOperations(time_to_live, std::move(clock), time_to_live) {}
+
+PendingOperations::PendingOperations(std::chrono::milliseconds time_to_live, Clock clock,
+                                     std::chrono::milliseconds match_window)
+    : ttl_(std::clamp(time_to_live, kMinTtl, kMaxTtl)),
+      window_(std::clamp(match_window, milliseconds::zero(), kMaxTtl)),
+      clock_(std::move(clock)) {
   if (!clock_) clock_ = [] { return std::chrono::system_clock::now(); };
   next_sweep_ = now() + ttl_;
 }
@@ -174,6 +219,19 @@ void PendingOperations::expire_locked(std::chrono::system_clock::time_point now,
     } else {
       ++it;
     }
+  }
+  // The queues and the request index only point into the tables above: drop what they lost.
+  auto prune = [](auto& queues, const Table& table) {
+    for (auto it = queues.begin(); it != queues.end();) {
+      auto& q = it->second;
+      q.erase(std::remove_if(q.begin(), q.end(), [&](const std::string& k) { return table.count(k) == 0; }), q.end());
+      it = q.empty() ? queues.erase(it) : std::next(it);
+    }
+  };
+  prune(waiting_by_key_, operations_);
+  prune(early_by_key_, early_);
+  for (auto it = handle_of_request_.begin(); it != handle_of_request_.end();) {
+    it = operations_.count(it->second) == 0 ? handle_of_request_.erase(it) : std::next(it);
   }
   next_sweep_ = now + ttl_;
 }
@@ -197,6 +255,7 @@ bool PendingOperations::track(const std::string& request_id, OperationKind kind,
       early_.erase(early);
     }
     status.request_id = request_id;
+    status.handle = request_id;
     // The caller's kind is what it asked for; an early webhook of another kind still resolves it
     // (request ids are unique), but the record keeps the kind tracked.
     status.kind = kind;
@@ -211,7 +270,7 @@ bool PendingOperations::track(const std::string& request_id, OperationKind kind,
 
 bool PendingOperations::observe(const WebhookEvent& event) {
   std::optional<Outcome> outcome = std::visit(OutcomeOf{}, event);
-  if (!outcome) return false;
+  if (!outcome || uncorrelatable(*outcome)) return false;
 
   std::lock_guard<std::mutex> lock(mutex_);
   const auto t = now();
@@ -219,30 +278,114 @@ bool PendingOperations::observe(const WebhookEvent& event) {
   if (t >= next_sweep_) expire_locked(t, expired);
 
   bool matched = false;
-  if (auto it = settle(operations_, outcome->request_id, t, ttl_, expired); it != operations_.end()) {
-    matched = true;
-    OperationStatus& status = it->second;
-    // A kind mismatch (say a delete webhook for an id tracked as a create) still resolves it: request
-    // ids are unique, so the webhook is about this operation; `kind` stays as tracked. A webhook
-    // after expiry still tells the truth, so it resolves an expired record too. An already resolved
-    // record keeps its first outcome: Meta redelivers webhooks it thinks were not received.
-    if (status.state == OperationState::pending || status.state == OperationState::expired) {
-      apply(status, std::move(*outcome), event, t);
+  const std::string& request_id = outcome->request_id;
+  if (!request_id.empty()) {
+    if (auto it = settle(operations_, request_id, t, ttl_, expired); it != operations_.end()) {
+      matched = true;
+      OperationStatus& status = it->second;
+      // A kind mismatch (say a delete webhook for an id tracked as a create) still resolves it:
+      // request ids are unique, so the webhook is about this operation; `kind` stays as tracked. A
+      // webhook after expiry still tells the truth, so it resolves an expired record too. An already
+      // resolved record keeps its first outcome: Meta redelivers webhooks it thinks were not received.
+      if (status.state == OperationState::pending || status.state == OperationState::expired) {
+        apply(status, std::move(*outcome), event, t);
+      }
+    } else if (auto known = handle_of_request_.find(request_id); known != handle_of_request_.end()) {
+      // A redelivery of the outcome that already resolved an operation tracked without an id.
+      if (settle(operations_, known->second, t, ttl_, expired) != operations_.end()) {
+        matched = true;
+      } else {
+        handle_of_request_.erase(known);
+      }
     }
-  } else {
-    auto [early, inserted] = early_.try_emplace(outcome->request_id);
+  }
+  if (!matched && !outcome->match_key.empty()) {
+    // The oldest operation of this key tracked within the window, resolved or not yet: queues hold
+    // only those still waiting, oldest first.
+    if (auto queue = waiting_by_key_.find(outcome->match_key); queue != waiting_by_key_.end()) {
+      auto& handles = queue->second;
+      while (!handles.empty() && !matched) {
+        const std::string handle = std::move(handles.front());
+        handles.pop_front();
+        auto it = settle(operations_, handle, t, ttl_, expired);
+        if (it == operations_.end() || t - it->second.tracked_at > window_) continue;
+        OperationStatus& status = it->second;
+        if (status.state != OperationState::pending && status.state != OperationState::expired) continue;
+        matched = true;
+        if (!request_id.empty()) {
+          status.request_id = request_id;
+          handle_of_request_[request_id] = handle;
+        }
+        apply(status, std::move(*outcome), event, t);
+      }
+      if (handles.empty()) waiting_by_key_.erase(queue);
+    }
+  }
+  if (!matched) {
+    // Kept for a later `track` (by its request id) or `track_by_group`/`track_create` (by its key).
+    const std::string key = request_id.empty() ? "~" + std::to_string(++next_handle_) : request_id;
+    auto [early, inserted] = early_.try_emplace(key);
     // Keep the first early outcome too, unless it is stale.
     if (inserted || is_past(t, last_change(early->second), ttl_)) {
       OperationStatus status;
-      status.request_id = outcome->request_id;
+      status.request_id = request_id;
+      status.handle = key;
       status.kind = outcome->kind;
       status.tracked_at = t;
+      std::string match_key = outcome->match_key;
       apply(status, std::move(*outcome), event, t);
       early->second = std::move(status);
+      if (!match_key.empty()) early_by_key_[match_key].push_back(key);
     }
   }
   if (matched || expired > 0) changed_.notify_all();
   return matched;
+}
+
+std::optional<std::string> PendingOperations::track_by_group(OperationKind kind, const std::string& group_id) {
+  if (kind == OperationKind::create_group || group_id.empty()) return std::nullopt;
+  return track_keyed(group_key(kind, group_id), kind, group_id);
+}
+
+std::optional<std::string> PendingOperations::track_create(const std::string& phone_number_id,
+                                                           const std::string& subject) {
+  std::string key = create_key(phone_number_id, subject);
+  if (key.empty()) return std::nullopt;
+  return track_keyed(std::move(key), OperationKind::create_group, std::nullopt);
+}
+
+std::optional<std::string> PendingOperations::track_keyed(std::string key, OperationKind kind,
+                                                          std::optional<std::string> group_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto t = now();
+  std::size_t expired = 0;
+  if (t >= next_sweep_) expire_locked(t, expired);
+
+  std::string handle = "op:" + std::to_string(++next_handle_);
+  OperationStatus status;
+  // The webhook beat this call: adopt the oldest unclaimed outcome of the key within the window.
+  bool adopted = false;
+  if (auto queue = early_by_key_.find(key); queue != early_by_key_.end()) {
+    auto& keys = queue->second;
+    while (!keys.empty() && !adopted) {
+      auto early = early_.find(keys.front());
+      keys.pop_front();
+      if (early == early_.end() || t - last_change(early->second) > window_) continue;
+      status = std::move(early->second);
+      early_.erase(early);
+      adopted = true;
+    }
+    if (keys.empty()) early_by_key_.erase(queue);
+  }
+  status.handle = handle;
+  status.kind = kind;
+  if (!status.group_id) status.group_id = std::move(group_id);
+  status.tracked_at = t;
+  if (adopted && !status.request_id.empty()) handle_of_request_[status.request_id] = handle;
+  if (!adopted) waiting_by_key_[key].push_back(handle);
+  operations_.emplace(handle, std::move(status));
+  if (adopted || expired > 0) changed_.notify_all();
+  return handle;
 }
 
 std::size_t PendingOperations::observe(const WebhookBatch& batch) {

@@ -116,7 +116,8 @@ TEST_CASE("cli webhook serve: signed POSTs become a ticket; tickets list and sho
     REQUIRE(wrong);
     CHECK(wrong->status == 403);
   }
-  // Refused: a wrong signature (401) and a signed body that is not a webhook (400).
+  // Refused: a wrong signature (401); a signed body that is not a webhook is kept as a dead letter
+  // and answered 200 (issue 10; it was a 400, and the body was lost).
   {
     auto bad = post(serve.port(), wagroups_test::kGroupCreatedBody, wagroups_test::sign_body(wagroups_test::kGroupCreatedBody, "other"));
     REQUIRE(bad);
@@ -124,7 +125,7 @@ TEST_CASE("cli webhook serve: signed POSTs become a ticket; tickets list and sho
     const std::string junk = "{\"entry\":5}";
     auto malformed = post(serve.port(), junk, wagroups_test::sign_body(junk, kSecret));
     REQUIRE(malformed);
-    CHECK(malformed->status == 400);
+    CHECK(malformed->status == 200);
   }
   // Accepted: the group's creation, then a member's message.
   {
@@ -270,4 +271,83 @@ TEST_CASE("cli end to end: sandbox webhooks to webhook serve; groups create --db
   const auto twice = cli(dir, {"invite", "send", ticket, "--template", "group_invite", "--phone", "15550100502", "--db", db},
                          deliver);
   CHECK(twice.exit_code == exit_codes::invalid);
+}
+
+TEST_CASE("issue10 item 10: cli webhook serve keeps a verified body it cannot parse; tickets dead-letters lists it",
+          "[cli][tickets][issue10]") {
+  wagroups_test::prepare_process_for_loopback();
+  TempDir dir;
+  const std::string db = dir.file("tickets.db");
+  // Not JSON: a raw ESC (terminal control) inside a string. Signed, so it came from Meta.
+  const std::string junk = "{\"object\":\"whatsapp_business_account\",\"entry\":[{\"x\":\"\x1b[31mred\"}]}";
+  {
+    Serve serve(dir, db);
+    auto kept = post(serve.port(), junk, wagroups_test::sign_body(junk, kSecret));
+    REQUIRE(kept);
+    CHECK(kept->status == 200);  // before issue 10: 400, and the body was gone
+    // Unsigned junk is refused and kept nowhere.
+    auto stranger = post(serve.port(), "{\"entry\":1}", wagroups_test::sign_body("{\"entry\":1}", "guess"));
+    REQUIRE(stranger);
+    CHECK(stranger->status == 401);
+    const auto stopped = serve.stop();
+    CHECK(contains(stopped.err, "dead letter"));
+    CHECK_FALSE(contains(stopped.err, kSecret));
+  }
+
+  const auto listed = cli(dir, {"tickets", "dead-letters", "--db", db, "--json"});
+  INFO(listed.err);
+  REQUIRE(listed.exit_code == exit_codes::ok);
+  const auto doc = single_json(listed);
+  REQUIRE(doc["dead_letters"].Size() == 1);
+  const auto& letter = doc["dead_letters"][0];
+  CHECK(integer(letter, "id") > 0);
+  CHECK(integer(letter, "size") == static_cast<std::int64_t>(junk.size()));
+  CHECK(integer(letter, "received_at") > 1700000000);
+  CHECK(str(letter["error"], "code") == "decode");
+  CHECK_FALSE(letter.HasMember("body"));  // only on request
+
+  const auto with_body = cli(dir, {"tickets", "dead-letters", "--db", db, "--json", "--body"});
+  REQUIRE(with_body.exit_code == exit_codes::ok);
+  CHECK(str(single_json(with_body)["dead_letters"][0], "body") == junk);
+
+  const auto text = cli(dir, {"tickets", "dead-letters", "--db", db, "--body"});
+  REQUIRE(text.exit_code == exit_codes::ok);
+  CHECK(contains(text.out, std::to_string(junk.size()) + " bytes"));
+  CHECK(contains(text.out, "decode"));
+  CHECK(contains(text.out, "\\x1b[31mred"));  // escaped for the terminal
+  CHECK_FALSE(contains(text.out, "\x1b"));
+  const auto brief = cli(dir, {"tickets", "dead-letters", "--db", db});
+  CHECK_FALSE(contains(brief.out, "31mred"));  // the body only on request
+
+  CHECK(cli(dir, {"tickets", "dead-letters", "--db", dir.file("none.db")}).exit_code == exit_codes::not_found);
+}
+
+TEST_CASE("issue10 item 9: cli groups create refuses an assignee that is not UTF-8; tickets list still works",
+          "[cli][tickets][issue10]") {
+  TempDir dir;
+  const std::string db = dir.file("tickets.db");
+  const auto good =
+      cli(dir, {"groups", "create", "--subject", "Case 1", "--db", db, "--assignee", "agent-1", "--json"});
+  INFO(good.err);
+  REQUIRE(good.exit_code == exit_codes::ok);
+  const std::string ticket = str(single_json(good), "ticket_id");
+
+  // Latin-1 "José" from a shell: before issue 10 it was stored, and every `tickets list` then
+  // failed (exit 9) on that one row.
+  const auto bad = cli(dir, {"groups", "create", "--subject", "Case 2", "--db", db, "--assignee", "Jos\xe9"});
+  INFO(bad.err);
+  CHECK(bad.exit_code == exit_codes::invalid);
+  CHECK(contains(bad.err, "assignee"));
+  CHECK(contains(bad.err, "UTF-8"));
+  CHECK_FALSE(contains(bad.err, "\xe9"));
+
+  const auto listed = cli(dir, {"tickets", "list", "--db", db, "--json"});
+  INFO(listed.err);
+  REQUIRE(listed.exit_code == exit_codes::ok);
+  const auto doc = single_json(listed);
+  REQUIRE(doc["tickets"].Size() == 1);
+  CHECK(str(doc["tickets"][0], "ticket_id") == ticket);
+  const auto text = cli(dir, {"tickets", "list", "--db", db});
+  CHECK(text.exit_code == exit_codes::ok);
+  CHECK(contains(text.out, ticket));
 }

@@ -645,3 +645,179 @@ TEST_CASE("observe(batch) resolves each outcome and counts the matches", "[webho
   REQUIRE(ops.track("b-early", OperationKind::create_group));
   CHECK(ops.find("b-early")->group_id == std::optional<std::string>("G-E"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operations whose answer carried no request_id (issue 10, item 2)
+
+TEST_CASE("issue10 item 2: a settings update tracked by group resolves from its webhook", "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const auto handle = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(handle);
+  CHECK(handle->rfind("op:", 0) == 0);
+  auto status = ops.find(*handle);
+  REQUIRE(status);
+  CHECK(status->state == OperationState::pending);
+  CHECK(status->handle == *handle);
+  CHECK(status->request_id.empty());
+  CHECK(status->group_id == std::optional<std::string>("G1"));
+
+  // Another group's and another kind's outcomes are not this operation's.
+  auto other_group = settings("req-s-9", "G2");
+  other_group.group_subject = setting(true);
+  CHECK_FALSE(ops.observe(other_group));
+  CHECK_FALSE(ops.observe(deleted("req-d-9", "G1")));
+  CHECK(ops.find(*handle)->state == OperationState::pending);
+
+  clock.advance(2s);
+  auto outcome = settings("req-s-1", "G1");
+  outcome.group_subject = setting(true);
+  CHECK(ops.observe(outcome));
+  status = ops.find(*handle);
+  REQUIRE(status);
+  CHECK(status->state == OperationState::succeeded);
+  CHECK(status->request_id == "req-s-1");  // learnt from the webhook
+  CHECK(status->handle == *handle);
+  CHECK(ops.pending_count() == 0);
+  // The wait returns at once for a resolved operation.
+  auto waited = ops.wait(*handle, 0ms);
+  REQUIRE(waited);
+  CHECK(waited->state == OperationState::succeeded);
+}
+
+TEST_CASE(
+    "issue10 item 2: two pending settings updates on one group resolve oldest first, and a redelivery "
+    "resolves nothing more",
+    "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const auto first = ops.track_by_group(OperationKind::update_settings, "G1");
+  clock.advance(1s);
+  const auto second = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(*first != *second);
+
+  auto failed = settings("req-a", "G1");
+  failed.group_subject = setting(false, {item_error(131009, "Parameter value is not valid")});
+  failed.errors.push_back(item_error(131009, "Parameter value is not valid"));
+  CHECK(ops.observe(failed));
+  CHECK(ops.find(*first)->state == OperationState::failed);
+  CHECK(ops.find(*second)->state == OperationState::pending);
+
+  // Meta redelivers the same webhook (same request id): not a second outcome.
+  CHECK(ops.observe(failed));
+  CHECK(ops.find(*second)->state == OperationState::pending);
+
+  auto ok = settings("req-b", "G1");
+  ok.group_subject = setting(true);
+  CHECK(ops.observe(ok));
+  CHECK(ops.find(*second)->state == OperationState::succeeded);
+  CHECK(ops.find(*second)->request_id == "req-b");
+  CHECK(ops.find(*first)->state == OperationState::failed);
+}
+
+TEST_CASE("issue10 item 2: a request id tracked both ways still matches exactly", "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const auto by_group = ops.track_by_group(OperationKind::delete_group, "G1");
+  REQUIRE(by_group);
+  REQUIRE(ops.track("req-del-7", OperationKind::delete_group, std::string("G1")));
+  // The webhook names req-del-7: the operation tracked by that id, not the older one by group.
+  CHECK(ops.observe(deleted("req-del-7", "G1")));
+  CHECK(ops.find("req-del-7")->state == OperationState::succeeded);
+  CHECK(ops.find(*by_group)->state == OperationState::pending);
+}
+
+TEST_CASE("issue10 item 2: an outcome before track_by_group is adopted; one outside the window is not",
+          "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock(), 10min);
+  CHECK_FALSE(ops.observe(removed(std::string("req-r-1"), "G1")));
+  clock.advance(1min);
+  const auto handle = ops.track_by_group(OperationKind::remove_participants, "G1");
+  REQUIRE(handle);
+  auto status = ops.find(*handle);
+  REQUIRE(status);
+  CHECK(status->state == OperationState::succeeded);
+  CHECK(status->request_id == "req-r-1");
+  CHECK(status->handle == *handle);
+  // Adopted once: a second operation of the key waits for its own webhook.
+  const auto next = ops.track_by_group(OperationKind::remove_participants, "G1");
+  REQUIRE(next);
+  CHECK(ops.find(*next)->state == OperationState::pending);
+
+  // An early outcome older than the window is not adopted; a pending operation older than the
+  // window is not matched.
+  CHECK_FALSE(ops.observe(deleted("req-d-1", "G5")));
+  clock.advance(11min);
+  const auto late = ops.track_by_group(OperationKind::delete_group, "G5");
+  REQUIRE(late);
+  CHECK(ops.find(*late)->state == OperationState::pending);
+  clock.advance(11min);
+  CHECK_FALSE(ops.observe(deleted("req-d-2", "G5")));
+  CHECK(ops.find(*late)->state == OperationState::pending);
+}
+
+TEST_CASE("issue10 item 2: a create without request id is tracked by phone number id and subject",
+          "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  CHECK_FALSE(ops.track_create("", "Case 1042"));
+  CHECK_FALSE(ops.track_create("106540352242922", ""));
+  CHECK_FALSE(ops.track_by_group(OperationKind::create_group, "G1"));
+  CHECK_FALSE(ops.track_by_group(OperationKind::delete_group, ""));
+
+  const auto handle = ops.track_create("106540352242922", "Case 1042");
+  REQUIRE(handle);
+  auto other_number = created("req-c-0", "G0");
+  other_number.context.phone_number_id = "999";
+  CHECK_FALSE(ops.observe(other_number));
+  auto other_subject = created("req-c-2", "G2");
+  other_subject.context.phone_number_id = "106540352242922";
+  other_subject.subject = "Case 9";
+  CHECK_FALSE(ops.observe(other_subject));
+
+  auto outcome = created("req-c-1", "G1");
+  outcome.context.phone_number_id = "106540352242922";
+  CHECK(ops.observe(outcome));
+  auto status = ops.find(*handle);
+  REQUIRE(status);
+  CHECK(status->state == OperationState::succeeded);
+  CHECK(status->kind == OperationKind::create_group);
+  CHECK(status->group_id == std::optional<std::string>("G1"));
+  CHECK(status->request_id == "req-c-1");
+}
+
+TEST_CASE("issue10 item 2: a participant leaving on their own resolves no removal tracked by group",
+          "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const auto handle = ops.track_by_group(OperationKind::remove_participants, "G1");
+  REQUIRE(handle);
+  CHECK_FALSE(ops.observe(removed(std::nullopt, "G1")));  // initiated by the participant
+  CHECK(ops.find(*handle)->state == OperationState::pending);
+  // A business removal whose webhook carries no request id is still this operation's outcome.
+  auto business = removed(std::nullopt, "G1");
+  business.initiated_by = RemovalInitiator::business;
+  CHECK(ops.observe(business));
+  CHECK(ops.find(*handle)->state == OperationState::succeeded);
+}
+
+TEST_CASE("issue10 item 2: operations tracked by group expire and are forgotten like the others",
+          "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(10min, clock.clock());
+  const auto handle = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(handle);
+  clock.advance(10min);
+  CHECK(ops.expire() == 1);
+  CHECK(ops.find(*handle)->state == OperationState::expired);
+  clock.advance(11min);
+  ops.expire();
+  CHECK_FALSE(ops.find(*handle));
+  // Nothing left behind matches a late webhook.
+  auto late = settings("req-late", "G1");
+  late.group_subject = setting(true);
+  CHECK_FALSE(ops.observe(late));
+}

@@ -39,15 +39,32 @@ struct SqliteOptions {
   /// A unit then skips decoding the busy tickets it fetches again; another connection's commit
   /// empties it.
   std::size_t ticket_cache_bytes = std::size_t{4} << 20;
+  /// How many dead letters (verified webhook bodies the parser refused) to keep in the
+  /// `dead_letters` table; past either bound the oldest are deleted as a new one is added.
+  DeadLetterLimits dead_letters;
   /// Testing only (hosts leave it empty): SQL for schema versions after the built-in ones, as if
   /// this build knew a newer schema, to exercise the upgrade path. Entry i is version
   /// latest_schema_version() + 1 + i.
   std::vector<std::string> extra_migrations_for_testing;
 };
 
+/// A stored row `list` could not decode (hand-edited, or damaged on disk): which, and why.
+struct UnreadableTicket {
+  std::string ticket_id;
+  Error error;  ///< ErrorCode::storage, naming the ticket and the first malformed spot
+};
+
+/// What `list_checked` found: the tickets that decode, and the rows that do not.
+struct TicketListing {
+  std::vector<StoredTicket> tickets;
+  std::vector<UnreadableTicket> unreadable;
+};
+
 class WAGROUPS_SQLITE_API SqliteTicketStore final : public TicketStore {
  public:
-  /// Opens (creating and migrating when needed) the database at `path`. Refuses, with
+  /// Opens (creating and migrating when needed) the database at `path`. A database file this call
+  /// creates gets mode 0600 (owner only; SQLite gives its -wal, -shm and -journal files the same
+  /// mode); an existing file keeps its mode. Refuses, with
   /// ErrorCode::storage, a file that is not a database, read-only, or at a schema version newer
   /// than this build knows (written by a later wagroups).
   static Result<std::unique_ptr<SqliteTicketStore>> open(const std::string& path, SqliteOptions options = {});
@@ -58,7 +75,17 @@ class WAGROUPS_SQLITE_API SqliteTicketStore final : public TicketStore {
   Result<std::optional<StoredTicket>> load(const std::string& ticket_id) override;
   Result<std::optional<std::string>> find_by_group(const std::string& group_id) override;
   Result<std::optional<std::string>> find_by_request(const std::string& request_id) override;
+  /// The tickets that decode; a row that does not is skipped (see `list_checked` for which), so
+  /// one damaged row never hides the others. `load` of that ticket still fails with its error.
   Result<std::vector<StoredTicket>> list(const TicketQuery& query) override;
+  /// `list`, also reporting each skipped row. Unreadable rows count towards `query.limit`.
+  Result<TicketListing> list_checked(const TicketQuery& query);
+
+  /// Dead letters in their own table (created, when missing, by `open`, whatever the schema
+  /// version: older builds ignore it). Each call is its own transaction, outside any unit.
+  Result<std::int64_t> add_dead_letter(const DeadLetter& letter) override;
+  Result<std::vector<DeadLetter>> dead_letters(const DeadLetterQuery& query) override;
+  Result<bool> erase_dead_letter(std::int64_t id) override;
 
   /// The schema version of the open database (after `open`, the latest this build knows).
   int schema_version() const noexcept;

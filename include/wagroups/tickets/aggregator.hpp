@@ -65,6 +65,8 @@ struct TicketChange {
 
 struct ApplyOutcome {
   std::vector<TicketChange> changes;
+  /// `open_ticket`: the ticket it opened or claimed (also when nothing changed); empty otherwise.
+  std::string ticket_id;
   WAGROUPS_API bool changed_anything() const noexcept;
 };
 
@@ -72,8 +74,18 @@ struct ApplyOutcome {
 /// Ticket ids are derived, so that every delivery order names the ticket alike: "T-<request_id>"
 /// for a group created through `open_ticket`/a lifecycle webhook with a request id, "G-<group_id>"
 /// for a group seen only through its events. Hosts map them to their own ids.
+///
+/// Without a request id (Meta's narrative documents none in create's answer) the ticket is matched
+/// to its group_create webhook by `phone_number_id` and `subject`, both then required, within the
+/// policy's `create_match_window`. When `open_ticket` comes first it opens "C-<hash>-<requested_at>"
+/// (`ticket_id_for_create`), and the webhook links the oldest such ticket of that number and subject
+/// still waiting; when the webhook came first, `open_ticket` claims the oldest unclaimed ticket the
+/// webhook made ("T-<request_id>" or "G-<group_id>"). Either way the id it reports in
+/// `ApplyOutcome::ticket_id` stays the ticket's id. Repeating a call with the same
+/// `requested_at` is idempotent (pass it explicitly when you may retry: the clock's default differs
+/// from one second to the next, and a repeat then opens a second ticket).
 struct OpenTicketRequest {
-  std::string request_id;  ///< from create_group's answer
+  std::string request_id;  ///< from create_group's answer; empty when it carried none
   std::string phone_number_id;
   std::string assignee;  ///< the agent
   std::optional<std::string> subject;
@@ -83,6 +95,9 @@ struct OpenTicketRequest {
 /// The derived id for a create request / a group known only by its events.
 WAGROUPS_API std::string ticket_id_for_request(std::string_view request_id);
 WAGROUPS_API std::string ticket_id_for_group(std::string_view group_id);
+/// The id `open_ticket` gives a create request without request id when it comes before the webhook.
+WAGROUPS_API std::string ticket_id_for_create(std::string_view phone_number_id, std::string_view subject,
+                                              std::int64_t requested_at);
 
 /// Applies events to tickets through a `TicketStore`. Idempotent and order-tolerant; safe to call
 /// from several threads (conflicts are retried). A store failure is returned as an error and
@@ -92,7 +107,8 @@ class WAGROUPS_API TicketAggregator {
   explicit TicketAggregator(TicketStore& store, ResolutionPolicy policy = {}, Clock clock = {});
 
   /// Records the agent's create request (ticket in `create_requested`, or, when the group's
-  /// webhook already arrived, the assignee and subject set on that ticket).
+  /// webhook already arrived, the assignee and subject set on that ticket). Text that is not
+  /// valid UTF-8 is refused (invalid_argument naming the field; nothing stored).
   Result<ApplyOutcome> open_ticket(const OpenTicketRequest& request);
   /// One event. Events whose ticket does not exist yet (a message before the group's creation) are
   /// kept on an `unlinked` ticket for the group and merged when the group is linked.
@@ -100,13 +116,15 @@ class WAGROUPS_API TicketAggregator {
   /// Several events in one store transaction (much faster with SQLite). All or nothing.
   Result<ApplyOutcome> apply(const std::vector<WebhookEvent>& events);
   Result<ApplyOutcome> apply(const WebhookBatch& batch);
-  /// Records a message the business sent to the group (so statuses attach to it).
+  /// Records a message the business sent to the group (so statuses attach to it). Text that is
+  /// not valid UTF-8 is refused (invalid_argument naming the field; nothing stored).
   Result<ApplyOutcome> record_outbound(const std::string& ticket_id, const std::string& message_id, std::string type,
                                        std::optional<std::string> text,
                                        std::optional<std::string> agent = std::nullopt);
   /// Records an invitation sent (or attempted) for the ticket; `invite.message_id` becomes a lookup
   /// so that its 1:1 status webhooks update it. A second record for the same phone replaces the
-  /// first only when it is newer (`sent_at`).
+  /// first only when it is newer (`sent_at`). A phone or message id that is not valid UTF-8 is
+  /// refused; an `error` that is not is repaired (each bad byte becomes U+FFFD).
   Result<ApplyOutcome> record_invite(const std::string& ticket_id, Invite invite);
   /// Agent actions.
   Result<ApplyOutcome> resolve(const std::string& ticket_id);

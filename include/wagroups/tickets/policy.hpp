@@ -18,6 +18,10 @@ struct ResolutionPolicy {
   std::chrono::minutes auto_close_after{0};
   /// A new inbound message reopens a resolved ticket.
   bool reopen_on_inbound = true;
+  /// `open_ticket` without a request id and the group_create webhook are matched by phone number
+  /// id and subject when the webhook's timestamp and the request's time are at most this far apart
+  /// (either may come first).
+  std::chrono::seconds create_match_window{std::chrono::hours(1)};
 };
 
 WAGROUPS_INLINE_NAMESPACE_END

@@ -21,7 +21,7 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 /// Where a ticket is in its life.
 enum class TicketState {
   unlinked,             ///< events for a group whose creation this store has not seen (yet)
-  create_requested,     ///< create_group answered with a request_id; no group yet
+  create_requested,     ///< open_ticket recorded the create request; no group yet
   creation_failed,      ///< the lifecycle webhook reported failure
   awaiting_first_join,  ///< the group exists; nobody joined, so the business may not message it
   open,                 ///< someone joined: the conversation is live
@@ -103,6 +103,10 @@ struct Ticket {
   std::optional<std::int64_t> subject_changed_at;
   std::optional<std::int64_t> description_changed_at;
   std::optional<std::string> assignee;  ///< the agent who opened the ticket
+  /// `open_ticket` was applied to this ticket (an agent opened it). A ticket the group_create
+  /// webhook made before any `open_ticket` is unclaimed until one without a request id claims it
+  /// by phone number id and subject (see `OpenTicketRequest`).
+  bool opened_by_host = false;
   std::optional<std::string> invite_link;
   TicketState state = TicketState::unlinked;  ///< derived from the facts below and the policy
   bool group_created = false;                 ///< the group_create webhook (success) was applied

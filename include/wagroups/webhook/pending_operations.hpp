@@ -5,10 +5,20 @@
 /// `update_group_settings` and `remove_participants` answer with a `request_id`; the outcome
 /// arrives later in a webhook carrying the same `request_id`. `PendingOperations` records the
 /// former and resolves them from the latter, so a host can look up or wait for an outcome.
+///
+/// Meta documents a `request_id` only in create's answer (delete answers `{"success":true}`,
+/// settings and remove document no body), while the outcome webhooks carry one. An operation whose
+/// answer had none is tracked by what the host knows instead: `(group_id, kind)`, or for a create
+/// `(phone_number_id, subject)`. An outcome webhook whose `request_id` is not tracked resolves the
+/// OLDEST such operation of its key tracked within the match window (default: the time to live);
+/// two pending settings updates on one group are resolved in tracking order, first webhook to
+/// the oldest. A request id both ways still matches exactly.
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -41,7 +51,12 @@ WAGROUPS_API const char* to_string(OperationState state) noexcept;
 
 /// What is known about one operation.
 struct OperationStatus {
+  /// The id tracked; for an operation tracked without one, the matching webhook's (empty before,
+  /// or when that webhook carried none).
   std::string request_id;
+  /// The key `find` and `wait` take: the request id, or the handle `track_by_group` /
+  /// `track_create` returned ("op:<n>").
+  std::string handle;
   OperationKind kind = OperationKind::create_group;
   OperationState state = OperationState::pending;
   std::optional<std::string> group_id;  ///< known at tracking time, or learnt from the webhook
@@ -61,6 +76,10 @@ class WAGROUPS_API PendingOperations {
   /// `time_to_live`: how long an operation waits for its webhook before `expired`, and how long a
   /// resolved or early outcome is kept. `clock` defaults to the system clock.
   explicit PendingOperations(std::chrono::milliseconds time_to_live = std::chrono::hours(1), Clock clock = {});
+  /// `match_window`: how long after its tracking an operation without a request id can still be
+  /// matched by its key (and how old an early outcome such an operation may adopt); default the
+  /// time to live.
+  PendingOperations(std::chrono::milliseconds time_to_live, Clock clock, std::chrono::milliseconds match_window);
   PendingOperations(const PendingOperations&) = delete;
   PendingOperations& operator=(const PendingOperations&) = delete;
 
@@ -68,15 +87,29 @@ class WAGROUPS_API PendingOperations {
   /// keeps the first record. Returns true when the id is now tracked or already resolved.
   bool track(const std::string& request_id, OperationKind kind, std::optional<std::string> group_id = std::nullopt);
 
-  /// Resolves the operation the event reports, if the event is an operation outcome with a
-  /// `request_id` (GroupCreated/CreateFailed, GroupDeleted/DeleteFailed, GroupSettingsUpdated,
-  /// ParticipantsRemoved initiated by the business). Returns true when it matched a tracked
-  /// operation; an unmatched outcome is remembered for a later `track`. Wakes waiters.
+  /// Starts tracking a delete, settings update or participant removal whose answer carried no
+  /// `request_id`, keyed by `(group_id, kind)`. Returns the handle for `find`/`wait`; unset for an
+  /// empty group id or for `create_group` (use `track_create`). When an outcome of that key arrived
+  /// first (within the match window) and no operation took it, this one adopts the oldest such.
+  std::optional<std::string> track_by_group(OperationKind kind, const std::string& group_id);
+  /// `track_by_group` for a create without `request_id`: keyed by the number's id (the webhook's
+  /// `metadata.phone_number_id`) and the subject as sent (the webhook's `subject`); unset when
+  /// either is empty.
+  std::optional<std::string> track_create(const std::string& phone_number_id, const std::string& subject);
+
+  /// Resolves the operation the event reports, if the event is an operation outcome
+  /// (GroupCreated/CreateFailed, GroupDeleted/DeleteFailed, GroupSettingsUpdated,
+  /// ParticipantsRemoved initiated by the business): by its `request_id` when that is tracked,
+  /// else the oldest operation tracked without one under its key (see above). Returns true when
+  /// it matched; an unmatched outcome is remembered for a later `track`/`track_by_group`. A
+  /// redelivered outcome (same `request_id`) changes nothing; one without a `request_id` cannot be
+  /// told from a second outcome, so it may resolve the next operation of its key. Wakes waiters.
   bool observe(const WebhookEvent& event);
   /// `observe` for every event; returns how many matched.
   std::size_t observe(const WebhookBatch& batch);
 
-  /// The operation's status; unset when never tracked (or forgotten after expiry).
+  /// The operation's status by request id or handle; unset when never tracked (or forgotten
+  /// after expiry).
   std::optional<OperationStatus> find(const std::string& request_id) const;
 
   /// Blocks until the operation is resolved, expires, or `timeout` passes (then returns its
@@ -95,7 +128,10 @@ class WAGROUPS_API PendingOperations {
   std::chrono::system_clock::time_point now() const;
   void expire_locked(std::chrono::system_clock::time_point now, std::size_t& newly_expired);
 
+  std::optional<std::string> track_keyed(std::string key, OperationKind kind, std::optional<std::string> group_id);
+
   std::chrono::milliseconds ttl_;
+  std::chrono::milliseconds window_;
   Clock clock_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
@@ -104,6 +140,13 @@ class WAGROUPS_API PendingOperations {
   // When `track`/`observe` next sweep the whole table, so memory stays bounded even if the host
   // never calls `expire` (one O(n) pass per time to live).
   std::chrono::system_clock::time_point next_sweep_;
+  // Operations tracked without a request id: handles by match key, oldest first; unmatched
+  // outcomes (keys of `early_`) by match key, oldest first; and which request id resolved which
+  // handle (so a redelivery does not resolve the next one).
+  std::uint64_t next_handle_ = 0;
+  std::unordered_map<std::string, std::deque<std::string>> waiting_by_key_;
+  std::unordered_map<std::string, std::deque<std::string>> early_by_key_;
+  std::unordered_map<std::string, std::string> handle_of_request_;
 };
 
 WAGROUPS_INLINE_NAMESPACE_END
