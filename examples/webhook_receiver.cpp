@@ -11,12 +11,21 @@
 //
 // It listens on 127.0.0.1 only: put it behind a TLS-terminating reverse proxy, as Meta requires
 // HTTPS with a CA-signed certificate.
+//
+// The server is cpp-httplib's, guarded by httplib_server_guard.hpp (the header wagroups' own
+// servers use; it needs only cpp-httplib and POSIX, so copy it with this file): a body must come
+// with a Content-Length (411), uncompressed (415), within --max-body-bytes (413); the port is
+// bound by this process alone; each request must arrive whole within --request-timeout seconds,
+// and 8 workers serve the connections. Plain httplib would read a chunked body of any size, inflate
+// a gzip body without bound and share the port with a second receiver.
 
 #include <httplib.h>
+#include <httplib_server_guard.hpp>
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -38,11 +47,13 @@ struct Settings {
   std::string app_secret;    // --app-secret, else $WAGROUPS_APP_SECRET
   std::string verify_token;  // --verify-token, else $WAGROUPS_VERIFY_TOKEN
   std::size_t max_body_bytes = wagroups::WebhookLimits{}.max_body_bytes;
+  int request_timeout_seconds = 10;
 };
 
 const char* const kUsage =
     "usage: wagroups_webhook_receiver [--port N (0: any free port)] [--path /webhook]\n"
     "                                 [--app-secret S] [--verify-token T] [--max-body-bytes N]\n"
+    "                                 [--request-timeout SECONDS]\n"
     "The secret and token default to $WAGROUPS_APP_SECRET and $WAGROUPS_VERIFY_TOKEN.\n";
 
 std::optional<Settings> parse_arguments(int argc, char** argv) {
@@ -66,6 +77,10 @@ std::optional<Settings> parse_arguments(int argc, char** argv) {
       const unsigned long long bytes = std::strtoull(value, &end, 10);
       if (*value == '\0' || *end != '\0' || bytes == 0) return std::nullopt;
       s.max_body_bytes = static_cast<std::size_t>(bytes);
+    } else if (arg == "--request-timeout") {
+      const unsigned long seconds = std::strtoul(value, &end, 10);
+      if (*value == '\0' || *end != '\0' || seconds == 0 || seconds > 3600) return std::nullopt;
+      s.request_timeout_seconds = static_cast<int>(seconds);
     } else if (arg == "--path" && value[0] == '/') {
       s.path = value;
     } else if (arg == "--app-secret") {
@@ -116,18 +131,28 @@ class BatchQueue {
 };
 
 // One event per line, flushed so that a pipe reads it now. Member-written text may hold newlines or
-// terminal escapes: control bytes are shown as \n or \xNN so they cannot forge or garble log lines.
+// terminal escapes: control bytes, and the C1 controls U+0080-U+009F (UTF-8 C2 80 to C2 9F, which
+// some terminals obey like ESC), are shown as \n or \xNN so they cannot forge or garble log lines.
 void print(const std::string& line) {
   static const char hex[] = "0123456789abcdef";
+  const auto escape = [](std::string& out, unsigned char c) {
+    out += "\\x";
+    out += hex[c >> 4];
+    out += hex[c & 0xf];
+  };
   std::string out;
   out.reserve(line.size());
-  for (unsigned char c : line) {
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    const auto next = static_cast<unsigned char>(i + 1 < line.size() ? line[i + 1] : 0);
     if (c == '\n') {
       out += "\\n";
     } else if (c < 0x20 || c == 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
+      escape(out, c);
+    } else if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+      escape(out, c);
+      escape(out, next);
+      ++i;
     } else {
       out += static_cast<char>(c);
     }
@@ -194,8 +219,10 @@ int main(int argc, char** argv) {
   const wagroups::WebhookDispatcher dispatcher = make_dispatcher();
   BatchQueue queue(64);
 
-  httplib::Server server;
-  server.set_payload_max_length(settings->max_body_bytes);  // httplib answers 413 beyond it
+  wagroups_httplib_guard::GuardLimits limits;
+  limits.max_body_bytes = settings->max_body_bytes;
+  limits.request_timeout = std::chrono::seconds(settings->request_timeout_seconds);
+  wagroups_httplib_guard::GuardedServer server(limits);
   server.Get(settings->path, [&](const httplib::Request& req, httplib::Response& res) {
     const wagroups::WebhookResponse r = endpoint.handle_get(
         req.get_param_value("hub.mode"), req.get_param_value("hub.verify_token"), req.get_param_value("hub.challenge"));
@@ -219,10 +246,12 @@ int main(int argc, char** argv) {
       std::cerr << "refused a POST (" << r.http_status << "): " << r.error->to_string() << '\n';  // never the secret
   });
 
+  errno = 0;
   const int port = settings->port == 0 ? server.bind_to_any_port("127.0.0.1")
                                        : (server.bind_to_port("127.0.0.1", settings->port) ? settings->port : -1);
   if (port < 0) {
-    std::cerr << "wagroups_webhook_receiver: cannot listen on 127.0.0.1:" << settings->port << '\n';
+    std::cerr << "wagroups_webhook_receiver: cannot listen on 127.0.0.1:" << settings->port << ": "
+              << std::strerror(errno) << '\n';
     return 1;
   }
   print(std::to_string(port));

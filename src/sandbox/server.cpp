@@ -5,6 +5,8 @@
 
 #include <httplib.h>
 
+#include "../http/httplib_server_guard.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -34,6 +36,15 @@ constexpr std::size_t kMaxPayloadBytes = 16u * 1024u * 1024u;  // a 5 MB picture
 constexpr std::chrono::milliseconds kCollectInterval{20};
 constexpr std::chrono::milliseconds kFirstBackoff{25};
 constexpr std::chrono::milliseconds kMaxBackoff{500};
+
+// The guard's defaults (8 workers, 5 s per read or write, 100 requests per connection) with the
+// sandbox's body limit and the caller's request timeout.
+wagroups_httplib_guard::GuardLimits guard_limits(const ServerOptions& options) {
+  wagroups_httplib_guard::GuardLimits limits;
+  limits.max_body_bytes = kMaxPayloadBytes;
+  if (options.request_timeout.count() > 0) limits.request_timeout = options.request_timeout;
+  return limits;
+}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   return a.size() == b.size() &&
@@ -113,7 +124,7 @@ struct Outbox {
 }  // namespace
 
 struct SandboxServer::Impl {
-  Impl(Simulator& sim, ServerOptions opts) : simulator(sim), options(std::move(opts)) {}
+  Impl(Simulator& sim, ServerOptions opts) : simulator(sim), options(std::move(opts)), server(guard_limits(options)) {}
   ~Impl() { stop(); }
 
   Simulator& simulator;
@@ -122,7 +133,9 @@ struct SandboxServer::Impl {
   std::string url_host;   // as it appears in URLs: "127.0.0.1" or "[::1]"
   int port = 0;
 
-  httplib::Server server;
+  // Refuses chunked, compressed and oversized bodies before reading them, binds alone (no
+  // SO_REUSEPORT) and bounds what a slow client can hold (src/http/httplib_server_guard.hpp).
+  wagroups_httplib_guard::GuardedServer server;
   std::thread listener;
 
   // Webhooks; all unset without a webhook_url.
@@ -308,6 +321,8 @@ Result<std::unique_ptr<SandboxServer>> SandboxServer::start(Simulator& simulator
     return Error::invalid_argument("port", "0 (ephemeral) to 65535", "port out of range");
   if (options.webhook_retries < 0)
     return Error::invalid_argument("webhook_retries", "0 or more", "negative retry count");
+  if (options.request_timeout.count() <= 0)
+    return Error::invalid_argument("request_timeout", "more than 0 ms", "the request timeout must be positive");
   if (options.webhook_delay.count() < 0)
     return Error::invalid_argument("webhook_delay", "0 ms or more", "negative webhook delay");
   std::optional<WebhookTarget> target;
@@ -334,22 +349,9 @@ Result<std::unique_ptr<SandboxServer>> SandboxServer::start(Simulator& simulator
     impl->webhook_client->set_write_timeout(std::chrono::seconds(5));
   }
 
-  httplib::Server& server = impl->server;
+  wagroups_httplib_guard::GuardedServer& server = impl->server;
   server.set_tcp_nodelay(true);  // else each response's body waits for a delayed ACK
-  server.set_keep_alive_max_count(100000);
-  // An idle kept-alive connection holds a worker until this runs out, and stop() waits for it.
-  server.set_keep_alive_timeout(1);
-  server.set_payload_max_length(kMaxPayloadBytes);
-  // httplib's default sets SO_REUSEPORT, which lets a second server share a port in use (the kernel
-  // then splits connections between them); a taken port must fail instead.
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-#ifdef _WIN32
-    ::setsockopt(sock, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<const char*>(&yes), sizeof yes);
-#else
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-#endif
-  });
+  // Runs after the guard's refusals (411, 413, 415, 400), for the requests it lets through.
   server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
     // httplib hands its own non-const Request to this hook as const; see kStashedContentType.
     auto& mutable_req = const_cast<httplib::Request&>(req);

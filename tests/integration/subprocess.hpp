@@ -256,6 +256,8 @@ class ChildProcess {
 
   void send_signal(int signal_number) { ::kill(child_.pid, signal_number); }
 
+  pid_t pid() const noexcept { return child_.pid; }
+
   /// Collects the rest of its output and its exit code; kills it after `timeout`.
   ProcessResult wait(std::chrono::milliseconds timeout) {
     const auto deadline = SteadyClock::now() + timeout;

@@ -1,6 +1,7 @@
 #include "context.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -76,9 +77,14 @@ bool split_state(const std::string& text, SandboxConfig& config, std::string& si
 
 bool write_file_atomically(const std::string& path, const std::string& contents, std::string& error) {
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    error = "cannot write " + temporary + ": " + std::strerror(errno);
+  // The state holds people's numbers and messages: a fresh owner-only file (O_EXCL: no earlier
+  // file or symlink of that name is reused with its mode), whatever the umask allows.
+  ::unlink(temporary.c_str());
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 || ::fchmod(fd, 0600) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    error = "cannot write " + temporary + ": " + std::strerror(err);
     return false;
   }
   std::size_t written = 0;
@@ -118,6 +124,62 @@ std::optional<std::string> read_file(const std::string& path) {
   return out;
 }
 
+std::optional<std::string> read_secret_file(const std::string& option, const std::string& path, int& exit_code) {
+  // Never the content in a message: only the path and what is wrong with it.
+  const auto refuse = [&](const std::string& why, int code) {
+    print_error(option + " " + path + ": " + why);
+    exit_code = code;
+    return std::nullopt;
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return refuse(std::string("cannot open it: ") + std::strerror(errno), exit_failure);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+    ::close(fd);
+    return refuse(std::string("cannot read it: ") + std::strerror(err), exit_failure);
+  }
+  if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+    print_progress("warning: " + option + " " + path + " is open to other users than its owner (chmod 600 it)");
+  // One byte past the bound tells an oversized file (or an endless pipe) without reading it all.
+  std::string secret(kMaxSecretFileBytes + 1, '\0');
+  std::size_t got = 0;
+  while (got < secret.size()) {
+    const ssize_t n = ::read(fd, &secret[got], secret.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      return refuse(std::string("cannot read it: ") + std::strerror(err), exit_failure);
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got > kMaxSecretFileBytes)
+    return refuse("larger than " + std::to_string(kMaxSecretFileBytes) + " bytes: not a secret file", exit_usage);
+  secret.resize(got);
+  if (!secret.empty() && secret.back() == '\n') {
+    secret.pop_back();
+    if (!secret.empty() && secret.back() == '\r') secret.pop_back();
+  }
+  if (secret.empty()) return refuse("is empty", exit_usage);
+  for (const char c : secret) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f)
+      return refuse("holds a line break or another control character (only one final newline is allowed)", exit_usage);
+  }
+  return secret;
+}
+
+CLI::Option* add_app_secret_file_option(CLI::App& command, std::string& path, CLI::Option* app_secret_option) {
+  CLI::Option* option = command.add_option("--app-secret-file", path,
+                                           "Read the app secret from this file (one line, at most 8 KiB; mode 600); "
+                                           "wins over $WAGROUPS_APP_SECRET");
+  if (app_secret_option) option->excludes(app_secret_option);
+  return option;
+}
+
 void add_sandbox_options(CLI::App& command, BackendOptions& options) {
   command.add_flag("--json", options.json, "Machine-readable output: JSON on stdout");
   command
@@ -129,11 +191,12 @@ void add_sandbox_options(CLI::App& command, BackendOptions& options) {
                   "POST the sandbox's webhooks there, signed (e.g. `wagroups webhook serve`); "
                   "without it they stay queued in the state")
       ->envname("WAGROUPS_WEBHOOK_URL");
-  command
-      .add_option("--app-secret", options.app_secret,
-                  std::string("The secret the sandbox signs its webhooks with (default: \"") + kDefaultSandboxSecret +
-                      "\"; $WAGROUPS_APP_SECRET keeps it out of ps)")
-      ->envname("WAGROUPS_APP_SECRET");
+  CLI::Option* app_secret = command
+                                .add_option("--app-secret", options.app_secret,
+                                            std::string("The secret the sandbox signs its webhooks with (default: \"") +
+                                                kDefaultSandboxSecret + "\"; $WAGROUPS_APP_SECRET keeps it out of ps)")
+                                ->envname("WAGROUPS_APP_SECRET");
+  add_app_secret_file_option(command, options.app_secret_file, app_secret);
 }
 
 void add_backend_options(CLI::App& command, BackendOptions& options) {
@@ -144,6 +207,9 @@ void add_backend_options(CLI::App& command, BackendOptions& options) {
       ->envname("WAGROUPS_PHONE_NUMBER_ID");
   command.add_option("--api-version", options.api_version, "Graph API version")->capture_default_str();
   command.add_option("--base-url", options.base_url, "Graph API origin")->capture_default_str();
+  command.add_option("--access-token-file", options.access_token_file,
+                     "Read the access token from this file (one line, at most 8 KiB; mode 600); "
+                     "wins over $WAGROUPS_ACCESS_TOKEN");
   command.add_flag("--sandbox", options.force_sandbox, "Use the sandbox even when $WAGROUPS_ACCESS_TOKEN is set");
   command
       .add_option("--max-retry-wait", options.max_retry_wait,
@@ -155,14 +221,27 @@ void add_backend_options(CLI::App& command, BackendOptions& options) {
 std::unique_ptr<Session> Session::open(const BackendOptions& options, Need need, int& exit_code) {
   std::unique_ptr<Session> session(new Session());
   session->options_ = options;
-  const char* token = std::getenv("WAGROUPS_ACCESS_TOKEN");
-  const bool have_token = token != nullptr && *token != '\0';
+  if (!options.app_secret_file.empty()) {
+    auto secret = read_secret_file("--app-secret-file", options.app_secret_file, exit_code);
+    if (!secret) return nullptr;
+    session->options_.app_secret = std::move(*secret);
+  }
+  std::string token_source = "WAGROUPS_ACCESS_TOKEN is set";
+  if (!options.access_token_file.empty()) {
+    auto token = read_secret_file("--access-token-file", options.access_token_file, exit_code);
+    if (!token) return nullptr;
+    session->access_token_ = std::move(*token);
+    token_source = "the token from --access-token-file";
+  } else if (const char* token = std::getenv("WAGROUPS_ACCESS_TOKEN")) {
+    session->access_token_ = token;
+  }
+  const bool have_token = !session->access_token_.empty();
   const bool graph =
       need == Need::any_backend && have_token && !options.phone_number_id.empty() && !options.force_sandbox;
   if (graph) {
     // The token never appears in output: only that it is set.
     print_progress("using the Graph API at " + options.base_url + "/" + options.api_version + " with phone number id " +
-                   options.phone_number_id + " (WAGROUPS_ACCESS_TOKEN is set)");
+                   options.phone_number_id + " (" + token_source + ")");
     session->make_client();
     return session;
   }
@@ -171,8 +250,7 @@ std::unique_ptr<Session> Session::open(const BackendOptions& options, Need need,
   if (need == Need::sandbox) why = "";
   else if (options.force_sandbox) why = " (--sandbox)";
   else if (!have_token) why = " (no WAGROUPS_ACCESS_TOKEN)";
-  else
-    why = " (WAGROUPS_ACCESS_TOKEN is set, but no phone number id: set WAGROUPS_PHONE_NUMBER_ID or --phone-number-id)";
+  else why = " (" + token_source + ", but no phone number id: set WAGROUPS_PHONE_NUMBER_ID or --phone-number-id)";
   if (need == Need::any_backend) print_progress("using the sandbox" + why + "; state in " + session->state_path_);
   if (!session->load(exit_code)) return nullptr;
   return session;
@@ -252,7 +330,8 @@ void Session::make_client() {
   wagroups::ClientOptions client;
   client.api_version = options_.api_version;
   client.base_url = options_.base_url;
-  client.user_agent_suffix = "wagroups-cli";
+  client.user_agent_suffix = std::string("wagroups-cli/") + WAGROUPS_VERSION_STRING;
+  client.allow_insecure_http = wagroups::is_loopback_http_url(options_.base_url);  // a local stub or sandbox only
   client.retry.max_retry_after = std::chrono::seconds(options_.max_retry_wait);
   if (simulator_) {
     client.access_token = "sandbox";
@@ -260,7 +339,7 @@ void Session::make_client() {
     client.transport = simulator_->transport();
     client.retry.max_attempts = 1;  // the simulator answers the same way at once; waiting would only slow the CLI
   } else {
-    client.access_token = std::getenv("WAGROUPS_ACCESS_TOKEN");
+    client.access_token = access_token_;
     client.phone_number_id = options_.phone_number_id;
   }
   client_.emplace(std::move(client));

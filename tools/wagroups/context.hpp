@@ -23,12 +23,14 @@ namespace wagroups_cli {
 /// Options every API command shares (flags win over the environment).
 struct BackendOptions {
   std::string phone_number_id;  // --phone-number-id, $WAGROUPS_PHONE_NUMBER_ID
-  std::string api_version = "v23.0";
+  std::string api_version = "v26.0";
   std::string base_url = "https://graph.facebook.com";
   bool force_sandbox = false;  // --sandbox: even when a token is set
   std::string sandbox_state;   // --sandbox-state, $WAGROUPS_SANDBOX_STATE
   std::string webhook_url;     // --webhook-url, $WAGROUPS_WEBHOOK_URL (sandbox webhooks go there)
   std::string app_secret;      // --app-secret, $WAGROUPS_APP_SECRET (signs the sandbox's webhooks)
+  std::string app_secret_file;    // --app-secret-file: the secret read from a file (wins over the environment)
+  std::string access_token_file;  // --access-token-file: the token read from a file (wins over $WAGROUPS_ACCESS_TOKEN)
   int max_retry_wait = 10;     // seconds; a longer Retry-After is reported instead of waited for
   bool json = false;           // --json: machine output on stdout
 };
@@ -89,12 +91,26 @@ class Session {
   std::unique_ptr<wagroups::sandbox::Simulator> simulator_;
   std::optional<wagroups::Client> client_;
   std::string state_path_;
+  std::string access_token_;  // from --access-token-file or $WAGROUPS_ACCESS_TOKEN; never printed
   int lock_fd_ = -1;
   std::size_t webhooks_before_ = 0;
 };
 
 /// Reads a whole file; unset (errno set) when it cannot be read.
 std::optional<std::string> read_file(const std::string& path);
+
+/// Secrets from files (`--app-secret-file`, `--access-token-file`): at most this many bytes.
+inline constexpr std::size_t kMaxSecretFileBytes = 8 * 1024;
+
+/// Reads a secret (an app secret, an access token) from `path`, named `option` in messages: one
+/// trailing newline (LF or CRLF) is dropped; an unreadable file (`exit_failure`), an empty one, one
+/// over `kMaxSecretFileBytes` or one with any other control character (`exit_usage`) is refused with
+/// an error on stderr that never shows the content. A regular file that others than its owner may
+/// read or write is used, with a warning. Unset on refusal, with `exit_code` set.
+std::optional<std::string> read_secret_file(const std::string& option, const std::string& path, int& exit_code);
+
+/// Adds `--app-secret-file` (excluding `app_secret_option`) to `command`.
+CLI::Option* add_app_secret_file_option(CLI::App& command, std::string& path, CLI::Option* app_secret_option);
 
 /// Runs `body` with a session, then `finish`; stores the exit code in `exit_code`.
 template <typename Body>

@@ -9,6 +9,7 @@
 // matches).
 
 #include <httplib.h>
+#include <httplib_server_guard.hpp>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -263,7 +264,8 @@ class Demo {
     client.access_token = token;
     client.phone_number_id = sim.phone_number_id;
     client.base_url = server_->base_url();
-    client.user_agent_suffix = "wagroups-demo";
+    client.allow_insecure_http = true;  // the in-process sandbox server on loopback
+    client.user_agent_suffix = std::string("wagroups-demo/") + WAGROUPS_VERSION_STRING;
     client.clock = clock_.clock();  // invitations are stamped with the demo's time
     client_.emplace(client);
 
@@ -577,7 +579,7 @@ class Demo {
   std::unique_ptr<wagroups::TicketAggregator> tickets_;
   std::optional<wagroups::WebhookEndpoint> webhook_endpoint_;
   wagroups::PendingOperations pending_;
-  httplib::Server endpoint_;
+  wagroups_httplib_guard::GuardedServer endpoint_;  // bound alone, bodies refused before reading them
   int endpoint_port_ = 0;
   std::thread endpoint_thread_;
   std::unique_ptr<wagroups::sandbox::Simulator> simulator_;

@@ -19,6 +19,7 @@
 #include <wagroups/tickets.hpp>
 
 #include "ticket_view.hpp"
+#include "util/text.hpp"
 
 namespace wagroups_cli {
 namespace {
@@ -47,6 +48,9 @@ int run_create(Session& session, const CreateOptions& o, bool description_given)
   request.subject = o.subject;
   if (description_given) request.description = o.description;
   if (o.approval_required) request.join_approval_mode = wagroups::JoinApprovalMode::approval_required;
+  // The ticket would refuse a name that is not UTF-8 after the group exists: refuse it first.
+  if (!o.db.empty() && !wagroups::text::is_valid_utf8(o.assignee))
+    return report_error("groups create", wagroups::Error::invalid_argument("assignee", "valid UTF-8"));
   const auto created = session.client().create_group(request);
   if (!created) return report_error("groups create", created.error());
 
@@ -58,18 +62,17 @@ int run_create(Session& session, const CreateOptions& o, bool description_given)
   }
   std::optional<std::string> ticket_id;
   if (!o.db.empty()) {
-    if (!created->request_id) {
-      print_error("groups create: the answer carried no request_id, so no ticket was opened");
-      return exit_api;
-    }
     int code = exit_ok;
     auto store = open_ticket_store(o.db, code);
     if (!store) return code;
     wagroups::TicketAggregator tickets(*store);
-    const auto opened = tickets.open_ticket(
-        {*created->request_id, session.client().options().phone_number_id, o.assignee, request.subject, std::nullopt});
+    // Without a request_id in the answer the ticket is matched to the group_create webhook by the
+    // number and the subject (TicketAggregator::open_ticket).
+    const auto opened =
+        tickets.open_ticket({created->request_id.value_or(""), session.client().options().phone_number_id, o.assignee,
+                             request.subject, std::nullopt});
     if (!opened) return report_error("opening the ticket", opened.error());
-    ticket_id = wagroups::ticket_id_for_request(*created->request_id);
+    ticket_id = opened->ticket_id;
   }
   if (session.options().json) {
     JsonWriter w;
@@ -260,6 +263,8 @@ int run_update(Session& session, const UpdateOptions& o) {
   }
   const auto updated = session.client().update_group_settings(request);
   if (!updated) return report_error("groups update", updated.error());
+  if (updated->picture && updated->picture->error)  // the subject/description were applied, the picture was not
+    return report_error("groups update: subject/description applied, picture refused", *updated->picture->error);
   if (session.options().json) {
     JsonWriter w;
     w.begin_object().member("group_id", o.group).member("request_id", updated->request_id);

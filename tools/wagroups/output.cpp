@@ -4,11 +4,56 @@
 #include <ctime>
 #include <iostream>
 
+#include "util/text.hpp"
+
 namespace wagroups_cli {
+
+namespace {
+
+void append_u00(std::string& out, unsigned code) {
+  char escaped[8];
+  std::snprintf(escaped, sizeof escaped, "\\u%04x", code);
+  out += escaped;
+}
+
+}  // namespace
+
+std::string terminal_safe(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte == 0x7f) {
+      switch (byte) {
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default: append_u00(out, byte);
+      }
+      ++i;
+    } else if (byte < 0x80) {
+      out += text[i++];
+    } else {
+      unsigned code = 0;
+      const std::size_t length = wagroups::text::utf8_sequence_at(text, i, code);
+      if (length == 0) {
+        out += "\xef\xbf\xbd";  // U+FFFD for a byte that is not UTF-8
+        ++i;
+      } else if (code <= 0x9f) {
+        append_u00(out, code);  // a C1 control (U+0080-U+009F): some terminals obey them
+        i += length;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+    }
+  }
+  return out;
+}
 
 void print_error(std::string_view message) {
   std::cout.flush();  // keep stdout and stderr in order when both go to one terminal
-  std::cerr << "wagroups: " << message << '\n';
+  std::cerr << "wagroups: " << terminal_safe(message) << '\n';
   std::cerr.flush();
 }
 
@@ -70,7 +115,7 @@ int report_error(std::string_view what, const wagroups::Error& error) {
 
 void print_progress(std::string_view message) {
   std::cout.flush();
-  std::cerr << "wagroups: " << message << '\n';
+  std::cerr << "wagroups: " << terminal_safe(message) << '\n';
   std::cerr.flush();
 }
 
@@ -132,12 +177,11 @@ JsonWriter& JsonWriter::string(std::string_view value) {
       case '\b': out_ += "\\b"; break;
       case '\f': out_ += "\\f"; break;
       default:
-        if (byte < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(byte));
-          out_ += escaped;
+        if (byte < 0x20 || byte == 0x7f) {
+          append_u00(out_, byte);
         } else {
-          // The parser validated the body as UTF-8, so multi-byte sequences pass through whole.
+          // Multi-byte sequences pass through whole; write_line escapes C1 controls and bytes
+          // that are not UTF-8 (both JSON-safe) on their way to the terminal.
           out_ += c;
         }
     }
@@ -160,7 +204,22 @@ JsonWriter& JsonWriter::boolean(bool value) {
 
 JsonWriter& JsonWriter::raw(std::string_view json_text) {
   before_value();
-  out_ += json_text;
+  // Whitespace between tokens (a pretty-printed webhook value) would split the line, and
+  // write_line would turn it into escapes that are not JSON outside strings: it is dropped.
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : json_text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '\n' || c == '\r' || c == '\t') {
+      continue;
+    }
+    out_ += c;
+  }
   return *this;
 }
 
@@ -202,7 +261,7 @@ void write_error_json(JsonWriter& w, const wagroups::Error& error) {
 }
 
 void write_line(const std::string& line) {
-  std::cout << line << '\n';
+  std::cout << terminal_safe(line) << '\n';
   std::cout.flush();
 }
 

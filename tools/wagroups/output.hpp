@@ -84,7 +84,16 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
-/// Writes `line` and a newline to stdout and flushes, so a reader sees whole lines at once.
+/// `text` made safe for a terminal and for one line: C0 controls and DEL, and C1 controls
+/// (U+0080-U+009F, some terminals obey them as ESC sequences), become escapes (\n, \t, \r, or
+/// \u001b style); a byte that is not UTF-8 becomes U+FFFD. Everything else, backslashes
+/// included, is kept. The escapes are valid inside JSON strings, and JSON text has no raw controls
+/// outside them, so JSON lines stay valid JSON.
+std::string terminal_safe(std::string_view text);
+
+/// Writes `terminal_safe(line)` and a newline to stdout and flushes, so a reader sees whole lines
+/// at once. Every human-readable printer goes through it (or print_error/print_progress, which
+/// also apply terminal_safe): participant text, names, subjects and Meta's error texts.
 void write_line(const std::string& line);
 
 /// Unix seconds as "2026-01-05 09:00:00Z" (UTC).

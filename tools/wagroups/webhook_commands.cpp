@@ -17,6 +17,7 @@
 #include <wagroups/webhook/events.hpp>
 
 #include "commands.hpp"
+#include "context.hpp"
 #include "output.hpp"
 
 namespace wagroups_cli {
@@ -24,6 +25,7 @@ namespace {
 
 struct ParseOptions {
   std::string app_secret;
+  std::string app_secret_file;
   std::string signature;
   std::string file;
   bool no_verify = false;
@@ -195,7 +197,14 @@ int run_parse(const ParseOptions& options) {
   // The secret: --app-secret wins over the environment (which keeps it out of `ps`).
   std::string secret = options.app_secret;
   if (!options.no_verify && options.app_secret_option->count() == 0) {
-    if (const char* from_env = std::getenv("WAGROUPS_APP_SECRET")) secret = from_env;
+    if (!options.app_secret_file.empty()) {  // the file wins over the environment
+      int code = exit_ok;
+      auto from_file = read_secret_file("--app-secret-file", options.app_secret_file, code);
+      if (!from_file) return code;
+      secret = std::move(*from_file);
+    } else if (const char* from_env = std::getenv("WAGROUPS_APP_SECRET")) {
+      secret = from_env;
+    }
   }
 
   std::string body;
@@ -260,8 +269,11 @@ void register_webhook_commands(CLI::App& app, CommandState& state) {
   options->signature_option = parse->add_option("--signature", options->signature,
                                                 "The X-Hub-Signature-256 header value: sha256=<64 hex digits>");
   options->file_option = parse->add_option("--file", options->file, "Read the body from this file ('-': stdin)");
+  CLI::Option* app_secret_file =
+      add_app_secret_file_option(*parse, options->app_secret_file, options->app_secret_option);
   parse->add_flag("--no-verify", options->no_verify, "Skip the signature check (for bodies you already trust)")
       ->excludes(options->app_secret_option)
+      ->excludes(app_secret_file)
       ->excludes(options->signature_option);
   parse->add_option("--max-body-bytes", options->max_body_bytes, "Refuse bodies larger than this")
       ->check(CLI::PositiveNumber)

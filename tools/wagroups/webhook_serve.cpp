@@ -3,13 +3,16 @@
 // failure gets Meta's redelivery), and prints one line per ticket change.
 
 #include <httplib.h>
+#include <httplib_server_guard.hpp>
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -19,6 +22,7 @@
 #include <wagroups/webhook.hpp>
 
 #include "commands.hpp"
+#include "context.hpp"
 #include "output.hpp"
 #include "ticket_view.hpp"
 
@@ -29,17 +33,25 @@ struct ServeOptions {
   int port = 8080;
   std::string path = "/webhook";
   std::string app_secret;
+  std::string app_secret_file;
   std::string verify_token;
   std::string db = kDefaultTicketDb;
   std::size_t max_body_bytes = wagroups::WebhookLimits{}.max_body_bytes;
   int auto_resolve_minutes = 0;
   int auto_close_minutes = 0;
+  int request_timeout_seconds = 10;
   bool json = false;
 };
 
-int run_serve(const ServeOptions& o) {
+int run_serve(ServeOptions o) {
+  if (!o.app_secret_file.empty()) {  // the file wins over $WAGROUPS_APP_SECRET
+    int code = exit_ok;
+    auto secret = read_secret_file("--app-secret-file", o.app_secret_file, code);
+    if (!secret) return code;
+    o.app_secret = std::move(*secret);
+  }
   if (o.app_secret.empty()) {  // fail closed: nothing could be verified
-    print_error("webhook serve: no app secret: pass --app-secret or set WAGROUPS_APP_SECRET");
+    print_error("webhook serve: no app secret: pass --app-secret-file or --app-secret, or set WAGROUPS_APP_SECRET");
     return exit_usage;
   }
   if (o.verify_token.empty()) print_progress("no verify token: every subscription handshake (GET) gets 403");
@@ -76,8 +88,13 @@ int run_serve(const ServeOptions& o) {
     }
   };
 
-  httplib::Server server;
-  server.set_payload_max_length(o.max_body_bytes);  // httplib answers 413 beyond it
+  // Chunked, length-less (411), compressed (415) and oversized (413) bodies are refused before a
+  // byte is read; the port is bound alone; a slow client holds one of 8 workers for at most the
+  // request timeout (src/http/httplib_server_guard.hpp).
+  wagroups_httplib_guard::GuardLimits limits;
+  limits.max_body_bytes = o.max_body_bytes;
+  limits.request_timeout = std::chrono::seconds(o.request_timeout_seconds);
+  wagroups_httplib_guard::GuardedServer server(limits);
   server.Get(o.path, [&](const httplib::Request& req, httplib::Response& res) {
     const wagroups::WebhookResponse r = endpoint.handle_get(
         req.get_param_value("hub.mode"), req.get_param_value("hub.verify_token"), req.get_param_value("hub.challenge"));
@@ -89,6 +106,13 @@ int run_serve(const ServeOptions& o) {
     const wagroups::WebhookResponse r =
         endpoint.handle_post(std::string(req.body), req.get_header_value("X-Hub-Signature-256"), tickets);
     res.status = r.http_status;
+    if (r.dead_lettered && r.error) {
+      print_error(
+          "kept a verified body it could not parse as a dead letter (answered 200; see `wagroups tickets "
+          "dead-letters`): " +
+          r.error->to_string());
+      return;
+    }
     if (r.error) {
       print_error(r.http_status >= 500 ? "could not store a webhook (answered " + std::to_string(r.http_status) +
                                              ", so it will be delivered again): " + r.error->to_string()
@@ -102,10 +126,14 @@ int run_serve(const ServeOptions& o) {
     }
   });
 
+  errno = 0;
   const int port =
       o.port == 0 ? server.bind_to_any_port("127.0.0.1") : (server.bind_to_port("127.0.0.1", o.port) ? o.port : -1);
   if (port < 0) {
-    print_error("webhook serve: cannot listen on 127.0.0.1:" + std::to_string(o.port));
+    const int bind_errno = errno;
+    print_error("webhook serve: cannot listen on 127.0.0.1:" + std::to_string(o.port) + ": " +
+                (bind_errno != 0 ? std::strerror(bind_errno) : "unknown error") +
+                (bind_errno == EADDRINUSE ? " (is another webhook serve running on it?)" : ""));
     return exit_failure;
   }
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + o.path;
@@ -165,8 +193,10 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
   cmd->add_option("--path", o->path, "URL path")->capture_default_str();
-  cmd->add_option("--app-secret", o->app_secret, "App secret for the signatures (default: $WAGROUPS_APP_SECRET)")
-      ->envname("WAGROUPS_APP_SECRET");
+  CLI::Option* app_secret =
+      cmd->add_option("--app-secret", o->app_secret, "App secret for the signatures (default: $WAGROUPS_APP_SECRET)")
+          ->envname("WAGROUPS_APP_SECRET");
+  add_app_secret_file_option(*cmd, o->app_secret_file, app_secret);
   cmd->add_option("--verify-token", o->verify_token,
                   "Token for the subscription handshake (default: $WAGROUPS_VERIFY_TOKEN)")
       ->envname("WAGROUPS_VERIFY_TOKEN");
@@ -182,6 +212,10 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
   cmd->add_option("--auto-close-after", o->auto_close_minutes,
                   "Close resolved tickets after this many minutes (0: never)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--request-timeout", o->request_timeout_seconds,
+                  "Seconds a client may take to send one whole request; slower connections are closed")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object per line");
   cmd->callback([o, &state] { state.exit_code = run_serve(*o); });
 }

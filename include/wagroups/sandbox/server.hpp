@@ -32,8 +32,15 @@ struct ServerOptions {
   std::chrono::milliseconds webhook_delay{20};
   /// A webhook the host does not answer 200 is retried this many times, then dropped (logged).
   int webhook_retries = 3;
+  /// A client must send each whole request (line, headers, body) within this time, else its
+  /// connection is closed; so a slow client holds one of the server's 8 workers for no longer.
+  std::chrono::milliseconds request_timeout{10000};
 };
 
+/// Requests are refused before their body is read when it is chunked or has no Content-Length
+/// (411), is compressed (415) or is declared larger than 16 MiB (413); the connection is then
+/// closed. The port is bound without SO_REUSEPORT, so a port another server holds is an error.
+///
 /// While it runs, the server owns the simulator's webhook sink (when `webhook_url` is set); the
 /// simulator must outlive it. Webhooks still queued when it stops are not delivered.
 class WAGROUPS_SANDBOX_SERVER_API SandboxServer {
