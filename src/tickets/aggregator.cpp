@@ -15,6 +15,7 @@
 #include <variant>
 #include <vector>
 
+#include "client/validation.hpp"
 #include "tickets/rules.hpp"
 #include "util/text.hpp"
 #include "wagroups/tickets.hpp"
@@ -34,6 +35,15 @@ std::optional<std::string> nonempty(const std::optional<std::string>& s) {
 }
 
 bool is_blank(const std::optional<std::string>& s) noexcept { return !s || s->empty(); }
+
+// A create's subject as the client sends it (validation trims it, and the webhook echoes what was
+// sent): "Order 1 " and "Order 1" are one subject. Unset when nothing is left.
+std::optional<std::string> sent_subject(const std::optional<std::string>& s) {
+  if (!s) return std::nullopt;
+  std::string trimmed = validation::trim(*s);
+  if (trimmed.empty()) return std::nullopt;
+  return trimmed;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Identities
@@ -125,8 +135,15 @@ bool key_of(const GroupCreated& e, std::string& k) {
   return true;
 }
 bool key_of(const GroupCreateFailed& e, std::string& k) {
-  if (is_blank(e.request_id)) return false;  // nothing to link the failure to
-  group_key(k, "gf", e.group_id.value_or(""), e.request_id, e.context);
+  group_key(k, "gf", e.group_id.value_or(""), nonempty(e.request_id), e.context);
+  if (!is_blank(e.request_id)) return true;
+  // Without a request id the failure is linked by (number, subject), which then names it too.
+  const auto subject = sent_subject(e.subject);
+  if (e.context.phone_number_id.empty() || !subject) return false;  // nothing to link it to
+  k += '|';
+  k += e.context.phone_number_id;
+  k += '|';
+  k += *subject;
   return true;
 }
 bool key_of(const GroupDeleted& e, std::string& k) {
@@ -519,9 +536,20 @@ std::string create_hash(std::string_view phone_number_id, std::string_view subje
   };
   mix(phone_number_id);
   mix(std::string_view("\n", 1));
-  mix(subject);
+  mix(validation::trim(subject));  // the subject as sent (see sent_subject)
   return hex64(h);
 }
+
+std::string create_id(char prefix, const std::string& hash, std::int64_t at) {
+  std::string id{prefix, '-'};
+  id += hash;
+  id += '-';
+  append_int(id, at);
+  return id;
+}
+
+// How far back a retried `open_ticket` without `requested_at` looks for the ticket of its first try.
+constexpr std::int64_t kRetryReuseSeconds = 60;
 
 // The tickets waiting to be matched are filed in the store's message index under "slot" keys (no
 // wamid has a '|'), one chain per (number, subject): slot 0, 1, ... up to the first empty one. A
@@ -614,6 +642,24 @@ class Work {
     return *t ? track(*t, false) : nullptr;
   }
 
+  /// The ticket of a failed create that named no request id, created when absent: "F-<hash>-<ts>".
+  Result<Ticket*> failed_create_ticket(const std::string& phone_number_id, const std::string& subject,
+                                       std::int64_t ts) {
+    const std::string id = create_id('F', create_hash(phone_number_id, subject), ts);
+    auto found = tx_.ticket(id);
+    if (!found) return found.error();
+    if (*found) return track(*found, false);
+    Ticket fresh;
+    fresh.ticket_id = id;
+    fresh.phone_number_id = phone_number_id;
+    fresh.subject = subject;
+    if (ts != 0) fresh.created_at = ts;  // so that it leaves the match window like the others
+    fresh.state = derive_state(fresh, policy_);
+    auto inserted = tx_.insert(std::move(fresh));
+    if (!inserted) return inserted.error();
+    return track(*inserted, true);
+  }
+
   /// The ticket of a create request, created when absent.
   Result<Ticket*> request_ticket(const std::string& request_id) {
     auto existing = find_request_ticket(request_id);
@@ -658,8 +704,9 @@ class Work {
 
   /// Walks the chain of (phone_number_id, subject): the oldest ticket that `waiting` (tickets
   /// waiting for their webhook) or else unclaimed webhook tickets holds, within the window of `at`.
-  Result<SlotScan> scan_slots(const std::string& phone_number_id, const std::string& subject, std::int64_t at,
+  Result<SlotScan> scan_slots(const std::string& phone_number_id, const std::string& subject_as_given, std::int64_t at,
                               bool waiting, const std::string& self = {}) {
+    const std::string subject = validation::trim(subject_as_given);
     const std::string hash = create_hash(phone_number_id, subject);
     const std::int64_t window = policy_.create_match_window.count();
     SlotScan out;
@@ -681,7 +728,7 @@ class Work {
       }
       if (t->ticket_id == self) out.filed = true;
       // The hash names the chain; the fields decide (a subject may be unset on a failed create).
-      if (t->phone_number_id != phone_number_id || t->subject.value_or(subject) != subject) continue;
+      if (t->phone_number_id != phone_number_id || validation::trim(t->subject.value_or(subject)) != subject) continue;
       if (waiting ? !waiting_for_webhook(*t) : !unclaimed(*t)) continue;
       if (!within(at, t->created_at.value_or(0), window)) continue;
       const auto key = [](const Ticket* x) { return std::make_pair(x->created_at.value_or(0), x->ticket_id); };
@@ -701,8 +748,9 @@ class Work {
   /// The oldest ticket opened without request id that waits for this webhook, tracked; or null.
   Result<Ticket*> waiting_ticket(const std::string& phone_number_id, const std::optional<std::string>& subject,
                                  std::int64_t at) {
-    if (phone_number_id.empty() || !subject || subject->empty()) return static_cast<Ticket*>(nullptr);
-    auto scan = scan_slots(phone_number_id, *subject, at, true);
+    const auto sent = sent_subject(subject);
+    if (phone_number_id.empty() || !sent) return static_cast<Ticket*>(nullptr);
+    auto scan = scan_slots(phone_number_id, *sent, at, true);
     if (!scan) return scan.error();
     return scan->best ? track(scan->best, false) : nullptr;
   }
@@ -714,20 +762,37 @@ class Work {
     return scan->best ? track(scan->best, false) : nullptr;
   }
 
-  /// The ticket an `open_ticket` without request id names: its own, the one it claimed before, a
-  /// webhook's it claims now, or a new one waiting for the webhook.
-  Result<Ticket*> create_ticket(const std::string& phone_number_id, const std::string& subject,
-                                std::int64_t requested_at) {
-    const std::string id = ticket_id_for_create(phone_number_id, subject, requested_at);
+  /// The ticket an earlier `open_ticket` without request id at `at` opened or claimed; or null.
+  Result<Ticket*> opened_at(const std::string& hash, std::int64_t at) {
+    const std::string id = create_id('C', hash, at);
     auto own = tx_.ticket(id);
     if (!own) return own.error();
-    if (*own) return track(*own, false);
+    if (*own) return *own;
     auto claimed = tx_.find_by_message(claim_key(id));
     if (!claimed) return claimed.error();
-    if (*claimed) {
-      auto t = tx_.ticket(**claimed);
-      if (!t) return t.error();
-      if (*t) return track(*t, false);
+    if (!*claimed) return static_cast<Ticket*>(nullptr);
+    auto t = tx_.ticket(**claimed);
+    if (!t) return t.error();
+    return *t;
+  }
+
+  /// The ticket an `open_ticket` without request id names: its own, the one it claimed before, a
+  /// webhook's it claims now, or a new one waiting for the webhook. With `reuse_recent` (the caller
+  /// gave no `requested_at`), a ticket that the same call (same number, subject and assignee) opened
+  /// or claimed up to kRetryReuseSeconds earlier is that call's retry: its ticket, whether or not
+  /// the webhook came in between.
+  Result<Ticket*> create_ticket(const std::string& phone_number_id, const std::string& subject,
+                                std::int64_t requested_at, const std::string& assignee, bool reuse_recent) {
+    const std::string id = ticket_id_for_create(phone_number_id, subject, requested_at);
+    const std::string hash = create_hash(phone_number_id, subject);
+    auto same = opened_at(hash, requested_at);
+    if (!same) return same.error();
+    if (*same) return track(*same, false);
+    for (std::int64_t back = 1; reuse_recent && back <= kRetryReuseSeconds; ++back) {
+      auto earlier = opened_at(hash, requested_at - back);
+      if (!earlier) return earlier.error();
+      Ticket* t = *earlier;
+      if (t && t->opened_by_host && t->assignee.value_or("") == assignee) return track(t, false);
     }
     auto webhook = unclaimed_ticket(phone_number_id, subject, requested_at);
     if (!webhook) return webhook.error();
@@ -940,25 +1005,31 @@ class Work {
 
   Result<bool> on(const GroupCreateFailed& e) {
     const std::int64_t ts = ts_of(e.context);
-    auto found = find_request_ticket(*e.request_id);
-    if (!found) return found.error();
-    Ticket* t = *found;
-    if (!t) {
-      auto waiting = waiting_ticket(e.context.phone_number_id, e.subject, ts);
-      if (!waiting) return waiting.error();
-      t = *waiting;
-      if (t) join_text(t->request_id, e.request_id);
+    const auto request = nonempty(e.request_id);
+    const auto subject = sent_subject(e.subject);
+    Ticket* t = nullptr;
+    if (request) {
+      auto found = find_request_ticket(*request);
+      if (!found) return found.error();
+      t = *found;
     }
     if (!t) {
-      auto created = request_ticket(*e.request_id);
+      auto waiting = waiting_ticket(e.context.phone_number_id, subject, ts);
+      if (!waiting) return waiting.error();
+      t = *waiting;
+      if (t) join_text(t->request_id, request);
+    }
+    if (!t) {
+      // key_of keeps a failure with neither request id nor (number, subject) out of here.
+      auto created = request ? request_ticket(*request) : failed_create_ticket(e.context.phone_number_id, *subject, ts);
       if (!created) return created.error();
       t = *created;
     }
     join_text(t->phone_number_id, e.context.phone_number_id);
     if (union_errors(t->creation_errors, e.errors)) change(TicketChangeKind::fields_changed, *t);
-    if (!t->opened_by_host && e.subject && !e.subject->empty()) {
+    if (!t->opened_by_host && subject) {
       // Filed under the subject it asked for, so that an `open_ticket` without request id finds it.
-      if (!t->subject) t->subject = e.subject;
+      if (!t->subject) t->subject = subject;
       auto filed = file_for_match(*t, ts);
       if (!filed) return filed.error();
     }
@@ -1242,9 +1313,7 @@ std::string ticket_id_for_request(std::string_view request_id) { return "T-" + s
 std::string ticket_id_for_group(std::string_view group_id) { return "G-" + std::string(group_id); }
 std::string ticket_id_for_create(std::string_view phone_number_id, std::string_view subject,
                                  std::int64_t requested_at) {
-  std::string id = "C-" + create_hash(phone_number_id, subject) + "-";
-  append_int(id, requested_at);
-  return id;
+  return create_id('C', create_hash(phone_number_id, subject), requested_at);
 }
 
 TicketAggregator::TicketAggregator(TicketStore& store, ResolutionPolicy policy, Clock clock)
@@ -1282,12 +1351,15 @@ Result<ApplyOutcome> TicketAggregator::open_ticket(const OpenTicketRequest& requ
     if (auto bad = not_utf8("open_ticket", field, value)) return *bad;
   }
   if (auto bad = not_utf8("open_ticket", "subject", request.subject)) return *bad;
+  // The subject as the client sends it, so that the webhook's echo matches (and the ticket shows it).
+  std::optional<std::string> subject;
+  if (request.subject) subject = validation::trim(*request.subject);
   const bool by_request = !request.request_id.empty();
   if (!by_request && request.phone_number_id.empty())
     return Error::invalid_argument("phone_number_id", "not empty without a request_id",
                                    "open_ticket without create_group's request_id matches the group_create webhook "
                                    "by phone_number_id and subject");
-  if (!by_request && (!request.subject || request.subject->empty()))
+  if (!by_request && (!subject || subject->empty()))
     return Error::invalid_argument("subject", "not empty without a request_id",
                                    "open_ticket without create_group's request_id matches the group_create webhook "
                                    "by phone_number_id and subject");
@@ -1297,7 +1369,8 @@ Result<ApplyOutcome> TicketAggregator::open_ticket(const OpenTicketRequest& requ
   auto outcome = run_unit(store_, policy_, [&](Work& work) {
     return work.action([&](Work& w) -> Result<void> {
       auto found = by_request ? w.request_ticket(request.request_id)
-                              : w.create_ticket(request.phone_number_id, *request.subject, requested_at);
+                              : w.create_ticket(request.phone_number_id, *subject, requested_at, request.assignee,
+                                                !request.requested_at);
       if (!found) return found.error();
       Ticket& t = **found;
       ticket_id = t.ticket_id;
@@ -1310,8 +1383,8 @@ Result<ApplyOutcome> TicketAggregator::open_ticket(const OpenTicketRequest& requ
       const std::string pnid = t.phone_number_id;
       join_text(t.phone_number_id, request.phone_number_id);
       fields |= pnid != t.phone_number_id;
-      if (request.subject && !t.subject) {
-        t.subject = request.subject;
+      if (subject && !subject->empty() && !t.subject) {
+        t.subject = subject;
         fields = true;
       }
       const auto created = t.created_at;

@@ -8,6 +8,8 @@
 #include <utility>
 #include <variant>
 
+#include "client/validation.hpp"
+
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 
@@ -43,6 +45,12 @@ constexpr milliseconds kMaxWait = kMaxTtl;
 // The shortest nap of `wait` while the injected clock says expiry is near (a frozen test clock
 // would otherwise make it spin).
 constexpr milliseconds kMinNap{1};
+// How much earlier than the tracking of an operation without request id its webhook's `timestamp`
+// may be (Meta's clock against the host's, and the answer's trip back): an outcome stamped earlier
+// than that is an older operation's, never this one's.
+constexpr std::int64_t kWebhookSkewSeconds = 5;
+// Bound of the set of id-less outcomes already seen (redeliveries are dropped by it).
+constexpr std::size_t kMaxSeenOutcomes = 4096;
 
 /// What an outcome webhook says about its operation.
 struct Outcome {
@@ -52,7 +60,18 @@ struct Outcome {
   OperationState state = OperationState::pending;
   std::optional<std::string> group_id;
   std::vector<ItemError> errors;
+  std::int64_t webhook_ts = 0;  // the event's `timestamp` (Unix seconds); 0 when it had none
+  std::string fingerprint;      // what tells a redelivery of an id-less outcome from another one
 };
+
+std::int64_t seconds_of(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+// Whether an outcome stamped `webhook_ts` can be the outcome of an operation tracked at `tracked`.
+bool not_older_than(std::int64_t webhook_ts, TimePoint tracked) {
+  return webhook_ts == 0 || webhook_ts >= seconds_of(tracked) - kWebhookSkewSeconds;
+}
 
 void append(std::vector<ItemError>& to, const std::vector<ItemError>& from) {
   to.insert(to.end(), from.begin(), from.end());
@@ -77,7 +96,9 @@ std::string group_key(OperationKind kind, std::string_view group_id) {
   return key;
 }
 
-std::string create_key(std::string_view phone_number_id, std::string_view subject) {
+std::string create_key(std::string_view phone_number_id, std::string_view subject_as_given) {
+  // The client sends the subject trimmed (and the webhook echoes that), so trim it alike here.
+  const std::string subject = validation::trim(subject_as_given);
   if (phone_number_id.empty() || subject.empty()) return {};
   std::string key = "c\n";
   key += phone_number_id;
@@ -144,6 +165,88 @@ struct OutcomeOf {
     return std::nullopt;
   }
 };
+
+/// The webhook `timestamp` of an outcome event (0 when absent).
+struct TimestampOf {
+  static std::int64_t of(const WebhookContext& c) { return c.timestamp.value_or(0); }
+  std::int64_t operator()(const GroupCreated& e) const { return of(e.context); }
+  std::int64_t operator()(const GroupCreateFailed& e) const { return of(e.context); }
+  std::int64_t operator()(const GroupDeleted& e) const { return of(e.context); }
+  std::int64_t operator()(const GroupDeleteFailed& e) const { return of(e.context); }
+  std::int64_t operator()(const GroupSettingsUpdated& e) const { return of(e.context); }
+  std::int64_t operator()(const ParticipantsRemoved& e) const { return of(e.context); }
+  template <typename Other>
+  std::int64_t operator()(const Other&) const {
+    return 0;  // not an outcome
+  }
+};
+
+void add_field(std::string& out, std::string_view text) {
+  out += text;
+  out += '\n';
+}
+
+void add_people(std::string& out, std::vector<std::string> ids) {
+  std::sort(ids.begin(), ids.end());
+  for (const auto& id : ids) add_field(out, id);
+  out += '\n';
+}
+
+std::string person_id(const Participant& p) {
+  return p.wa_id.value_or("") + "/" + p.user_id.value_or("") + "/" + p.input.value_or("");
+}
+
+/// What the event says beyond kind, key and time, so that two different outcomes of one group in
+/// one second (the two webhooks of a settings update with a picture) are not taken for one.
+struct DetailOf {
+  std::string operator()(const GroupSettingsUpdated& e) const {
+    std::string out;
+    for (const auto* setting : {&e.group_subject, &e.group_description, &e.profile_picture}) {
+      if (!*setting) {
+        add_field(out, "-");
+        continue;
+      }
+      add_field(out, (*setting)->succeeded() ? "ok" : "failed");
+      add_field(out, (*setting)->text.value_or(""));
+      add_field(out, (*setting)->sha256.value_or(""));
+    }
+    return out;
+  }
+  std::string operator()(const ParticipantsRemoved& e) const {
+    std::string out;
+    std::vector<std::string> ids;
+    for (const auto& p : e.removed_participants) ids.push_back(person_id(p));
+    add_people(out, std::move(ids));
+    ids.clear();
+    for (const auto& f : e.failed_participants) ids.push_back(person_id(f.participant));
+    add_people(out, std::move(ids));
+    return out;
+  }
+  template <typename Other>
+  std::string operator()(const Other&) const {
+    return {};
+  }
+};
+
+/// The fingerprint of an outcome without request id: kind, key, group, webhook time, state,
+/// errors and the event's details. Unset when the webhook carried no `timestamp` (two such
+/// outcomes cannot be told apart from one delivered twice, so none is taken for a repeat).
+std::string fingerprint(const Outcome& o, const WebhookEvent& event) {
+  if (!o.request_id.empty() || o.webhook_ts == 0) return {};
+  std::string out;
+  add_field(out, to_string(o.kind));
+  add_field(out, o.match_key);
+  add_field(out, o.group_id.value_or(""));
+  add_field(out, std::to_string(o.webhook_ts));
+  add_field(out, to_string(o.state));
+  std::vector<int> codes;
+  for (const auto& e : o.errors) codes.push_back(e.code);
+  std::sort(codes.begin(), codes.end());
+  for (int c : codes) out += std::to_string(c) + ",";
+  out += '\n';
+  out += std::visit(DetailOf{}, event);
+  return out;
+}
 
 // Nothing to correlate by: neither a request id nor a key.
 bool uncorrelatable(const Outcome& o) { return o.request_id.empty() && o.match_key.empty(); }
@@ -233,6 +336,13 @@ void PendingOperations::expire_locked(std::chrono::system_clock::time_point now,
   for (auto it = handle_of_request_.begin(); it != handle_of_request_.end();) {
     it = operations_.count(it->second) == 0 ? handle_of_request_.erase(it) : std::next(it);
   }
+  // Id-less outcomes are remembered one time to live (oldest first in `seen_order_`).
+  while (!seen_order_.empty()) {
+    auto seen = seen_outcomes_.find(seen_order_.front());
+    if (seen != seen_outcomes_.end() && !is_past(now, seen->second.at, ttl_)) break;
+    if (seen != seen_outcomes_.end()) seen_outcomes_.erase(seen);
+    seen_order_.pop_front();
+  }
   next_sweep_ = now + ttl_;
 }
 
@@ -271,11 +381,26 @@ bool PendingOperations::track(const std::string& request_id, OperationKind kind,
 bool PendingOperations::observe(const WebhookEvent& event) {
   std::optional<Outcome> outcome = std::visit(OutcomeOf{}, event);
   if (!outcome || uncorrelatable(*outcome)) return false;
+  outcome->webhook_ts = std::visit(TimestampOf{}, event);
+  outcome->fingerprint = fingerprint(*outcome, event);
 
   std::lock_guard<std::mutex> lock(mutex_);
   const auto t = now();
   std::size_t expired = 0;
   if (t >= next_sweep_) expire_locked(t, expired);
+
+  // A redelivered outcome without request id: it already resolved an operation (or waits in the
+  // early outcomes), so it resolves nothing more and is not kept a second time.
+  const std::string fp = std::move(outcome->fingerprint);
+  if (!fp.empty()) {
+    if (auto seen = seen_outcomes_.find(fp); seen != seen_outcomes_.end() && !is_past(t, seen->second.at, ttl_)) {
+      const std::string& handle = seen->second.handle;
+      const bool was_matched = !handle.empty() && operations_.count(handle) > 0;
+      if (expired > 0) changed_.notify_all();
+      return was_matched;
+    }
+  }
+  std::string matched_handle;
 
   bool matched = false;
   const std::string& request_id = outcome->request_id;
@@ -305,13 +430,17 @@ bool PendingOperations::observe(const WebhookEvent& event) {
     if (auto queue = waiting_by_key_.find(outcome->match_key); queue != waiting_by_key_.end()) {
       auto& handles = queue->second;
       while (!handles.empty() && !matched) {
+        auto it = settle(operations_, handles.front(), t, ttl_, expired);
+        // An outcome stamped before the oldest waiting operation was tracked is an older
+        // operation's (a late redelivery): it resolves none of these, all tracked later still.
+        if (it != operations_.end() && !not_older_than(outcome->webhook_ts, it->second.tracked_at)) break;
         const std::string handle = std::move(handles.front());
         handles.pop_front();
-        auto it = settle(operations_, handle, t, ttl_, expired);
         if (it == operations_.end() || t - it->second.tracked_at > window_) continue;
         OperationStatus& status = it->second;
         if (status.state != OperationState::pending && status.state != OperationState::expired) continue;
         matched = true;
+        matched_handle = handle;
         if (!request_id.empty()) {
           status.request_id = request_id;
           handle_of_request_[request_id] = handle;
@@ -336,10 +465,23 @@ bool PendingOperations::observe(const WebhookEvent& event) {
       apply(status, std::move(*outcome), event, t);
       early->second = std::move(status);
       if (!match_key.empty()) early_by_key_[match_key].push_back(key);
+      matched_handle = key;  // a repeat must not be kept twice either (it finds no operation)
     }
   }
+  if (!fp.empty()) remember_outcome(fp, matched_handle, t);
   if (matched || expired > 0) changed_.notify_all();
   return matched;
+}
+
+void PendingOperations::remember_outcome(const std::string& fingerprint, const std::string& handle,
+                                         std::chrono::system_clock::time_point at) {
+  auto [it, inserted] = seen_outcomes_.insert_or_assign(fingerprint, SeenOutcome{handle, at});
+  (void)it;
+  if (inserted) seen_order_.push_back(fingerprint);
+  while (seen_order_.size() > kMaxSeenOutcomes) {
+    seen_outcomes_.erase(seen_order_.front());
+    seen_order_.pop_front();
+  }
 }
 
 std::optional<std::string> PendingOperations::track_by_group(OperationKind kind, const std::string& group_id) {
@@ -371,6 +513,12 @@ std::optional<std::string> PendingOperations::track_keyed(std::string key, Opera
       auto early = early_.find(keys.front());
       keys.pop_front();
       if (early == early_.end() || t - last_change(early->second) > window_) continue;
+      // Stamped well before this call: another (older) operation's outcome, say the second webhook
+      // of a settings update with a picture, or a redelivery. It is never adopted.
+      if (early->second.event && !not_older_than(std::visit(TimestampOf{}, *early->second.event), t)) {
+        early_.erase(early);
+        continue;
+      }
       status = std::move(early->second);
       early_.erase(early);
       adopted = true;

@@ -821,3 +821,139 @@ TEST_CASE("issue10 item 2: operations tracked by group expire and are forgotten 
   late.group_subject = setting(true);
   CHECK_FALSE(ops.observe(late));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10 item 2, review fixes: an id-less outcome is adopted only by an operation it can belong
+// to (by the webhook's timestamp), a redelivery of one is dropped, subjects are trimmed.
+
+namespace {
+
+std::int64_t seconds_at(TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+GroupSettingsUpdated idless_settings(std::string group_id, std::int64_t ts, bool picture) {
+  auto e = settings("", std::move(group_id));
+  e.request_id = std::nullopt;
+  e.context.timestamp = ts;
+  if (picture) {
+    SettingOutcome p;
+    p.sha256 = "abc123";
+    p.update_successful = true;
+    e.profile_picture = p;
+  } else {
+    e.group_subject = setting(true);
+  }
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("issue10 item 2: an old id-less outcome is not adopted by a fresh operation", "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  // A settings update with fields and a picture: two requests, two webhooks. The host tracked once.
+  const auto first = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(first);
+  const std::int64_t sent = seconds_at(clock.now());
+  CHECK(ops.observe(idless_settings("G1", sent + 1, false)));
+  CHECK(ops.find(*first)->state == OperationState::succeeded);
+  CHECK_FALSE(ops.observe(idless_settings("G1", sent + 2, true)));  // nobody waits: kept early
+
+  // A minute later the host starts another update: the picture's old outcome is not its outcome.
+  clock.advance(60s);
+  const auto second = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(second);
+  CHECK(ops.find(*second)->state == OperationState::pending);
+  // Its own webhook resolves it.
+  CHECK(ops.observe(idless_settings("G1", seconds_at(clock.now()) + 1, false)));
+  CHECK(ops.find(*second)->state == OperationState::succeeded);
+
+  // An outcome stamped a little before the tracking (within the 5 s skew) is still adopted.
+  const std::int64_t now_s = seconds_at(clock.now());
+  CHECK_FALSE(ops.observe(deleted("", "G7")));  // no timestamp: cannot be judged, adopted as before
+  auto early = deleted("", "G8");
+  early.request_id = std::nullopt;
+  early.context.timestamp = now_s - 4;
+  CHECK_FALSE(ops.observe(early));
+  const auto del7 = ops.track_by_group(OperationKind::delete_group, "G7");
+  const auto del8 = ops.track_by_group(OperationKind::delete_group, "G8");
+  REQUIRE(del7);
+  REQUIRE(del8);
+  CHECK(ops.find(*del7)->state == OperationState::succeeded);
+  CHECK(ops.find(*del8)->state == OperationState::succeeded);
+}
+
+TEST_CASE("issue10 item 2: a late redelivery of an old id-less outcome resolves no newer operation",
+          "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const std::int64_t then = seconds_at(clock.now());
+  const auto first = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(first);
+  CHECK(ops.observe(idless_settings("G1", then + 1, false)));
+  CHECK(ops.find(*first)->state == OperationState::succeeded);
+
+  clock.advance(2min);
+  const auto second = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(second);
+  // Meta redelivers the first webhook: same group, kind and timestamp. It resolves nothing.
+  CHECK(ops.observe(idless_settings("G1", then + 1, false)));  // it is the first operation's outcome
+  CHECK(ops.find(*second)->state == OperationState::pending);
+  CHECK(ops.find(*first)->state == OperationState::succeeded);
+  CHECK(ops.pending_count() == 1);
+}
+
+TEST_CASE("issue10 item 2: a redelivered id-less outcome nobody waited for is kept once", "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const std::int64_t now_s = seconds_at(clock.now());
+  auto removal = removed(std::nullopt, "G1");
+  removal.initiated_by = RemovalInitiator::business;
+  removal.context.timestamp = now_s;
+  CHECK_FALSE(ops.observe(removal));
+  CHECK_FALSE(ops.observe(removal));  // redelivered before the host tracked
+  clock.advance(1s);
+  const auto a = ops.track_by_group(OperationKind::remove_participants, "G1");
+  const auto b = ops.track_by_group(OperationKind::remove_participants, "G1");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(ops.find(*a)->state == OperationState::succeeded);
+  CHECK(ops.find(*b)->state == OperationState::pending);  // the repeat was not a second outcome
+
+  // Another removal in the same second (another participant) is another outcome.
+  auto other = removal;
+  other.removed_participants[0].wa_id = "15550002222";
+  CHECK(ops.observe(other));
+  CHECK(ops.find(*b)->state == OperationState::succeeded);
+}
+
+TEST_CASE("issue10 item 2: a settings update with fields and a picture, tracked twice, resolves both",
+          "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  const auto fields = ops.track_by_group(OperationKind::update_settings, "G1");
+  const auto picture = ops.track_by_group(OperationKind::update_settings, "G1");
+  REQUIRE(fields);
+  REQUIRE(picture);
+  const std::int64_t now_s = seconds_at(clock.now());
+  // Both webhooks in one second: different outcomes, not a redelivery.
+  CHECK(ops.observe(idless_settings("G1", now_s, false)));
+  CHECK(ops.observe(idless_settings("G1", now_s, true)));
+  CHECK(ops.find(*fields)->state == OperationState::succeeded);
+  CHECK(ops.find(*picture)->state == OperationState::succeeded);
+}
+
+TEST_CASE("issue10 item 2: track_create trims the subject as the client does", "[webhook][pending]") {
+  FakeClock clock;
+  PendingOperations ops(1h, clock.clock());
+  CHECK_FALSE(ops.track_create("106540352242922", "  \t"));
+  const auto handle = ops.track_create("106540352242922", "Order 1 ");
+  REQUIRE(handle);
+  auto outcome = created("", "G1");
+  outcome.request_id = std::nullopt;
+  outcome.subject = "Order 1";
+  outcome.context.phone_number_id = "106540352242922";
+  CHECK(ops.observe(outcome));
+  CHECK(ops.find(*handle)->state == OperationState::succeeded);
+}

@@ -390,3 +390,137 @@ TEST_CASE("issue10 item 2: either order gives the same ticket content", "[ticket
   ta.ticket_id = tb.ticket_id;  // the id says which came first; nothing else may
   CHECK(ta == tb);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Item 2, review fixes: a failed create without request id, trimmed subjects, retries without
+// requested_at.
+
+namespace {
+
+GroupCreateFailed failed_without_request(std::int64_t ts, const std::string& subject) {
+  auto e = ev::create_failed("", ts);
+  e.request_id = std::nullopt;
+  e.subject = subject;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("issue10 item 2: a failed create without request_id fails the ticket opened first", "[tickets][issue10]") {
+  Fixture f;
+  const std::string id = f.open_unkeyed("Case 1", T0).ticket_id;
+  CHECK(f.get(id)->state == TicketState::create_requested);
+  auto o = f.apply(failed_without_request(T0 + 4, "Case 1"));
+  CHECK(count(o, TicketChangeKind::not_applicable) == 0);
+  const Ticket t = *f.get(id);
+  CHECK(t.state == TicketState::creation_failed);
+  REQUIRE(t.creation_errors.size() == 1);
+  CHECK(t.creation_errors[0].code == 131211);
+  CHECK_FALSE(t.request_id);
+  CHECK(f.ticket_count() == 1);
+  // A redelivery is a duplicate, not a second failure.
+  o = f.apply(failed_without_request(T0 + 4, "Case 1"));
+  CHECK(count(o, TicketChangeKind::duplicate_ignored) == 1);
+  CHECK(f.ticket_count() == 1);
+}
+
+TEST_CASE("issue10 item 2: a failed create without request_id first, then open_ticket claims it",
+          "[tickets][issue10]") {
+  Fixture f;
+  auto o = f.apply(failed_without_request(T0 + 4, "Case 1"));
+  CHECK(count(o, TicketChangeKind::ticket_created) == 1);
+  CHECK(f.ticket_count() == 1);
+  o = f.open_unkeyed("Case 1", T0 + 6);
+  CHECK(o.ticket_id.rfind("F-", 0) == 0);
+  const Ticket t = *f.get(o.ticket_id);
+  CHECK(t.state == TicketState::creation_failed);
+  CHECK(t.assignee == std::optional<std::string>("agent-7"));
+  CHECK(t.opened_by_host);
+  CHECK(f.ticket_count() == 1);
+
+  // Without a subject (or a number) there is nothing to link the failure to.
+  Fixture g;
+  auto bare = failed_without_request(T0, "Case 1");
+  bare.subject = std::nullopt;
+  o = g.apply(bare);
+  CHECK(count(o, TicketChangeKind::not_applicable) == 1);
+  CHECK(g.ticket_count() == 0);
+}
+
+TEST_CASE("issue10 item 2: the subject is matched as the client sends it, trimmed", "[tickets][issue10]") {
+  // open_ticket first, with the host's untrimmed subject; the webhook echoes the trimmed one.
+  Fixture f;
+  const std::string id = f.open_unkeyed("  Order 1 ", T0).ticket_id;
+  CHECK(id == ticket_id_for_create(kPnid, "Order 1", T0));
+  CHECK(f.get(id)->subject == std::optional<std::string>("Order 1"));
+  f.apply(ev::created("g1", std::nullopt, T0 + 3, std::string("Order 1")));
+  CHECK(f.get(id)->group_id == std::optional<std::string>("g1"));
+  CHECK(f.ticket_count() == 1);
+
+  // The webhook first, then open_ticket with an untrimmed subject claims its ticket.
+  Fixture g;
+  g.apply(ev::created("g2", std::string("r2"), T0, std::string("Order 2")));
+  CHECK(g.open_unkeyed("Order 2\t", T0 + 1).ticket_id == "T-r2");
+  CHECK(g.get("T-r2")->assignee == std::optional<std::string>("agent-7"));
+  CHECK(g.ticket_count() == 1);
+
+  // A subject of blanks only is no subject.
+  auto r = g.tickets.open_ticket({"", kPnid, "agent-7", std::string(" \t "), T0});
+  REQUIRE_FALSE(r);
+  CHECK(r.error().field == "subject");
+}
+
+TEST_CASE("issue10 item 2: a retried open_ticket without requested_at reuses the ticket of its first try",
+          "[tickets][issue10]") {
+  SECTION("retry before the webhook") {
+    Fixture f;
+    auto first = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(first);
+    f.now += 20;
+    auto retry = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(retry);
+    CHECK(retry->ticket_id == first->ticket_id);
+    CHECK(f.ticket_count() == 1);
+    // The webhook links it; nothing is left waiting for a second one.
+    f.apply(ev::created("g1", std::nullopt, T0 + 25, std::string("Case 1")));
+    CHECK(f.get(first->ticket_id)->group_id == std::optional<std::string>("g1"));
+    CHECK(f.ticket_count() == 1);
+  }
+  SECTION("retry after the webhook linked the first try") {
+    Fixture f;
+    auto first = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(first);
+    f.apply(ev::created("g1", std::nullopt, T0 + 2, std::string("Case 1")));
+    f.now += 30;
+    auto retry = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(retry);
+    CHECK(retry->ticket_id == first->ticket_id);
+    CHECK(f.ticket_count() == 1);
+  }
+  SECTION("retry after the first try claimed the webhook's ticket") {
+    Fixture f;
+    f.apply(ev::created("g1", std::string("r1"), T0 - 2, std::string("Case 1")));
+    auto first = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(first);
+    CHECK(first->ticket_id == "T-r1");
+    f.now += 60;
+    auto retry = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(retry);
+    CHECK(retry->ticket_id == "T-r1");
+    CHECK(f.ticket_count() == 1);
+  }
+  SECTION("another assignee, or a call more than 60 s later, is another create") {
+    Fixture f;
+    auto first = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(first);
+    f.now += 5;
+    auto other = f.tickets.open_ticket({"", kPnid, "agent-8", std::string("Case 1"), std::nullopt});
+    REQUIRE(other);
+    CHECK(other->ticket_id != first->ticket_id);
+    f.now += 61;
+    auto later = f.tickets.open_ticket({"", kPnid, "agent-7", std::string("Case 1"), std::nullopt});
+    REQUIRE(later);
+    CHECK(later->ticket_id != first->ticket_id);
+    CHECK(f.ticket_count() == 3);
+  }
+}

@@ -80,10 +80,12 @@ struct ApplyOutcome {
 /// policy's `create_match_window`. When `open_ticket` comes first it opens "C-<hash>-<requested_at>"
 /// (`ticket_id_for_create`), and the webhook links the oldest such ticket of that number and subject
 /// still waiting; when the webhook came first, `open_ticket` claims the oldest unclaimed ticket the
-/// webhook made ("T-<request_id>" or "G-<group_id>"). Either way the id it reports in
-/// `ApplyOutcome::ticket_id` stays the ticket's id. Repeating a call with the same
-/// `requested_at` is idempotent (pass it explicitly when you may retry: the clock's default differs
-/// from one second to the next, and a repeat then opens a second ticket).
+/// webhook made ("T-<request_id>", "G-<group_id>", or for a failed create without either
+/// "F-<hash>-<timestamp>"). Either way the id it reports in `ApplyOutcome::ticket_id` stays the
+/// ticket's id. Subjects are compared trimmed, as the client sends them. Repeating a call with the
+/// same `requested_at` is idempotent; without `requested_at`, a call for the same number, subject
+/// and assignee up to 60 s after an earlier one is its retry and gets that call's ticket (two real
+/// creates of one subject within a minute then need distinct `requested_at` values).
 struct OpenTicketRequest {
   std::string request_id;  ///< from create_group's answer; empty when it carried none
   std::string phone_number_id;

@@ -12,7 +12,11 @@
 /// `(phone_number_id, subject)`. An outcome webhook whose `request_id` is not tracked resolves the
 /// OLDEST such operation of its key tracked within the match window (default: the time to live);
 /// two pending settings updates on one group are resolved in tracking order, first webhook to
-/// the oldest. A request id both ways still matches exactly.
+/// the oldest. A request id both ways still matches exactly. Create subjects are compared trimmed
+/// (as the client sends them). When the webhook carries no request id either, an outcome stamped
+/// (`timestamp`) more than 5 s before an operation was tracked is never that operation's, and a
+/// repeat of an id-less outcome already observed is dropped. A settings update with fields and a
+/// picture is two requests and two webhooks: track it twice (or the picture separately).
 
 #include <chrono>
 #include <condition_variable>
@@ -90,11 +94,12 @@ class WAGROUPS_API PendingOperations {
   /// Starts tracking a delete, settings update or participant removal whose answer carried no
   /// `request_id`, keyed by `(group_id, kind)`. Returns the handle for `find`/`wait`; unset for an
   /// empty group id or for `create_group` (use `track_create`). When an outcome of that key arrived
-  /// first (within the match window) and no operation took it, this one adopts the oldest such.
+  /// first (within the match window, and stamped no more than 5 s before this call) and no
+  /// operation took it, this one adopts the oldest such.
   std::optional<std::string> track_by_group(OperationKind kind, const std::string& group_id);
   /// `track_by_group` for a create without `request_id`: keyed by the number's id (the webhook's
-  /// `metadata.phone_number_id`) and the subject as sent (the webhook's `subject`); unset when
-  /// either is empty.
+  /// `metadata.phone_number_id`) and the subject as sent, trimmed as the client trims it (the
+  /// webhook's `subject`); unset when either is empty.
   std::optional<std::string> track_create(const std::string& phone_number_id, const std::string& subject);
 
   /// Resolves the operation the event reports, if the event is an operation outcome
@@ -102,8 +107,10 @@ class WAGROUPS_API PendingOperations {
   /// ParticipantsRemoved initiated by the business): by its `request_id` when that is tracked,
   /// else the oldest operation tracked without one under its key (see above). Returns true when
   /// it matched; an unmatched outcome is remembered for a later `track`/`track_by_group`. A
-  /// redelivered outcome (same `request_id`) changes nothing; one without a `request_id` cannot be
-  /// told from a second outcome, so it may resolve the next operation of its key. Wakes waiters.
+  /// redelivered outcome (same `request_id`, or without one the same fingerprint: kind, key,
+  /// group, webhook `timestamp`, state, errors, details) changes nothing and returns whether its
+  /// first delivery matched. An id-less outcome stamped over 5 s before an operation was tracked
+  /// does not resolve it. Wakes waiters.
   bool observe(const WebhookEvent& event);
   /// `observe` for every event; returns how many matched.
   std::size_t observe(const WebhookBatch& batch);
@@ -129,6 +136,8 @@ class WAGROUPS_API PendingOperations {
   void expire_locked(std::chrono::system_clock::time_point now, std::size_t& newly_expired);
 
   std::optional<std::string> track_keyed(std::string key, OperationKind kind, std::optional<std::string> group_id);
+  void remember_outcome(const std::string& fingerprint, const std::string& handle,
+                        std::chrono::system_clock::time_point at);
 
   std::chrono::milliseconds ttl_;
   std::chrono::milliseconds window_;
@@ -147,6 +156,15 @@ class WAGROUPS_API PendingOperations {
   std::unordered_map<std::string, std::deque<std::string>> waiting_by_key_;
   std::unordered_map<std::string, std::deque<std::string>> early_by_key_;
   std::unordered_map<std::string, std::string> handle_of_request_;
+  // Outcomes without request id already observed, by fingerprint (kind, key, webhook timestamp,
+  // details): the handle they resolved or the early_ key they wait under. Kept one time to live,
+  // at most a few thousand (oldest first in `seen_order_`), so a redelivery is dropped.
+  struct SeenOutcome {
+    std::string handle;
+    std::chrono::system_clock::time_point at;
+  };
+  std::unordered_map<std::string, SeenOutcome> seen_outcomes_;
+  std::deque<std::string> seen_order_;
 };
 
 WAGROUPS_INLINE_NAMESPACE_END
