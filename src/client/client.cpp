@@ -405,7 +405,8 @@ Result<UpdateGroupSettingsResponse> Client::update_group_settings(const UpdateGr
   }
   const SettingsRequestResult& first = out.fields ? *out.fields : *out.picture;
   out.request_id = first.request_id;
-  out.success = first.success;
+  // A host that reads only `success` must not take a refused picture for a done update.
+  out.success = out.picture && !out.picture->ok() ? std::optional<bool>(false) : first.success;
   return out;
 }
 

@@ -33,7 +33,7 @@ constexpr int kDefaultPageSize = limits::default_page_size;
 constexpr std::size_t kMaxPinned = limits::max_pinned_messages;
 constexpr std::size_t kMaxRemovePerCall = limits::max_removed_per_call;
 constexpr const char* kGraphOrigin = "https://graph.facebook.com";
-constexpr const char* kDefaultVersion = "v23.0";
+constexpr const char* kDefaultVersion = "v26.0";
 
 // ---------------------------------------------------------------------------------------------
 // Wire helpers (simulator_wire.cpp)

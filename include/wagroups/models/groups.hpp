@@ -114,8 +114,9 @@ struct SettingsRequestResult {
 /// `Error`; a failure of the picture request after the subject/description request succeeded is
 /// data here (`picture->error`), because the first change has already been accepted.
 struct UpdateGroupSettingsResponse {
-  /// The first request's request_id / success, as before the settings were split in two requests.
+  /// The first request's request_id, as before the settings were split in two requests.
   std::optional<std::string> request_id;
+  /// The first request's `success`, but false whenever the picture request failed.
   std::optional<bool> success;
   std::optional<SettingsRequestResult> fields;   ///< the JSON request (subject/description), if sent
   std::optional<SettingsRequestResult> picture;  ///< the multipart picture request, if sent
