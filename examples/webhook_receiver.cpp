@@ -16,8 +16,10 @@
 // servers use; it needs only cpp-httplib and POSIX, so copy it with this file): a body must come
 // with a Content-Length (411), uncompressed (415), within --max-body-bytes (413); the port is
 // bound by this process alone; each request must arrive whole within --request-timeout seconds,
-// and 8 workers serve the connections. Plain httplib would read a chunked body of any size, inflate
-// a gzip body without bound and share the port with a second receiver.
+// a new connection must start within 2 s, and 8 workers serve the connections, none kept alive
+// while others wait. Plain httplib would read a chunked body of any size, inflate a gzip body
+// without bound and share the port with a second receiver. A flood of connections is not bounded:
+// on the open internet, put a buffering reverse proxy in front.
 
 #include <httplib.h>
 #include <httplib_server_guard.hpp>

@@ -18,11 +18,20 @@
 // - Its timeouts bound one read, not a request: a client sending a byte every few seconds, or a
 //   request line or header without end (httplib's line reader grows without limit), holds a
 //   worker and memory for as long as it likes. Each request here must arrive whole within
-//   `request_timeout` and `max_header_bytes + max_body_bytes` bytes, a kept-alive connection serves
-//   at most `max_requests_per_connection` requests within `max_connection_time`, and the worker
-//   count is fixed. To do this the server reads its connections itself, through a Stream of its
-//   own, by overriding httplib's (private, virtual) per-connection function and calling its
-//   (protected) process_request for each request, as httplib's SSLServer does.
+//   `request_timeout`, its request line and headers within `max_header_bytes` and its body within
+//   its checked Content-Length; a kept-alive connection serves at most
+//   `max_requests_per_connection` requests within `max_connection_time`, and the worker count is
+//   fixed. To do this the server reads its connections itself, through a Stream of its own, by
+//   overriding httplib's (private, virtual) per-connection function and calling its (protected)
+//   process_request for each request, as httplib's SSLServer does.
+// - A connection holds its worker while it is open, and httplib queues accepted connections
+//   without bound. So a new connection must send its first byte within `first_byte_timeout`,
+//   and while any accepted connection waits for a worker no connection is kept alive: the
+//   answer says "Connection: close" and an idle kept-alive connection is closed at once.
+// - httplib answers some malformed requests itself (400 for a bad request line or header, 414
+//   for a long URI, 416 for a bad Range) before any handler runs, and would keep the connection
+//   with the body unread: the rest would be parsed as the next request. Such a connection is
+//   closed after the answer.
 
 #include <httplib.h>
 #include <netdb.h>
@@ -55,6 +64,8 @@ struct GuardLimits {
   std::chrono::milliseconds request_timeout{10000};
   /// One read or write, and an idle kept-alive connection waiting for its next request.
   std::chrono::milliseconds idle_timeout{5000};
+  /// A new connection's wait for the first byte of its first request (at most idle_timeout).
+  std::chrono::milliseconds first_byte_timeout{2000};
   std::size_t max_requests_per_connection = 100;
   /// No new request starts on a connection older than this.
   std::chrono::milliseconds max_connection_time{60000};
@@ -91,6 +102,16 @@ inline bool parse_length(const std::string& text, std::uint64_t& out) {
 
 }  // namespace detail
 
+/// The body length a request declares (0 without a Content-Length); meaningful only where
+/// refusal_status is 0, which has checked it.
+inline std::uint64_t declared_length(const httplib::Request& req) {
+  std::uint64_t length = 0;
+  if (req.get_header_value_count("Content-Length") == 1 &&
+      detail::parse_length(req.get_header_value("Content-Length"), length))
+    return length;
+  return 0;
+}
+
 /// The status a request is refused with before its body is read, or 0 when it may be served.
 inline int refusal_status(const httplib::Request& req, std::size_t max_body_bytes) {
   const std::string& m = req.method;
@@ -121,26 +142,35 @@ class GuardedStream final : public httplib::Stream {
  public:
   GuardedStream(socket_t sock, const GuardLimits& limits) : sock_(sock), limits_(limits) {}
 
-  /// Waits for the first byte of the next request: false when the connection stays idle past the
-  /// idle timeout, closes, or `listening` is closed (the server stops).
-  bool wait_for_request(const std::atomic<socket_t>& listening) {
+  /// Waits up to `wait` for the first byte of the next request: false when the connection stays
+  /// idle that long, closes, `listening` is closed (the server stops) or `give_up` says so.
+  bool wait_for_request(const std::atomic<socket_t>& listening, std::chrono::milliseconds wait,
+                        const std::function<bool()>& give_up) {
     if (failed_) return false;
     if (begin_ < end_) return true;  // pipelined
-    const auto until = now() + limits_.idle_timeout;
+    const auto until = now() + wait;
     while (listening != INVALID_SOCKET) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now());
       if (left.count() <= 0) return false;
-      // Short slices, so that a stopping server is noticed soon.
+      // Short slices, so that a stopping server or a queue of connections is noticed soon.
       const int r = poll_for(POLLIN, std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(50)));
       if (r < 0) return false;
       if (r > 0) return true;
+      if (give_up()) return false;
     }
     return false;
   }
 
+  /// A new request: its request line and headers may take `max_header_bytes`.
   void begin_request() {
     deadline_ = now() + limits_.request_timeout;
-    budget_ = limits_.max_header_bytes + limits_.max_body_bytes;
+    budget_ = limits_.max_header_bytes;
+  }
+
+  /// The headers are read and the request accepted: its body may take `length` bytes (already
+  /// checked against `max_body_bytes`), and nothing more.
+  void allow_body(std::uint64_t length) {
+    budget_ = static_cast<std::size_t>(std::min<std::uint64_t>(length, limits_.max_body_bytes));
   }
 
   /// A read timed out, ran over the budget or failed: the connection must not be reused.
@@ -245,6 +275,25 @@ inline void single_listener_socket_options(socket_t sock) {
   ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
 }
 
+/// httplib's ThreadPool, counting the accepted connections that wait for a worker.
+class CountingThreadPool final : public httplib::TaskQueue {
+ public:
+  CountingThreadPool(std::size_t workers, std::atomic<std::size_t>& waiting) : pool_(workers), waiting_(waiting) {}
+
+  void enqueue(std::function<void()> fn) override {
+    waiting_.fetch_add(1);
+    pool_.enqueue([&waiting = waiting_, fn = std::move(fn)] {
+      waiting.fetch_sub(1);
+      fn();
+    });
+  }
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  httplib::ThreadPool pool_;
+  std::atomic<std::size_t>& waiting_;
+};
+
 /// An httplib::Server with the guard above. Register handlers as usual; `set_pre_routing_handler`
 /// adds a step that runs after the guard's own refusals.
 class GuardedServer : public httplib::Server {
@@ -259,7 +308,7 @@ class GuardedServer : public httplib::Server {
     set_keep_alive_max_count(std::max<std::size_t>(1, limits_.max_requests_per_connection));
     set_payload_max_length(limits_.max_body_bytes);
     const std::size_t workers = std::max<std::size_t>(1, limits_.workers);
-    new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
+    new_task_queue = [this, workers] { return new CountingThreadPool(workers, waiting_connections_); };
     httplib::Server::set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (const int status = refusal_status(req, limits_.max_body_bytes)) {
         refuse(res, status);
@@ -285,6 +334,9 @@ class GuardedServer : public httplib::Server {
 
   const GuardLimits& limits() const noexcept { return limits_; }
 
+  /// Accepted connections waiting for a worker.
+  std::size_t waiting_connections() const noexcept { return waiting_connections_.load(); }
+
  private:
   static void refuse(httplib::Response& res, int status) {
     res.status = status;
@@ -298,26 +350,46 @@ class GuardedServer : public httplib::Server {
   bool process_and_close_socket(socket_t sock) override {
     GuardedStream stream(sock, limits_);
     bool refused = false;
-    // Runs once a request's headers are read, before the Expect and routing steps: a request to be
-    // refused asks httplib for "Connection: close", and this connection ends after the answer.
+    bool set_up = false;
+    // Runs once a request's headers are read, before the Expect and routing steps. A request that
+    // may be served gets its body budget; one to be refused asks httplib for "Connection: close",
+    // and this connection ends after the answer.
     const std::function<void(httplib::Request&)> setup = [&](httplib::Request& req) {
-      if (refusal_status(req, limits_.max_body_bytes) == 0) return;
+      set_up = true;
+      if (refusal_status(req, limits_.max_body_bytes) == 0) {
+        stream.allow_body(declared_length(req));
+        return;
+      }
       refused = true;
       req.headers.erase("Connection");
       req.headers.emplace("Connection", "close");
     };
+    const auto others_wait = [this] { return waiting_connections_.load() > 0; };
     const auto opened = std::chrono::steady_clock::now();
     bool ok = false;
+    bool answered_early = false;
     for (std::size_t served = 0; served < limits_.max_requests_per_connection; ++served) {
-      if (!stream.wait_for_request(svr_sock_)) break;
+      const auto wait = served == 0 ? std::min(limits_.first_byte_timeout, limits_.idle_timeout) : limits_.idle_timeout;
+      // The first request waits its (short) turn; an idle kept-alive connection gives way at once.
+      if (!stream.wait_for_request(
+              svr_sock_, wait,
+              served == 0 ? std::function<bool()>([] { return false; }) : std::function<bool()>(others_wait)))
+        break;
       stream.begin_request();
       const bool last = served + 1 == limits_.max_requests_per_connection ||
-                        std::chrono::steady_clock::now() - opened >= limits_.max_connection_time;
+                        std::chrono::steady_clock::now() - opened >= limits_.max_connection_time || others_wait();
       bool closed_by_client = false;
+      set_up = false;
       ok = process_request(stream, last, closed_by_client, setup);
+      // httplib answered on its own (400, 414, 416) before the setup step: the rest of the request
+      // (its body) is unread, so the connection cannot be reused.
+      if (!set_up) {
+        answered_early = ok;
+        break;
+      }
       if (!ok || closed_by_client || refused || last || stream.failed()) break;
     }
-    if (refused) linger(sock);
+    if (refused || answered_early) linger(sock);
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);
     return ok;
@@ -328,7 +400,7 @@ class GuardedServer : public httplib::Server {
   // is read and dropped for a moment (bounded in time and bytes) before the socket is closed.
   static void linger(socket_t sock) {
     ::shutdown(sock, SHUT_WR);
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
     std::size_t dropped = 0;
     std::array<char, 16384> sink{};
     while (dropped < 4u * 1024u * 1024u) {
@@ -347,6 +419,7 @@ class GuardedServer : public httplib::Server {
 
   GuardLimits limits_;
   HandlerWithResponse next_pre_routing_;
+  std::atomic<std::size_t> waiting_connections_{0};
 };
 
 }  // namespace wagroups_httplib_guard

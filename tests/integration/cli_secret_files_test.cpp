@@ -2,13 +2,16 @@
 // the environment: one trailing newline dropped; empty, oversized, unreadable files and files with
 // other control characters refused, and the secret never shown on stdout or stderr.
 
+#include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch_test_macros.hpp>
@@ -35,6 +38,14 @@ std::string write_secret(const TempDir& dir, const std::string& name, const std:
 void check_never_shown(const ProcessResult& r, const std::string& secret) {
   CHECK_FALSE(contains(r.out, secret));
   CHECK_FALSE(contains(r.err, secret));
+}
+
+// The port a `webhook serve` started with `--port 0` announces on its first line.
+int start_serve(wagroups_test::ChildProcess& serve) {
+  const auto first = serve.read_line(10s);
+  INFO(serve.err());
+  REQUIRE(first);
+  return std::stoi(first->substr(first->rfind(':') + 1));
 }
 
 }  // namespace
@@ -150,10 +161,7 @@ TEST_CASE("issue10 item 11: --app-secret-file verifies webhooks in webhook parse
   wagroups_test::ChildProcess serve(
       {WAGROUPS_CLI_PATH, "webhook", "serve", "--port", "0", "--app-secret-file", file, "--db", dir.file("t.db")},
       cli_env(dir));
-  const auto first = serve.read_line(10s);
-  INFO(serve.err());
-  REQUIRE(first);
-  const int port = std::stoi(first->substr(first->rfind(':') + 1));
+  const int port = start_serve(serve);
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(20, 0);
   const auto posted = client.Post("/webhook", {{"X-Hub-Signature-256", signature}}, body, "application/json");
@@ -172,4 +180,109 @@ TEST_CASE("issue10 item 11: a secret file others may read is used, with a warnin
   CHECK(r.exit_code == exit_codes::ok);
   CHECK(contains(r.err, "warning: --app-secret-file " + file + " is open to other users"));
   check_never_shown(r, "sandbox-signing-secret-3Lp");
+}
+
+TEST_CASE("issue10 item 11: --app-secret-file works while WAGROUPS_APP_SECRET is set; the file wins over it",
+          "[cli][issue10]") {
+  wagroups_test::prepare_process_for_loopback();
+  TempDir dir;
+  const std::string secret = "file-secret-beats-env-5Rm";
+  const std::string env_secret = "env-secret-loses-8Jv";
+  const std::string file = write_secret(dir, "secret", secret + "\n");
+  const EnvChanges with_env{{"WAGROUPS_APP_SECRET", env_secret}};
+
+  // Commands on the sandbox (Session::open).
+  const auto listed = cli(dir, {"groups", "list", "--app-secret-file", file}, with_env);
+  INFO(listed.err);
+  CHECK(listed.exit_code == exit_codes::ok);
+  const auto sandbox = cli(dir, {"sandbox", "webhooks", "--app-secret-file", file}, with_env);
+  INFO(sandbox.err);
+  CHECK(sandbox.exit_code == exit_codes::ok);
+  // The flag and the file together stay a usage error, with or without the variable.
+  CHECK(cli(dir, {"groups", "list", "--app-secret", secret, "--app-secret-file", file}, with_env).exit_code ==
+        exit_codes::usage);
+  CHECK(cli(dir, {"webhook", "serve", "--port", "0", "--app-secret", secret, "--app-secret-file", file}, with_env)
+            .exit_code == exit_codes::usage);
+
+  // parse: the file's secret verifies, the variable's does not matter.
+  const auto& body = wagroups_test::kGroupCreatedBody;
+  const auto parsed = wagroups_test::run_process({WAGROUPS_CLI_PATH, "webhook", "parse", "--app-secret-file", file,
+                                                  "--signature", wagroups_test::sign_body(body, secret)},
+                                                 body, cli_env(dir, with_env));
+  INFO(parsed.err);
+  CHECK(parsed.exit_code == exit_codes::ok);
+
+  // serve: starts (it used to exit with a usage error), and checks with the file's secret.
+  wagroups_test::ChildProcess serve(
+      {WAGROUPS_CLI_PATH, "webhook", "serve", "--port", "0", "--app-secret-file", file, "--db", dir.file("t.db")},
+      cli_env(dir, with_env));
+  const int port = start_serve(serve);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(20, 0);
+  const auto good = client.Post("/webhook", {{"X-Hub-Signature-256", wagroups_test::sign_body(body, secret)}}, body,
+                                "application/json");
+  REQUIRE(good);
+  CHECK(good->status == 200);
+  const auto env_signed = client.Post("/webhook", {{"X-Hub-Signature-256", wagroups_test::sign_body(body, env_secret)}},
+                                      body, "application/json");
+  REQUIRE(env_signed);
+  CHECK(env_signed->status == 401);
+  serve.send_signal(SIGTERM);
+  const auto stopped = serve.wait(10s);
+  check_never_shown(stopped, secret);
+  check_never_shown(stopped, env_secret);
+
+  // Without the file the variable is still read (by hand now, no longer through CLI11).
+  wagroups_test::ChildProcess from_env(
+      {WAGROUPS_CLI_PATH, "webhook", "serve", "--port", "0", "--db", dir.file("t2.db")}, cli_env(dir, with_env));
+  const auto line = from_env.read_line(10s);
+  INFO(from_env.err());
+  REQUIRE(line);
+  httplib::Client second("127.0.0.1", std::stoi(line->substr(line->rfind(':') + 1)));
+  second.set_read_timeout(20, 0);
+  const auto env_ok = second.Post("/webhook", {{"X-Hub-Signature-256", wagroups_test::sign_body(body, env_secret)}},
+                                  body, "application/json");
+  REQUIRE(env_ok);
+  CHECK(env_ok->status == 200);
+  from_env.send_signal(SIGTERM);
+  from_env.wait(10s);
+}
+
+TEST_CASE(
+    "issue10 item 11: a FIFO without a writer as a secret file is refused at once, never waited on; a pipe with "
+    "one is read",
+    "[cli][issue10]") {
+  TempDir dir;
+  const std::string fifo = dir.file("fifo");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);  // no writer: a blocking open would wait forever
+  const std::vector<std::vector<std::string>> commands = {
+      {"groups", "list", "--app-secret-file", fifo},
+      {"groups", "list", "--access-token-file", fifo, "--phone-number-id", "123"},
+      {"webhook", "parse", "--app-secret-file", fifo, "--signature", "sha256=00"},
+      {"webhook", "serve", "--port", "0", "--app-secret-file", fifo, "--db", dir.file("t.db")},
+  };
+  for (const auto& command : commands) {
+    INFO(command[0] + " " + command[1] + " " + command[2]);
+    const auto r = cli(dir, command, {}, 10s);
+    INFO(r.err);
+    CHECK_FALSE(r.timed_out);
+    CHECK(r.exit_code == exit_codes::usage);
+    CHECK(contains(r.err, "is empty (a pipe or FIFO nobody writes to)"));
+    CHECK(contains(r.err, fifo));
+  }
+
+  // The same FIFO with a writer (as `<(pass show ...)` gives): read to its end.
+  const std::string secret = "secret-through-a-pipe-6Hn";
+  std::thread writer([&] {
+    std::ofstream out(fifo, std::ios::binary);  // opens once the reader has
+    out << secret << "\n";
+  });
+  const auto r = cli(dir, {"groups", "list", "--app-secret-file", fifo}, {}, 10s);
+  const int release = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK);  // a writer still waiting gets a reader
+  writer.join();
+  if (release >= 0) ::close(release);
+  INFO(r.err);
+  CHECK_FALSE(r.timed_out);
+  CHECK(r.exit_code == exit_codes::ok);
+  check_never_shown(r, secret);
 }

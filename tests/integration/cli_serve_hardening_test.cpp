@@ -90,3 +90,26 @@ TEST_CASE("issue10 item 8: slow clients on every worker do not starve a signed P
   // 8 workers; 12 slow connections take them all and queue 4 more.
   wagroups_test::check_slow_clients_do_not_starve(serve.port(), "/webhook", 12, [&] { return serve.post_signed(); });
 }
+
+TEST_CASE("issue10 item 8: webhook serve closes the connection after httplib's own 414, never answering its body",
+          "[cli][issue10]") {
+  TempDir dir;
+  Serve serve(dir);
+  wagroups_test::check_early_error_closes(serve.port(), "/webhook", [&] { return serve.post_signed(); });
+}
+
+TEST_CASE("issue10 item 8: webhook serve refuses headers over 64 KiB with 400 although its body limit is 1 MiB",
+          "[cli][issue10]") {
+  TempDir dir;
+  Serve serve(dir);  // the default --max-body-bytes: 1 MiB
+  wagroups_test::check_header_flood_refused(serve.port(), "/webhook", [&] { return serve.post_signed(); });
+}
+
+TEST_CASE("issue10 item 8: idle kept-alive and silent connections do not starve a signed POST to webhook serve",
+          "[cli][issue10]") {
+  TempDir dir;
+  Serve serve(dir);
+  wagroups_test::check_idle_and_silent_connections_do_not_starve(serve.port(), "/webhook",
+                                                                 [&] { return serve.post_signed(); });
+  CHECK(serve.post_signed() == 200);
+}

@@ -222,4 +222,88 @@ inline void check_slow_clients_do_not_starve(int port, const std::string& path, 
   CHECK(status.load() > 0);
 }
 
+/// How many responses (status lines) `bytes` holds.
+inline int responses_in(const std::string& bytes) {
+  int count = 0;
+  for (auto at = bytes.find("HTTP/1.1 "); at != std::string::npos; at = bytes.find("HTTP/1.1 ", at + 1)) ++count;
+  return count;
+}
+
+/// httplib answers a URI over 8 KiB with 414 itself, before any handler: the connection must then
+/// close, or the request's unread body (here a second request) would be answered as the next one.
+inline void check_early_error_closes(int port, const std::string& path, const NormalRequest& normal) {
+  const std::string smuggled = "GET " + path + "?smuggled=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  RawConnection c(port);
+  REQUIRE(c.send_all("POST " + path + "?pad=" + std::string(9000, 'a') +
+                     " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(smuggled.size()) + "\r\n\r\n" +
+                     smuggled));
+  const std::string response = c.read_until_closed(std::chrono::seconds(4));
+  INFO(response.substr(0, 300));
+  CHECK(status_of(response) == 414);
+  CHECK(responses_in(response) == 1);
+  CHECK(c.closed());
+  CHECK(normal() > 0);
+}
+
+/// Request headers over the header limit (64 KiB) are refused with 400 and the connection closed
+/// at once, although the body limit is larger: the body's allowance is not lent to the headers.
+/// And a header flood without end is cut off: the server stops reading long before its end.
+inline void check_header_flood_refused(int port, const std::string& path, const NormalRequest& normal) {
+  std::string padding;
+  for (int i = 0; padding.size() < 100u * 1024u; ++i) padding += "X-Pad-" + std::to_string(i) + ": v\r\n";
+  {
+    RawConnection c(port);
+    REQUIRE(c.send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + padding + "\r\n"));
+    const std::string response = c.read_until_closed(std::chrono::seconds(4));
+    INFO(response.substr(0, 300));
+    CHECK(status_of(response) == 400);
+    CHECK(c.closed());
+  }
+  {
+    RawConnection c(port);
+    const std::size_t total = 64u << 20;
+    std::size_t pushed = 0;
+    if (c.send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
+      while (pushed < total && c.send_all(padding)) pushed += padding.size();
+    const std::string response = c.read_until_closed(std::chrono::seconds(15));
+    INFO("pushed " << pushed << " bytes; " << response.substr(0, 200));
+    CHECK(pushed < total);
+    CHECK(c.closed());
+  }
+  CHECK(normal() > 0);
+}
+
+/// 8 kept-alive connections that went idle after one request (as many as the workers) and 30
+/// connections that never send a byte, then `normal`: answered within `bound`. Without the guard's
+/// rules each idle connection keeps its worker for the idle timeout (5 s) and each silent one for
+/// as long, one after the other (about 25 s here).
+inline void check_idle_and_silent_connections_do_not_starve(int port, const std::string& path,
+                                                            const NormalRequest& normal,
+                                                            std::chrono::seconds bound = std::chrono::seconds(15)) {
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < 8; ++i) {
+    held.push_back(std::make_unique<RawConnection>(port));
+    REQUIRE(held.back()->send_all("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // answered, now idle and kept alive
+  for (int i = 0; i < 30; ++i) held.push_back(std::make_unique<RawConnection>(port));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto started = std::chrono::steady_clock::now();
+  std::atomic<int> status{0};
+  std::atomic<bool> answered{false};
+  std::thread request([&] {
+    status = normal();
+    answered = true;
+  });
+  while (!answered.load() && std::chrono::steady_clock::now() - started < bound)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const bool in_time = answered.load();
+  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  held.clear();  // closing them frees the workers, so that a late answer still comes
+  request.join();
+  INFO("answered after " << took.count() << " ms");
+  CHECK(in_time);
+  CHECK(status.load() > 0);
+}
+
 }  // namespace wagroups_test

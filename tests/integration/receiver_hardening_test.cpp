@@ -78,3 +78,15 @@ TEST_CASE("issue10 item 8: slow clients on every worker do not starve a signed P
   wagroups_test::check_slow_clients_do_not_starve(receiver.port(), "/webhook", 12,
                                                   [&] { return receiver.post_signed(); });
 }
+
+TEST_CASE(
+    "issue10 item 8: the receiver closes after httplib's own 414, refuses headers over 64 KiB with 400, and idle "
+    "or silent connections do not starve it",
+    "[receiver][issue10]") {
+  Receiver receiver;
+  const auto normal = [&] { return receiver.post_signed(); };
+  wagroups_test::check_early_error_closes(receiver.port(), "/webhook", normal);
+  wagroups_test::check_header_flood_refused(receiver.port(), "/webhook", normal);
+  wagroups_test::check_idle_and_silent_connections_do_not_starve(receiver.port(), "/webhook", normal);
+  CHECK(receiver.post_signed() == 200);
+}

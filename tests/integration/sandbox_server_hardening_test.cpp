@@ -77,3 +77,16 @@ TEST_CASE("issue10 item 8: the sandbox server refuses a request timeout of zero"
   REQUIRE_FALSE(started.ok());
   CHECK(started.error().field == "request_timeout");
 }
+
+TEST_CASE(
+    "issue10 item 8: the sandbox server closes after httplib's own 414, refuses headers over 64 KiB with 400 (its "
+    "body limit is 16 MiB), and idle or silent connections do not starve it",
+    "[integration][sandbox][issue10]") {
+  Simulator sim;
+  auto server = start(sim);
+  const int port = server->port();
+  const auto normal = [port] { return graph_post(port); };
+  wagroups_test::check_early_error_closes(port, kPath, normal);
+  wagroups_test::check_header_flood_refused(port, kPath, normal);
+  wagroups_test::check_idle_and_silent_connections_do_not_starve(port, kPath, normal);
+}

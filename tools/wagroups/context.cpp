@@ -131,16 +131,31 @@ std::optional<std::string> read_secret_file(const std::string& option, const std
     exit_code = code;
     return std::nullopt;
   };
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a blocking open of a FIFO waits for a writer, forever if none comes. Opened this
+  // way, a FIFO without a writer reads as empty at once; one with a writer (`<(pass show ...)`)
+  // is read once the flag is cleared. Sockets, devices and directories are refused.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return refuse(std::string("cannot open it: ") + std::strerror(errno), exit_failure);
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-    const int err = S_ISDIR(st.st_mode) ? EISDIR : errno;
+  const int stat_error = ::fstat(fd, &st) == 0 ? 0 : errno;
+  const bool fifo = stat_error == 0 && S_ISFIFO(st.st_mode);
+  if (stat_error != 0 || !(S_ISREG(st.st_mode) || fifo)) {
     ::close(fd);
-    return refuse(std::string("cannot read it: ") + std::strerror(err), exit_failure);
+    const std::string why = stat_error != 0       ? std::strerror(stat_error)
+                            : S_ISDIR(st.st_mode) ? std::strerror(EISDIR)
+                                                  : "not a regular file or a pipe (a socket or device)";
+    return refuse("cannot read it: " + why, exit_failure);
   }
-  if (S_ISREG(st.st_mode) && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+  if (fifo) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+      const int err = errno;
+      ::close(fd);
+      return refuse(std::string("cannot read it: ") + std::strerror(err), exit_failure);
+    }
+  } else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     print_progress("warning: " + option + " " + path + " is open to other users than its owner (chmod 600 it)");
+  }
   // One byte past the bound tells an oversized file (or an endless pipe) without reading it all.
   std::string secret(kMaxSecretFileBytes + 1, '\0');
   std::size_t got = 0;
@@ -163,7 +178,7 @@ std::optional<std::string> read_secret_file(const std::string& option, const std
     secret.pop_back();
     if (!secret.empty() && secret.back() == '\r') secret.pop_back();
   }
-  if (secret.empty()) return refuse("is empty", exit_usage);
+  if (secret.empty()) return refuse(fifo ? "is empty (a pipe or FIFO nobody writes to)" : "is empty", exit_usage);
   for (const char c : secret) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte == 0x7f)
@@ -191,11 +206,13 @@ void add_sandbox_options(CLI::App& command, BackendOptions& options) {
                   "POST the sandbox's webhooks there, signed (e.g. `wagroups webhook serve`); "
                   "without it they stay queued in the state")
       ->envname("WAGROUPS_WEBHOOK_URL");
-  CLI::Option* app_secret = command
-                                .add_option("--app-secret", options.app_secret,
-                                            std::string("The secret the sandbox signs its webhooks with (default: \"") +
-                                                kDefaultSandboxSecret + "\"; $WAGROUPS_APP_SECRET keeps it out of ps)")
-                                ->envname("WAGROUPS_APP_SECRET");
+  CLI::Option* app_secret =
+      command.add_option("--app-secret", options.app_secret,
+                         std::string("The secret the sandbox signs its webhooks with (default: \"") +
+                             kDefaultSandboxSecret + "\"; $WAGROUPS_APP_SECRET keeps it out of ps)");
+  // $WAGROUPS_APP_SECRET is read in Session::open, not through CLI11's envname: CLI11 applies an
+  // environment variable before its requirement checks, so `excludes` would refuse every
+  // --app-secret-file while the variable is set.
   add_app_secret_file_option(command, options.app_secret_file, app_secret);
 }
 
@@ -225,6 +242,8 @@ std::unique_ptr<Session> Session::open(const BackendOptions& options, Need need,
     auto secret = read_secret_file("--app-secret-file", options.app_secret_file, exit_code);
     if (!secret) return nullptr;
     session->options_.app_secret = std::move(*secret);
+  } else if (options.app_secret.empty()) {  // --app-secret, then the environment
+    if (const char* from_env = std::getenv("WAGROUPS_APP_SECRET")) session->options_.app_secret = from_env;
   }
   std::string token_source = "WAGROUPS_ACCESS_TOKEN is set";
   if (!options.access_token_file.empty()) {

@@ -28,7 +28,7 @@ struct BackendOptions {
   bool force_sandbox = false;  // --sandbox: even when a token is set
   std::string sandbox_state;   // --sandbox-state, $WAGROUPS_SANDBOX_STATE
   std::string webhook_url;     // --webhook-url, $WAGROUPS_WEBHOOK_URL (sandbox webhooks go there)
-  std::string app_secret;      // --app-secret, $WAGROUPS_APP_SECRET (signs the sandbox's webhooks)
+  std::string app_secret;      // --app-secret, else $WAGROUPS_APP_SECRET (Session::open); signs sandbox webhooks
   std::string app_secret_file;    // --app-secret-file: the secret read from a file (wins over the environment)
   std::string access_token_file;  // --access-token-file: the token read from a file (wins over $WAGROUPS_ACCESS_TOKEN)
   int max_retry_wait = 10;     // seconds; a longer Retry-After is reported instead of waited for
@@ -103,10 +103,12 @@ std::optional<std::string> read_file(const std::string& path);
 inline constexpr std::size_t kMaxSecretFileBytes = 8 * 1024;
 
 /// Reads a secret (an app secret, an access token) from `path`, named `option` in messages: one
-/// trailing newline (LF or CRLF) is dropped; an unreadable file (`exit_failure`), an empty one, one
+/// trailing newline (LF or CRLF) is dropped; an unreadable file, a socket, device or directory fails
+/// with `exit_failure`; an empty file (or a FIFO without a writer: never waited for), one
 /// over `kMaxSecretFileBytes` or one with any other control character (`exit_usage`) is refused with
 /// an error on stderr that never shows the content. A regular file that others than its owner may
-/// read or write is used, with a warning. Unset on refusal, with `exit_code` set.
+/// read or write is used, with a warning. Unset on refusal, with `exit_code` set. A symbolic link to
+/// a regular file is followed.
 std::optional<std::string> read_secret_file(const std::string& option, const std::string& path, int& exit_code);
 
 /// Adds `--app-secret-file` (excluding `app_secret_option`) to `command`.

@@ -49,6 +49,8 @@ int run_serve(ServeOptions o) {
     auto secret = read_secret_file("--app-secret-file", o.app_secret_file, code);
     if (!secret) return code;
     o.app_secret = std::move(*secret);
+  } else if (o.app_secret.empty()) {  // --app-secret, then the environment
+    if (const char* from_env = std::getenv("WAGROUPS_APP_SECRET")) o.app_secret = from_env;
   }
   if (o.app_secret.empty()) {  // fail closed: nothing could be verified
     print_error("webhook serve: no app secret: pass --app-secret-file or --app-secret, or set WAGROUPS_APP_SECRET");
@@ -90,7 +92,8 @@ int run_serve(ServeOptions o) {
 
   // Chunked, length-less (411), compressed (415) and oversized (413) bodies are refused before a
   // byte is read; the port is bound alone; a slow client holds one of 8 workers for at most the
-  // request timeout (src/http/httplib_server_guard.hpp).
+  // request timeout, a silent one for 2 s, an idle kept-alive one not while others wait
+  // (src/http/httplib_server_guard.hpp).
   wagroups_httplib_guard::GuardLimits limits;
   limits.max_body_bytes = o.max_body_bytes;
   limits.request_timeout = std::chrono::seconds(o.request_timeout_seconds);
@@ -194,8 +197,9 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
       ->capture_default_str();
   cmd->add_option("--path", o->path, "URL path")->capture_default_str();
   CLI::Option* app_secret =
-      cmd->add_option("--app-secret", o->app_secret, "App secret for the signatures (default: $WAGROUPS_APP_SECRET)")
-          ->envname("WAGROUPS_APP_SECRET");
+      cmd->add_option("--app-secret", o->app_secret, "App secret for the signatures (default: $WAGROUPS_APP_SECRET)");
+  // $WAGROUPS_APP_SECRET is read in run_serve: through CLI11's envname it would count as
+  // --app-secret and make every --app-secret-file a usage error while it is set.
   add_app_secret_file_option(*cmd, o->app_secret_file, app_secret);
   cmd->add_option("--verify-token", o->verify_token,
                   "Token for the subscription handshake (default: $WAGROUPS_VERIFY_TOKEN)")
