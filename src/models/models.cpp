@@ -170,7 +170,7 @@ NumberEligibility assess_groups_eligibility(const PhoneNumberFields& f) {
                            CriterionBasis::not_readable,
                            "Groups are not available to numbers onboarded to Multi-solution Conversations; no "
                            "phone-number field shows that, so it is not checked"));
-  // Named by the seed, not by Meta's Groups documentation: information only.
+  // Often cited as a Groups requirement, but not in Meta's Groups documentation: information only.
   {
     const bool high = f.messaging_limit_tier &&
                       (*f.messaging_limit_tier == "TIER_100K" || *f.messaging_limit_tier == "TIER_UNLIMITED");
