@@ -222,6 +222,17 @@ struct Engine {
   static std::optional<std::uint64_t> cursor_seq(const std::string& c);
   HttpResponse fail(const Failure& f);
   GroupState* active_group(const std::string& id);
+  // The group and member a participant's message comes from (mutex held), or what Meta's side
+  // refuses it with: the group unknown or suspended, the sender not in it.
+  struct InboundSender {
+    GroupState* group;
+    const MemberState* member;
+  };
+  Result<InboundSender> inbound_sender(const std::string& group_id, const Person& p);
+  // A message id for what `p` sends: keyed by the phone, or the BSUID when there is none.
+  std::string sender_message_id(const Person& p) {
+    return message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  }
   std::size_t active_groups() const;
   bool full(const GroupState& g) const;
   std::optional<Failure> take_group_op(std::int64_t t);

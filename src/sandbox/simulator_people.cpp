@@ -134,17 +134,25 @@ Result<void> Engine::leave(const std::string& group_id, const Person& who) {
   return signed_or_error();
 }
 
-Result<std::string> Engine::send_text(const std::string& group_id, const Person& who, const std::string& body) {
-  if (auto bad = check_person(who)) return *bad;
-  if (body.empty()) return Error::invalid_argument("text", "non-empty", "a message needs a text");
-  const Person p = normalized(who);
-  std::lock_guard<std::mutex> lock(mutex);
+Result<Engine::InboundSender> Engine::inbound_sender(const std::string& group_id, const Person& p) {
   GroupState* g = active_group(group_id);
   if (!g) return to_error(group_unknown());
   if (g->suspended) return to_error(group_suspended());
   const MemberState* m = g->find_member(p, true);
   if (!m) return to_error(not_in_group());
-  const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  return InboundSender{g, m};
+}
+
+Result<std::string> Engine::send_text(const std::string& group_id, const Person& who, const std::string& body) {
+  if (auto bad = check_person(who)) return *bad;
+  if (body.empty()) return Error::invalid_argument("text", "non-empty", "a message needs a text");
+  const Person p = normalized(who);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto sender = inbound_sender(group_id, p);
+  if (!sender) return sender.error();
+  GroupState* g = sender->group;
+  const MemberState* m = sender->member;
+  const std::string wamid = sender_message_id(p);
   g->message_ids.push_back(wamid);
   queue_inbound_text(m->person, g->group_id, wamid, body, now());
   if (auto e = signed_or_error(); !e) return e.error();
@@ -156,7 +164,7 @@ Result<std::string> Engine::send_direct_text(const Person& who, const std::strin
   if (body.empty()) return Error::invalid_argument("text", "non-empty", "a message needs a text");
   const Person p = normalized(who);
   std::lock_guard<std::mutex> lock(mutex);
-  const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  const std::string wamid = sender_message_id(p);
   queue_inbound_text(p, std::nullopt, wamid, body, now());
   if (auto e = signed_or_error(); !e) return e.error();
   return wamid;
@@ -176,12 +184,11 @@ Result<std::string> Engine::send_media(const std::string& group_id, const Person
     return Error::invalid_argument("media.filename", "a document", "only a document has a file name");
   const Person p = normalized(who);
   std::lock_guard<std::mutex> lock(mutex);
-  GroupState* g = active_group(group_id);
-  if (!g) return to_error(group_unknown());
-  if (g->suspended) return to_error(group_suspended());
-  const MemberState* m = g->find_member(p, true);
-  if (!m) return to_error(not_in_group());
-  const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  auto sender = inbound_sender(group_id, p);
+  if (!sender) return sender.error();
+  GroupState* g = sender->group;
+  const MemberState* m = sender->member;
+  const std::string wamid = sender_message_id(p);
   // A media id as Meta gives one (digits), and the sha256 of bytes the simulator never has: a
   // digest of the id, base64 like Meta's.
   const std::string media_id = std::to_string(1000000000000000ull + draw() % 9000000000000000ull);
@@ -206,12 +213,11 @@ Result<std::string> Engine::send_unsupported(const std::string& group_id, const 
   if (auto bad = check_person(who)) return *bad;
   const Person p = normalized(who);
   std::lock_guard<std::mutex> lock(mutex);
-  GroupState* g = active_group(group_id);
-  if (!g) return to_error(group_unknown());
-  if (g->suspended) return to_error(group_suspended());
-  const MemberState* m = g->find_member(p, true);
-  if (!m) return to_error(not_in_group());
-  const std::string wamid = message_id(p.phone.empty() ? p.user_id.value_or("") : p.phone);
+  auto sender = inbound_sender(group_id, p);
+  if (!sender) return sender.error();
+  GroupState* g = sender->group;
+  const MemberState* m = sender->member;
+  const std::string wamid = sender_message_id(p);
   g->message_ids.push_back(wamid);
   // Meta's "Receive unsupported group message" sample, word for word where it is not a placeholder.
   queue_inbound(m->person, g->group_id, wamid, now(), [&](json::Writer& w) {
