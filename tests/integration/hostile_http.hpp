@@ -163,7 +163,7 @@ inline void check_compressed_post_refused(int port, const std::string& path, con
 }
 
 /// A POST without a Content-Length and without a transfer coding (the body would run to the end
-/// of the connection): 411.
+/// of the connection), and one with both a transfer coding and a length: 411.
 inline void check_lengthless_post_refused(int port, const std::string& path) {
   RawConnection c(port);
   REQUIRE(c.send_all(request_head(path, "") + "{\"object\":\"whatsapp_business_account\"}"));
@@ -171,6 +171,18 @@ inline void check_lengthless_post_refused(int port, const std::string& path) {
   INFO(response.substr(0, 200));
   CHECK(status_of(response) == 411);
   CHECK(c.closed());
+
+  // A transfer coding beside a length (the request-smuggling shape): httplib would follow the
+  // coding and read without bound, so the length does not make the request acceptable.
+  RawConnection both(port);
+  const std::string chunked = "5\r\nhello\r\n0\r\n\r\n";
+  REQUIRE(both.send_all(
+      request_head(path, "Transfer-Encoding: chunked\r\nContent-Length: " + std::to_string(chunked.size()) + "\r\n") +
+      chunked));
+  const std::string refused = both.read_until_closed(std::chrono::seconds(15));
+  INFO(refused.substr(0, 200));
+  CHECK(status_of(refused) == 411);
+  CHECK(both.closed());
 }
 
 /// A declared Content-Length over the limit: 413 at once, without waiting for the body, closed.
