@@ -337,13 +337,44 @@ class StrictReader {
     return 16;
   }
 
+  // Moves n < 16 bytes from `from` down to `to` (the ranges may overlap): everything is loaded
+  // before anything is stored, in at most two overlapping pieces.
+  static void move_small(char* to, const char* from, unsigned n) noexcept {
+    if (n >= 8) {
+      std::uint64_t head = 0, tail = 0;
+      std::memcpy(&head, from, 8);
+      std::memcpy(&tail, from + n - 8, 8);
+      std::memcpy(to, &head, 8);
+      std::memcpy(to + n - 8, &tail, 8);
+    } else if (n >= 4) {
+      std::uint32_t head = 0, tail = 0;
+      std::memcpy(&head, from, 4);
+      std::memcpy(&tail, from + n - 4, 4);
+      std::memcpy(to, &head, 4);
+      std::memcpy(to + n - 4, &tail, 4);
+    } else if (n >= 2) {
+      std::uint16_t head = 0, tail = 0;
+      std::memcpy(&head, from, 2);
+      std::memcpy(&tail, from + n - 2, 2);
+      std::memcpy(to, &head, 2);
+      std::memcpy(to + n - 2, &tail, 2);
+    } else if (n == 1) {
+      *to = *from;
+    }
+  }
+
   // p_ at the opening quote.
   bool string(bool is_key) {
     char* const start = ++p_;
     char* out = p_;
     for (;;) {
       const unsigned k = special_byte();
-      if (out != p_) std::memmove(out, p_, k);
+      if (out != p_) {
+        // Behind an escape the text moves down: inline moves, not a library call per chunk (a text
+        // with a few escaped words has a partial chunk before each).
+        if (k == 16) std::memmove(out, p_, 16);
+        else move_small(out, p_, k);
+      }
       p_ += k;
       out += k;
       if (k == 16) continue;
@@ -355,7 +386,7 @@ class StrictReader {
         const std::size_t n = utf8_sequence_length(reinterpret_cast<const unsigned char*>(p_),
                                                    static_cast<std::size_t>(end_ - p_));
         if (n == 0) return fail(ReadFailure::Kind::invalid_utf8);
-        if (out != p_) std::memmove(out, p_, n);
+        if (out != p_) move_small(out, p_, static_cast<unsigned>(n));
         p_ += n;
         out += n;
       } else if (c == 0 && p_ == end_) {
