@@ -1,9 +1,11 @@
 #pragma once
 
 /// @file
-/// Umbrella header: group tickets (model, store contract, in-memory store, aggregator, policy, invites).
+/// Umbrella header: group tickets (model, store contract, in-memory store, aggregator, group commit, policy,
+/// invites).
 
 #include "wagroups/tickets/aggregator.hpp"
+#include "wagroups/tickets/group_commit.hpp"
 #include "wagroups/tickets/invites.hpp"
 #include "wagroups/tickets/memory_store.hpp"
 #include "wagroups/tickets/policy.hpp"

@@ -1,12 +1,15 @@
-// SqliteTicketStore: tickets as JSON rows (to_json) in one SQLite database in WAL mode.
+// SqliteTicketStore: tickets in one SQLite database in WAL mode, schema v2: a header row per ticket
+// (indexed columns and the head as JSON), one row per timeline message, member and invite.
 //
 // One connection per store, guarded by a recursive mutex (recursive only so that a `work` which
 // wrongly calls back into the store gets an error instead of a deadlock). A unit of work is one
 // `BEGIN IMMEDIATE` transaction: SQLite's write lock, so units are serialized across processes too,
-// and everything a unit read stays valid until it commits. Tickets are decoded once per unit (or
-// taken from the connection's cache of decoded tickets, see TicketCache) and written back at
-// commit only when their JSON changed (dirty = the serialized ticket differs from the stored
-// body), so a ticket only read costs no write and keeps its version.
+// and everything a unit read stays valid until it commits. Tickets are loaded once per unit (or
+// taken from the connection's cache of decoded tickets, see TicketCache). At commit a unit writes
+// only the rows that differ from what it loaded: for a ticket fetched with `edit`, the header, the
+// member and invite rows that differ from a snapshot of the head taken at fetch (it is small), and
+// the messages the unit declared; for one fetched with `ticket`, the rows that differ from a
+// snapshot of the whole ticket. A ticket only read costs no write and keeps its version.
 
 #include "wagroups/sqlite/ticket_store.hpp"
 
@@ -33,18 +36,28 @@
 #include <utility>
 #include <vector>
 
+// The ticket format in parts (head, member, invite, message), exported by the core library for
+// this store; the whole-ticket form (to_json) stays the public one.
+#include "../tickets/ticket_json.hpp"
+
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
+namespace sqlite_detail {
+struct Connection;
+Result<void> split_v1_rows(Connection& connection);
+}  // namespace sqlite_detail
 namespace {
 
 // ---------------------------------------------------------------------------------------------
 // Schema history, oldest first. A new schema version is one more entry at the end; a released
-// entry is never edited (databases in the field already ran it). Each runs in its own transaction
-// together with its schema_migrations row and the user_version bump.
+// entry is never edited (databases in the field already ran it). `open` runs every pending entry,
+// SQL then its C++ step, in one transaction together with their schema_migrations rows and the
+// user_version bump: a failure anywhere leaves the database as it was.
 
 struct Migration {
   const char* description;
   const char* sql;
+  Result<void> (*step)(sqlite_detail::Connection&);
 };
 
 constexpr Migration builtin_migrations[] = {
@@ -77,7 +90,52 @@ CREATE TABLE event_keys (
   key TEXT PRIMARY KEY NOT NULL,
   applied_at INTEGER NOT NULL
 );
-)sql"},
+)sql",
+     nullptr},
+    // v2: `tickets.body` holds the head only (ticket_from_json reads it as a ticket without
+    // members, invites or timeline); those live one row each, stamped with the ticket version
+    // that last wrote them. A v1 row the migration cannot decode keeps its whole body (a body
+    // with those arrays is read whole), so it stays visible as unreadable instead of being lost.
+    // Every event writes a message row, a message index row and an event key, so those tables
+    // have as few b-trees as their reads need: the timeline is ordered in memory when loaded
+    // (no order index), the message index is keyed by message id alone (WITHOUT ROWID), and
+    // event keys are pruned oldest first in rowid order (no applied_at index).
+    {"ticket rows: header, timeline, members, invites; deadline indexes", R"sql(
+ALTER TABLE tickets ADD COLUMN resolved_at INTEGER;
+CREATE INDEX tickets_last_activity_at ON tickets (last_activity_at);
+CREATE INDEX tickets_resolved_at ON tickets (resolved_at);
+CREATE TABLE ticket_timeline (
+  ticket_id TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  timestamp INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (ticket_id, message_id)
+) WITHOUT ROWID;
+CREATE TABLE ticket_members (
+  ticket_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (ticket_id, position)
+) WITHOUT ROWID;
+CREATE TABLE ticket_invites (
+  ticket_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  body TEXT NOT NULL,
+  PRIMARY KEY (ticket_id, position)
+) WITHOUT ROWID;
+CREATE TABLE ticket_messages_v2 (
+  message_id TEXT PRIMARY KEY NOT NULL,
+  ticket_id TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO ticket_messages_v2 (message_id, ticket_id) SELECT message_id, ticket_id FROM ticket_messages;
+DROP TABLE ticket_messages;
+ALTER TABLE ticket_messages_v2 RENAME TO ticket_messages;
+CREATE INDEX ticket_messages_ticket_id ON ticket_messages (ticket_id);
+)sql",
+     sqlite_detail::split_v1_rows},
 };
 
 constexpr int builtin_schema_version = static_cast<int>(sizeof builtin_migrations / sizeof builtin_migrations[0]);
@@ -95,10 +153,26 @@ Error storage_error(std::string message) {
   return error;
 }
 
+/// What an operation was doing, for its error message: up to three pieces ("write a message of
+/// ticket \"", id, "\""), joined only when an error is reported (statements run by the
+/// thousand per unit, errors almost never).
+struct Op {
+  Op(const char* text) : a(text) {}         // NOLINT: implicit on purpose
+  Op(const std::string& text) : a(text) {}  // NOLINT: the string outlives the call it is passed to
+  Op(std::string_view first, std::string_view second, std::string_view third = {}) : a(first), b(second), c(third) {}
+  std::string str() const {
+    std::string out;
+    out.reserve(a.size() + b.size() + c.size());
+    out.append(a).append(b).append(c);
+    return out;
+  }
+  std::string_view a, b, c;
+};
+
 // "<operation>: <SQLite's message> (<result code name>)". SQLite's messages name tables, columns
 // and files, never bound values, so no ticket content or secret reaches the error.
-Error sqlite_error(sqlite3* db, int rc, const std::string& operation) {
-  std::string text = operation + ": ";
+Error sqlite_error(sqlite3* db, int rc, const Op& op) {
+  std::string text = op.str() + ": ";
   const char* detail = db != nullptr ? sqlite3_errmsg(db) : nullptr;
   const char* generic = sqlite3_errstr(rc);
   if (detail != nullptr && *detail != '\0') {
@@ -113,10 +187,6 @@ Error sqlite_error(sqlite3* db, int rc, const std::string& operation) {
   }
   text += " [sqlite code " + std::to_string(rc) + "]";
   return storage_error(std::move(text));
-}
-
-std::int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -144,6 +214,11 @@ class Query {
     return *this;
   }
   Query& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+  /// SQLITE_STATIC: no copy; `text` must stay alive and unchanged until the statement is done.
+  Query& bind_static(int index, std::string_view text) {
+    note(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8));
+    return *this;
+  }
   Query& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
   Query& bind(int index, const std::optional<std::string>& text) {
     if (text) return bind(index, std::string_view(*text));
@@ -161,7 +236,7 @@ class Query {
     return sqlite3_step(statement_);
   }
   /// Runs a statement that returns no rows.
-  Result<void> run(const std::string& operation) {
+  Result<void> run(const Op& operation) {
     const int rc = step();
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
     return sqlite_error(db_, rc, operation);
@@ -188,13 +263,37 @@ class Query {
 constexpr const char* sql_select_ticket = "SELECT version, body FROM tickets WHERE ticket_id = ?1";
 constexpr const char* sql_ticket_exists = "SELECT 1 FROM tickets WHERE ticket_id = ?1";
 constexpr const char* sql_insert_ticket =
-    "INSERT INTO tickets (ticket_id, group_id, request_id, state, assignee, last_activity_at, version, body) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "INSERT INTO tickets (ticket_id, group_id, request_id, state, assignee, last_activity_at, resolved_at, version, "
+    "body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr const char* sql_update_ticket =
     "UPDATE tickets SET group_id = ?2, request_id = ?3, state = ?4, assignee = ?5, last_activity_at = ?6, "
-    "version = ?7, body = ?8 WHERE ticket_id = ?1";
+    "resolved_at = ?7, version = ?8, body = ?9 WHERE ticket_id = ?1";
 constexpr const char* sql_delete_ticket = "DELETE FROM tickets WHERE ticket_id = ?1";
 constexpr const char* sql_delete_ticket_messages = "DELETE FROM ticket_messages WHERE ticket_id = ?1";
+constexpr const char* sql_select_members = "SELECT body FROM ticket_members WHERE ticket_id = ?1 ORDER BY position";
+constexpr const char* sql_select_invites = "SELECT body FROM ticket_invites WHERE ticket_id = ?1 ORDER BY position";
+constexpr const char* sql_count_timeline = "SELECT count(*) FROM ticket_timeline WHERE ticket_id = ?1";
+// In key order (message id): `decode` puts them in timeline order, (timestamp, message_id).
+constexpr const char* sql_select_timeline = "SELECT body FROM ticket_timeline WHERE ticket_id = ?1";
+constexpr const char* sql_upsert_member =
+    "INSERT INTO ticket_members (ticket_id, position, version, body) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (ticket_id, position) DO UPDATE SET version = excluded.version, body = excluded.body";
+constexpr const char* sql_upsert_invite =
+    "INSERT INTO ticket_invites (ticket_id, position, version, body) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (ticket_id, position) DO UPDATE SET version = excluded.version, body = excluded.body";
+constexpr const char* sql_upsert_timeline =
+    "INSERT INTO ticket_timeline (ticket_id, message_id, timestamp, version, body) VALUES (?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT (ticket_id, message_id) DO UPDATE SET timestamp = excluded.timestamp, version = excluded.version, "
+    "body = excluded.body";
+// A message whose timestamp did not change: its row only, not the order index.
+constexpr const char* sql_update_timeline_body =
+    "UPDATE ticket_timeline SET version = ?3, body = ?4 WHERE ticket_id = ?1 AND message_id = ?2";
+constexpr const char* sql_trim_members = "DELETE FROM ticket_members WHERE ticket_id = ?1 AND position >= ?2";
+constexpr const char* sql_trim_invites = "DELETE FROM ticket_invites WHERE ticket_id = ?1 AND position >= ?2";
+constexpr const char* sql_delete_message_row = "DELETE FROM ticket_timeline WHERE ticket_id = ?1 AND message_id = ?2";
+constexpr const char* sql_delete_members = "DELETE FROM ticket_members WHERE ticket_id = ?1";
+constexpr const char* sql_delete_invites = "DELETE FROM ticket_invites WHERE ticket_id = ?1";
+constexpr const char* sql_delete_timeline = "DELETE FROM ticket_timeline WHERE ticket_id = ?1";
 constexpr const char* sql_tickets_by_group =
     "SELECT ticket_id, request_id IS NOT NULL FROM tickets WHERE group_id = ?1";
 constexpr const char* sql_tickets_by_request = "SELECT ticket_id, 1 FROM tickets WHERE request_id = ?1";
@@ -212,6 +311,11 @@ constexpr const char* sql_insert_key = "INSERT OR IGNORE INTO event_keys (key, a
 // Rowids grow by one per inserted key (keys are only ever deleted oldest first), so this keeps
 // the newest ?1 keys without counting the table.
 constexpr const char* sql_prune_keys = "DELETE FROM event_keys WHERE rowid <= (SELECT max(rowid) FROM event_keys) - ?1";
+// By age, a bounded number of the oldest at a time: the oldest ?2 rows by rowid (keys are
+// stamped with the store's clock as they are inserted, so rowid order is age order), those
+// expired. A clock set back only delays pruning the keys recorded after it.
+constexpr const char* sql_prune_old_keys =
+    "DELETE FROM event_keys WHERE rowid IN (SELECT rowid FROM event_keys ORDER BY rowid LIMIT ?2) AND applied_at < ?1";
 // Dead letters (issue 10), outside the versioned schema on purpose: added by every open when
 // missing, so a database keeps its schema version and older builds simply ignore the table.
 // AUTOINCREMENT: an id is never reused after pruning, so a listed id always names one letter.
@@ -219,6 +323,78 @@ constexpr const char* sql_create_dead_letters =
     "CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY AUTOINCREMENT, received_at INTEGER NOT NULL, "
     "error_code TEXT NOT NULL, error_field TEXT NOT NULL, error_limit TEXT NOT NULL, error_message TEXT NOT NULL, "
     "body BLOB NOT NULL)";
+
+// ---------------------------------------------------------------------------------------------
+// What a decoded ticket costs in memory (the cache's budget): the objects and their heap blocks,
+// roughly as glibc's malloc lays them out (16 bytes of header, strings past the 15 bytes kept
+// inline). An estimate, but one that grows with the same things the real footprint does.
+
+constexpr std::size_t kMallocOverhead = 16;
+
+std::size_t heap_of(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + kMallocOverhead : 0; }
+std::size_t heap_of(const std::optional<std::string>& s) { return s ? heap_of(*s) : 0; }
+std::size_t heap_of(const PersonKey& p) { return heap_of(p.phone) + heap_of(p.bsuid) + heap_of(p.username); }
+std::size_t heap_of(const std::vector<ItemError>& errors) {
+  std::size_t n = errors.capacity() == 0 ? 0 : errors.capacity() * sizeof(ItemError) + kMallocOverhead;
+  for (const auto& e : errors) n += heap_of(e.title) + heap_of(e.message) + heap_of(e.details) + heap_of(e.href);
+  return n;
+}
+
+/// A message's heap blocks (its slot in the timeline vector is counted with the head).
+std::size_t message_bytes(const TimelineMessage& m) {
+  std::size_t n = heap_of(m.message_id) + heap_of(m.sender) + heap_of(m.contact_name) + heap_of(m.agent) +
+                  heap_of(m.type) + heap_of(m.text) + heap_of(m.caption) + heap_of(m.media_id) + heap_of(m.reply_to) +
+                  heap_of(m.errors);
+  // A std::map node: three pointers and a color, the pair, the allocator's header.
+  constexpr std::size_t node = 32 + sizeof(std::pair<const std::string, DeliveryStatus>) + kMallocOverhead;
+  for (const auto& [who, status] : m.delivery) n += node + heap_of(who);
+  return n;
+}
+
+/// Everything but the messages' own heap blocks: the Ticket, its strings, members, invites and
+/// the timeline vector's capacity.
+std::size_t head_bytes(const Ticket& t) {
+  std::size_t n = sizeof(Ticket) + heap_of(t.ticket_id) + heap_of(t.group_id) + heap_of(t.request_id) +
+                  heap_of(t.phone_number_id) + heap_of(t.subject) + heap_of(t.description) + heap_of(t.assignee) +
+                  heap_of(t.invite_link) + heap_of(t.creation_errors);
+  if (t.members.capacity() != 0) n += t.members.capacity() * sizeof(Member) + kMallocOverhead;
+  for (const auto& m : t.members) n += heap_of(m.person) + heap_of(m.join_request_id) + heap_of(m.contact_name);
+  if (t.invites.capacity() != 0) n += t.invites.capacity() * sizeof(Invite) + kMallocOverhead;
+  for (const auto& i : t.invites) n += heap_of(i.phone) + heap_of(i.message_id) + heap_of(i.error);
+  if (t.timeline.capacity() != 0) n += t.timeline.capacity() * sizeof(TimelineMessage) + kMallocOverhead;
+  return n;
+}
+
+std::size_t ticket_bytes(const Ticket& t) {
+  std::size_t n = head_bytes(t);
+  for (const auto& m : t.timeline) n += message_bytes(m);
+  return n;
+}
+
+/// Whether the timeline can be stored a row per message and read back the same: ordered by
+/// (timestamp, message_id), as the aggregator keeps it, with no id twice. A host that builds
+/// another order through `ticket()` gets its ticket stored whole in the header row instead.
+bool rows_keep_timeline(const std::vector<TimelineMessage>& timeline) {
+  for (std::size_t i = 1; i < timeline.size(); ++i) {
+    const auto& a = timeline[i - 1];
+    const auto& b = timeline[i];
+    if (a.timestamp > b.timestamp || (a.timestamp == b.timestamp && !(a.message_id < b.message_id))) return false;
+  }
+  std::unordered_set<std::string_view> ids;
+  ids.reserve(timeline.size());
+  for (const auto& m : timeline)
+    if (!ids.insert(m.message_id).second) return false;
+  return true;
+}
+
+/// The ticket without its timeline (a copy that costs the head, not the conversation).
+Ticket head_copy(Ticket& t) {
+  std::vector<TimelineMessage> timeline = std::move(t.timeline);
+  t.timeline.clear();
+  Ticket copy = t;
+  t.timeline = std::move(timeline);
+  return copy;
+}
 
 }  // namespace
 
@@ -232,13 +408,15 @@ namespace sqlite_detail {
 struct CachedTicket {
   std::unique_ptr<Ticket> ticket;
   std::int64_t version = 0;
-  std::string body;  // the stored JSON, for the next unit's "did it change" check
+  std::string head;        // the header row's body, for the next unit's "did it change" check
+  bool whole_row = false;  // the header row holds the whole ticket (no member/invite/message rows)
+  std::size_t bytes = 0;   // ticket_bytes()
 };
 
 /// Decoded tickets kept between units, least recently used dropped first, within a budget of
-/// JSON bytes. A unit takes its tickets out (so a failed unit leaves nothing stale behind) and
-/// puts them back after its commit; decoding a busy ticket's JSON on every unit would otherwise
-/// cost as much as the rest of the unit.
+/// estimated memory. A unit takes its tickets out (so a failed unit leaves nothing stale behind)
+/// and puts them back after its commit; loading a busy ticket's rows on every unit would
+/// otherwise cost as much as the rest of the unit.
 class TicketCache {
  public:
   void set_budget(std::size_t bytes) { budget_ = bytes; }
@@ -251,6 +429,11 @@ class TicketCache {
     order_.erase(found->second.at);
     slots_.erase(found);
     return out;
+  }
+
+  const CachedTicket* peek(const std::string& id) const {
+    auto found = slots_.find(id);
+    return found == slots_.end() ? nullptr : &found->second.entry;
   }
 
   void put(const std::string& id, CachedTicket entry) {
@@ -283,12 +466,23 @@ class TicketCache {
     CachedTicket entry;
     std::list<std::string>::iterator at;
   };
-  static std::size_t cost(const std::string& id, const CachedTicket& entry) { return id.size() + entry.body.size(); }
+  static std::size_t cost(const std::string& id, const CachedTicket& entry) {
+    // The slot, its list node and the id (twice: map key and list) on top of the ticket.
+    return entry.bytes + entry.head.capacity() + 2 * (id.size() + 32) + 128;
+  }
 
   std::unordered_map<std::string, Slot> slots_;
   std::list<std::string> order_;  // most recently used first
   std::size_t bytes_ = 0;
   std::size_t budget_ = 0;
+};
+
+/// A ticket as read from its rows.
+struct LoadedTicket {
+  Ticket ticket;
+  std::int64_t version = 0;
+  std::string head;
+  bool whole_row = false;
 };
 
 struct Connection {
@@ -298,26 +492,45 @@ struct Connection {
   int schema_version = 0;
   std::recursive_mutex mutex;
   bool in_unit = false;  // a unit of work is running (on the thread holding `mutex`)
-  std::unordered_map<std::string, sqlite3_stmt*> statements;
+  std::unordered_map<std::string, sqlite3_stmt*> statements;  // by text (built statements)
+  // The constant statements by address: no string built and hashed per use.
+  std::unordered_map<const char*, sqlite3_stmt*> constant_statements;
+  // Header updates by the set of indexed columns they write (a bit per column, see update_header).
+  sqlite3_stmt* header_updates[64] = {};
   TicketCache cache;
   // PRAGMA data_version when the cache was last known valid: it changes when another connection
   // (this process's or another's) commits, and then the cache may be stale.
   std::optional<std::int64_t> data_version;
+  // Event-key pruning by age, amortized: at most once per kPruneEvery committed units or a minute.
+  std::optional<std::int64_t> last_prune_at;
+  std::size_t units_since_prune = 0;
+  std::size_t keys_since_prune = 0;
 
   Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
   ~Connection() {
     for (auto& entry : statements) sqlite3_finalize(entry.second);
+    for (auto& entry : constant_statements) sqlite3_finalize(entry.second);
+    for (sqlite3_stmt* statement : header_updates) sqlite3_finalize(statement);
     // _v2: closes once any statement still alive is finalized (none is: all finalized above).
     if (db != nullptr) sqlite3_close_v2(db);
   }
 
+  /// The store's clock, in Unix seconds (SqliteOptions::clock, or the system's).
+  std::int64_t now() const {
+    const auto at = options.clock ? options.clock() : std::chrono::system_clock::now();
+    return std::chrono::duration_cast<std::chrono::seconds>(at.time_since_epoch()).count();
+  }
+
   /// The cached prepared statement for `sql` (prepared on first use, kept for the connection).
-  Result<Query> query(const std::string& sql, const std::string& operation);
+  Result<Query> query(const std::string& sql, const Op& operation);
+  /// The same for a statement that is a constant (a literal or one of the sql_ constants).
+  Result<Query> query(const char* sql, const Op& operation);
+  Result<sqlite3_stmt*> prepare(const char* sql, std::size_t size, const Op& operation);
 
   /// Runs statements without results (DDL, pragmas, BEGIN/COMMIT).
-  Result<void> exec(const std::string& sql, const std::string& operation) {
+  Result<void> exec(const std::string& sql, const Op& operation) {
     char* message = nullptr;
     const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
     if (message != nullptr) sqlite3_free(message);  // the same text sqlite3_errmsg reports
@@ -354,36 +567,355 @@ struct Connection {
   }
 
   Result<void> migrate();
-  Result<StoredTicket> decode_row(const std::string& ticket_id, std::int64_t version, std::string_view body);
+
+  /// Reads a ticket from its rows (none: absent). Decodes the head and each member, invite and
+  /// message row on its own; a failure names the ticket and the row.
+  Result<std::optional<LoadedTicket>> load(const std::string& ticket_id);
+  /// The ticket from its header row's body and its other rows.
+  Result<LoadedTicket> decode(const std::string& ticket_id, std::int64_t version, std::string_view body);
+
+  /// Statements a unit and the migration share. Each returns the SQLite failure as an Error.
+  Result<void> run_id(const char* sql, const std::string& ticket_id, const Op& operation);
+  Result<void> write_header(bool fresh, const Ticket& t, std::int64_t version, const std::string& body);
+  /// Updates the header row of `t`, stored as `before`: the version, the body, and only the
+  /// indexed columns whose value changed (SQLite rewrites the index of every column a SET names).
+  Result<void> update_header(const Ticket& t, const Ticket& before, std::int64_t version, const std::string& body);
+  Result<void> write_member(const std::string& id, std::size_t position, std::int64_t version, const Member& m);
+  Result<void> write_invite(const std::string& id, std::size_t position, std::int64_t version, const Invite& i);
+  Result<void> write_message(const std::string& id, std::int64_t version, const TimelineMessage& m,
+                             bool same_timestamp = false);
+  Result<void> trim(const char* sql, const std::string& id, std::size_t size, const Op& operation);
+  Result<void> delete_message(const std::string& id, const std::string& message_id);
+  /// Deletes every member, invite and message row of the ticket.
+  Result<void> delete_parts(const std::string& id);
+  /// Writes every member, invite and message row (after delete_parts, or for a new ticket).
+  Result<void> write_parts(const Ticket& t, std::int64_t version);
 };
 
-Result<Query> Connection::query(const std::string& sql, const std::string& operation) {
+Result<sqlite3_stmt*> Connection::prepare(const char* sql, std::size_t size, const Op& operation) {
+  sqlite3_stmt* statement = nullptr;
+  const int rc =
+      sqlite3_prepare_v3(db, sql, static_cast<int>(size) + 1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(statement);
+    return sqlite_error(db, rc, operation);
+  }
+  return statement;
+}
+
+Result<Query> Connection::query(const std::string& sql, const Op& operation) {
   auto found = statements.find(sql);
   if (found == statements.end()) {
-    sqlite3_stmt* statement = nullptr;
-    const int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()) + 1, SQLITE_PREPARE_PERSISTENT,
-                                      &statement, nullptr);
-    if (rc != SQLITE_OK) {
-      sqlite3_finalize(statement);
-      return sqlite_error(db, rc, operation);
-    }
-    found = statements.emplace(sql, statement).first;
+    auto statement = prepare(sql.c_str(), sql.size(), operation);
+    if (!statement) return statement.error();
+    found = statements.emplace(sql, *statement).first;
   }
   return Query(db, found->second);
 }
 
-Result<StoredTicket> Connection::decode_row(const std::string& ticket_id, std::int64_t version, std::string_view body) {
-  auto ticket = ticket_from_json(body);
-  if (!ticket) {
-    return storage_error("decode stored ticket \"" + ticket_id + "\": " + ticket.error().message);
+Result<Query> Connection::query(const char* sql, const Op& operation) {
+  auto found = constant_statements.find(sql);
+  if (found == constant_statements.end()) {
+    auto statement = prepare(sql, std::char_traits<char>::length(sql), operation);
+    if (!statement) return statement.error();
+    found = constant_statements.emplace(sql, *statement).first;
   }
-  return StoredTicket{std::move(*ticket), version};
+  return Query(db, found->second);
+}
+
+namespace {
+
+Error decode_error(const std::string& ticket_id, const std::string& part, const Error& error) {
+  return storage_error("decode stored ticket \"" + ticket_id + "\"" + part + ": " + error.message);
+}
+
+}  // namespace
+
+Result<LoadedTicket> Connection::decode(const std::string& ticket_id, std::int64_t version, std::string_view body) {
+  LoadedTicket out;
+  out.version = version;
+  out.head = std::string(body);
+  auto head = tickets_detail::head_from_json(body, out.whole_row);
+  if (!head) return decode_error(ticket_id, "", head.error());
+  out.ticket = std::move(*head);
+  if (out.whole_row) return out;  // a whole ticket (kept from v1, or an order rows cannot keep)
+
+  const Op operation("load the rows of ticket \"", ticket_id, "\"");
+  auto read_rows = [&](const char* sql, auto&& each) -> Result<void> {
+    auto q = query(sql, operation);
+    if (!q) return q.error();
+    q->bind(1, ticket_id);
+    for (;;) {
+      const int rc = q->step();
+      if (rc == SQLITE_DONE) return {};
+      if (rc != SQLITE_ROW) return sqlite_error(db, rc, operation);
+      if (auto done = each(q->text(0)); !done) return done;
+    }
+  };
+  if (auto done = read_rows(sql_select_members,
+                            [&](std::string_view json) -> Result<void> {
+                              auto member = tickets_detail::member_from_json(json);
+                              if (!member) {
+                                return decode_error(ticket_id, " member " + std::to_string(out.ticket.members.size()),
+                                                    member.error());
+                              }
+                              out.ticket.members.push_back(std::move(*member));
+                              return {};
+                            });
+      !done) {
+    return done.error();
+  }
+  if (auto done = read_rows(sql_select_invites,
+                            [&](std::string_view json) -> Result<void> {
+                              auto invite = tickets_detail::invite_from_json(json);
+                              if (!invite) {
+                                return decode_error(ticket_id, " invite " + std::to_string(out.ticket.invites.size()),
+                                                    invite.error());
+                              }
+                              out.ticket.invites.push_back(std::move(*invite));
+                              return {};
+                            });
+      !done) {
+    return done.error();
+  }
+  {
+    // Reserved exactly: a long timeline is not left with up to twice its size in slack.
+    auto q = query(sql_count_timeline, operation);
+    if (!q) return q.error();
+    q->bind(1, ticket_id);
+    const int rc = q->step();
+    if (rc != SQLITE_ROW) return sqlite_error(db, rc, operation);
+    out.ticket.timeline.reserve(static_cast<std::size_t>(q->int64(0)));
+  }
+  if (auto done = read_rows(sql_select_timeline,
+                            [&](std::string_view json) -> Result<void> {
+                              auto message = tickets_detail::message_from_json(json);
+                              if (!message) {
+                                return decode_error(ticket_id, " message " + std::to_string(out.ticket.timeline.size()),
+                                                    message.error());
+                              }
+                              out.ticket.timeline.push_back(std::move(*message));
+                              return {};
+                            });
+      !done) {
+    return done.error();
+  }
+  // Stored rows have distinct ids (the key), so this order is total.
+  std::sort(out.ticket.timeline.begin(), out.ticket.timeline.end(),
+            [](const TimelineMessage& a, const TimelineMessage& b) {
+              return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.message_id < b.message_id;
+            });
+  return out;
+}
+
+Result<std::optional<LoadedTicket>> Connection::load(const std::string& ticket_id) {
+  const Op operation("load ticket \"", ticket_id, "\"");
+  std::int64_t version = 0;
+  std::string body;
+  {
+    auto q = query(sql_select_ticket, operation);
+    if (!q) return q.error();
+    q->bind(1, ticket_id);
+    const int rc = q->step();
+    if (rc == SQLITE_DONE) return std::optional<LoadedTicket>();
+    if (rc != SQLITE_ROW) return sqlite_error(db, rc, operation);
+    version = q->int64(0);
+    body = std::string(q->text(1));
+  }
+  auto loaded = decode(ticket_id, version, body);
+  if (!loaded) return loaded.error();
+  return std::optional<LoadedTicket>(std::move(*loaded));
+}
+
+Result<void> Connection::run_id(const char* sql, const std::string& ticket_id, const Op& operation) {
+  auto q = query(sql, operation);
+  if (!q) return q.error();
+  q->bind(1, ticket_id);
+  return q->run(operation);
+}
+
+Result<void> Connection::write_header(bool fresh, const Ticket& t, std::int64_t version, const std::string& body) {
+  const Op operation(fresh ? "insert ticket \"" : "update ticket \"", t.ticket_id, "\"");
+  auto q = query(fresh ? sql_insert_ticket : sql_update_ticket, operation);
+  if (!q) return q.error();
+  q->bind(1, t.ticket_id)
+      .bind(2, t.group_id)
+      .bind(3, t.request_id)
+      .bind(4, std::string_view(to_string(t.state)))
+      .bind(5, t.assignee)
+      .bind(6, t.last_activity_at);
+  if (t.resolved_at) {
+    q->bind(7, *t.resolved_at);
+  } else {
+    q->bind(7, std::optional<std::string>());
+  }
+  q->bind(8, version).bind_static(9, body);
+  return q->run(operation);
+}
+
+Result<void> Connection::update_header(const Ticket& t, const Ticket& before, std::int64_t version,
+                                       const std::string& body) {
+  // The indexed columns, by parameter (?2 .. ?7 as in sql_insert_ticket).
+  const bool changed[6] = {t.group_id != before.group_id,
+                           t.request_id != before.request_id,
+                           t.state != before.state,
+                           t.assignee != before.assignee,
+                           t.last_activity_at != before.last_activity_at,
+                           t.resolved_at != before.resolved_at};
+  unsigned mask = 0;
+  for (unsigned i = 0; i < 6; ++i) mask |= changed[i] ? 1u << i : 0u;
+  const Op operation("update ticket \"", t.ticket_id, "\"");
+  sqlite3_stmt*& statement = header_updates[mask];
+  if (statement == nullptr) {
+    static const char* const columns[6] = {"group_id", "request_id",       "state",
+                                           "assignee", "last_activity_at", "resolved_at"};
+    std::string sql = "UPDATE tickets SET version = ?8, body = ?9";
+    for (unsigned i = 0; i < 6; ++i) {
+      if (changed[i]) sql += std::string(", ") + columns[i] + " = ?" + std::to_string(i + 2);
+    }
+    sql += " WHERE ticket_id = ?1";
+    auto prepared = prepare(sql.c_str(), sql.size(), operation);
+    if (!prepared) return prepared.error();
+    statement = *prepared;
+  }
+  // Every parameter up to ?9 exists (numbered parameters may leave gaps): all are bound.
+  Query q(db, statement);
+  q.bind_static(1, t.ticket_id)
+      .bind(2, t.group_id)
+      .bind(3, t.request_id)
+      .bind(4, std::string_view(to_string(t.state)))
+      .bind(5, t.assignee)
+      .bind(6, t.last_activity_at);
+  if (t.resolved_at) {
+    q.bind(7, *t.resolved_at);
+  } else {
+    q.bind(7, std::optional<std::string>());
+  }
+  q.bind(8, version).bind_static(9, body);
+  return q.run(operation);
+}
+
+Result<void> Connection::write_member(const std::string& id, std::size_t position, std::int64_t version,
+                                      const Member& m) {
+  const Op operation("write a member of ticket \"", id, "\"");
+  const std::string json = tickets_detail::member_to_json(m);
+  auto q = query(sql_upsert_member, operation);
+  if (!q) return q.error();
+  q->bind_static(1, id).bind(2, static_cast<std::int64_t>(position)).bind(3, version).bind_static(4, json);
+  return q->run(operation);
+}
+
+Result<void> Connection::write_invite(const std::string& id, std::size_t position, std::int64_t version,
+                                      const Invite& i) {
+  const Op operation("write an invite of ticket \"", id, "\"");
+  const std::string json = tickets_detail::invite_to_json(i);
+  auto q = query(sql_upsert_invite, operation);
+  if (!q) return q.error();
+  q->bind_static(1, id).bind(2, static_cast<std::int64_t>(position)).bind(3, version).bind_static(4, json);
+  return q->run(operation);
+}
+
+Result<void> Connection::write_message(const std::string& id, std::int64_t version, const TimelineMessage& m,
+                                       bool same_timestamp) {
+  const Op operation("write a message of ticket \"", id, "\"");
+  const std::string json = tickets_detail::message_to_json(m);
+  if (same_timestamp) {
+    auto q = query(sql_update_timeline_body, operation);
+    if (!q) return q.error();
+    q->bind_static(1, id).bind_static(2, m.message_id).bind(3, version).bind_static(4, json);
+    return q->run(operation);
+  }
+  auto q = query(sql_upsert_timeline, operation);
+  if (!q) return q.error();
+  q->bind_static(1, id).bind_static(2, m.message_id).bind(3, m.timestamp).bind(4, version).bind_static(5, json);
+  return q->run(operation);
+}
+
+Result<void> Connection::trim(const char* sql, const std::string& id, std::size_t size, const Op& operation) {
+  auto q = query(sql, operation);
+  if (!q) return q.error();
+  q->bind(1, id).bind(2, static_cast<std::int64_t>(size));
+  return q->run(operation);
+}
+
+Result<void> Connection::delete_message(const std::string& id, const std::string& message_id) {
+  const Op operation("delete a message of ticket \"", id, "\"");
+  auto q = query(sql_delete_message_row, operation);
+  if (!q) return q.error();
+  q->bind(1, id).bind(2, message_id);
+  return q->run(operation);
+}
+
+Result<void> Connection::delete_parts(const std::string& id) {
+  const Op operation("delete the rows of ticket \"", id, "\"");
+  for (const char* sql : {sql_delete_members, sql_delete_invites, sql_delete_timeline}) {
+    if (auto done = run_id(sql, id, operation); !done) return done;
+  }
+  return {};
+}
+
+Result<void> Connection::write_parts(const Ticket& t, std::int64_t version) {
+  for (std::size_t i = 0; i < t.members.size(); ++i) {
+    if (auto done = write_member(t.ticket_id, i, version, t.members[i]); !done) return done;
+  }
+  for (std::size_t i = 0; i < t.invites.size(); ++i) {
+    if (auto done = write_invite(t.ticket_id, i, version, t.invites[i]); !done) return done;
+  }
+  for (const auto& m : t.timeline) {
+    if (auto done = write_message(t.ticket_id, version, m); !done) return done;
+  }
+  return {};
+}
+
+// v1 -> v2: every v1 row that decodes is split into its header and part rows (its version kept);
+// one that does not (damaged on disk, hand-edited) keeps its whole body, which `load` and
+// `list_checked` still read and report as unreadable, exactly as v1 did. Ids are read first:
+// rows are rewritten while no statement is reading the table.
+Result<void> split_v1_rows(Connection& c) {
+  const std::string operation = "split the v1 ticket rows";
+  std::vector<std::string> ids;
+  {
+    auto q = c.query("SELECT ticket_id FROM tickets", operation);
+    if (!q) return q.error();
+    for (;;) {
+      const int rc = q->step();
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return sqlite_error(c.db, rc, operation);
+      ids.emplace_back(q->text(0));
+    }
+  }
+  for (const auto& id : ids) {
+    std::int64_t version = 0;
+    std::string body;
+    {
+      auto q = c.query(sql_select_ticket, operation);
+      if (!q) return q.error();
+      q->bind(1, id);
+      const int rc = q->step();
+      if (rc != SQLITE_ROW) return sqlite_error(c.db, rc, operation);
+      version = q->int64(0);
+      body = std::string(q->text(1));
+    }
+    auto ticket = ticket_from_json(body);
+    if (!ticket) continue;  // kept whole: unreadable, as before
+    // The header's own columns follow the decoded ticket (v1 wrote the same values); a ticket
+    // stored under another id than its own, or with a timeline rows cannot keep, stays whole.
+    const bool split = ticket->ticket_id == id && rows_keep_timeline(ticket->timeline);
+    const std::string head = split ? tickets_detail::head_to_json(*ticket) : body;
+    if (ticket->ticket_id == id) {
+      if (auto done = c.write_header(false, *ticket, version, head); !done) return done;
+    }
+    if (split) {
+      if (auto done = c.write_parts(*ticket, version); !done) return done;
+    }
+  }
+  return {};
 }
 
 Result<void> Connection::migrate() {
   std::vector<Migration> migrations(std::begin(builtin_migrations), std::end(builtin_migrations));
   for (const auto& sql : options.extra_migrations_for_testing) {
-    migrations.push_back({"testing", sql.c_str()});
+    migrations.push_back({"testing", sql.c_str(), nullptr});
   }
   const int latest = static_cast<int>(migrations.size());
 
@@ -399,42 +931,56 @@ Result<void> Connection::migrate() {
   if (*current < 0) {
     return storage_error("open \"" + path + "\": invalid schema version " + std::to_string(*current));
   }
+  if (*current == latest) {
+    schema_version = latest;
+    return {};
+  }
 
-  while (*current < latest) {
-    const int next = *current + 1;
+  if (auto begun = exec("BEGIN IMMEDIATE", "migrate the schema"); !begun) return begun;
+  // Another process may have migrated while this one waited for the lock.
+  current = user_version();
+  if (!current) {
+    rollback();
+    return current.error();
+  }
+  if (*current > latest) {
+    rollback();
+    return refuse_newer(*current);
+  }
+  for (int next = *current + 1; next <= latest; ++next) {
     const Migration& migration = migrations[static_cast<std::size_t>(next - 1)];
     const std::string operation =
         "migrate the schema to version " + std::to_string(next) + " (" + migration.description + ")";
-    if (auto begun = exec("BEGIN IMMEDIATE", operation); !begun) return begun;
-    // Another process may have migrated while this one waited for the lock.
-    current = user_version();
-    if (!current) {
-      rollback();
-      return current.error();
-    }
-    if (*current >= next) {
-      rollback();
-      if (*current > latest) return refuse_newer(*current);
-      continue;
-    }
     auto step = [&]() -> Result<void> {
       if (auto done = exec(migration.sql, operation); !done) return done;
+      if (migration.step != nullptr) {
+        if (auto done = migration.step(*this); !done) {
+          std::string inner = done.error().message;
+          if (inner.rfind(error_prefix, 0) == 0) inner.erase(0, std::string_view(error_prefix).size());
+          return storage_error(operation + ": " + inner);
+        }
+      }
       auto row =
           query("INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)", operation);
       if (!row) return row.error();
-      row->bind(1, static_cast<std::int64_t>(next)).bind(2, migration.description).bind(3, unix_now());
-      if (auto done = row->run(operation); !done) return done;
-      // PRAGMA takes no parameters; `next` is an integer this code computed.
-      if (auto done = exec("PRAGMA user_version = " + std::to_string(next), operation); !done) return done;
-      return exec("COMMIT", operation);
+      row->bind(1, static_cast<std::int64_t>(next)).bind(2, migration.description).bind(3, now());
+      return row->run(operation);
     };
     if (auto done = step(); !done) {
       rollback();
       return done;
     }
-    current = next;
   }
-  schema_version = *current;
+  // PRAGMA takes no parameters; `latest` is an integer this code computed.
+  auto finish = [&]() -> Result<void> {
+    if (auto done = exec("PRAGMA user_version = " + std::to_string(latest), "migrate the schema"); !done) return done;
+    return exec("COMMIT", "migrate the schema");
+  };
+  if (auto done = finish(); !done) {
+    rollback();
+    return done;
+  }
+  schema_version = latest;
   return {};
 }
 
@@ -450,6 +996,11 @@ namespace {
 using sqlite_detail::CachedTicket;
 using sqlite_detail::Connection;
 
+// Past this many committed units or this many seconds, a commit also prunes expired event keys.
+constexpr std::size_t kPruneEveryUnits = 256;
+constexpr std::int64_t kPruneEverySeconds = 60;
+constexpr std::int64_t kPruneAtLeast = 1024;
+
 class SqliteUnit final : public TicketTransaction {
  public:
   explicit SqliteUnit(Connection& impl) : impl_(impl) {}
@@ -457,7 +1008,36 @@ class SqliteUnit final : public TicketTransaction {
   Result<Ticket*> ticket(const std::string& ticket_id) override {
     auto entry = fetch(ticket_id);
     if (!entry) return entry.error();
-    return (*entry)->ticket.get();
+    Entry& e = **entry;
+    if (e.ticket) make_whole(e);
+    return e.ticket.get();
+  }
+
+  Result<Ticket*> edit(const std::string& ticket_id) override {
+    auto entry = fetch(ticket_id);
+    if (!entry) return entry.error();
+    Entry& e = **entry;
+    if (e.ticket && e.mode == Mode::unset) {
+      e.mode = Mode::edit;
+      e.before = head_copy(*e.ticket);
+    }
+    return e.ticket.get();
+  }
+
+  Result<void> changing_message(const std::string& ticket_id, const std::string& message_id) override {
+    auto found = touched_.find(ticket_id);
+    if (found == touched_.end() || !found->second.ticket) return {};
+    Entry& e = found->second;
+    if (e.mode != Mode::edit || e.declared.count(message_id) != 0) return {};
+    const TimelineMessage* now = e.ticket->find_message(message_id);
+    e.declared.emplace(message_id, now != nullptr ? std::optional<TimelineMessage>(*now) : std::nullopt);
+    return {};
+  }
+
+  Result<void> changing_timeline(const std::string& ticket_id) override {
+    auto found = touched_.find(ticket_id);
+    if (found != touched_.end() && found->second.ticket) make_whole(found->second);
+    return {};
   }
 
   Result<Ticket*> insert(Ticket ticket) override {
@@ -467,18 +1047,24 @@ class SqliteUnit final : public TicketTransaction {
     const std::string id = ticket.ticket_id;
     auto found = touched_.find(id);
     if (found == touched_.end()) {
-      auto q = query(sql_ticket_exists, "look up ticket \"" + id + "\"");
+      const Op operation("look up ticket \"", id, "\"");
+      auto q = query(sql_ticket_exists, operation);
       if (!q) return q.error();
-      q->bind(1, id);
+      q->bind_static(1, id);
       const int rc = q->step();
       if (rc == SQLITE_ROW) return conflict(id);
-      if (rc != SQLITE_DONE) return fail(rc, "look up ticket \"" + id + "\"");
+      if (rc != SQLITE_DONE) return fail(rc, operation);
       found = touched_.emplace(id, Entry{}).first;
     } else if (found->second.ticket) {
       return conflict(id);
     }
-    found->second.ticket = std::make_unique<Ticket>(std::move(ticket));
-    return found->second.ticket.get();
+    Entry& e = found->second;
+    e.ticket = std::make_unique<Ticket>(std::move(ticket));
+    // New, or replacing one erased in this unit: all of its rows are written.
+    e.mode = Mode::whole;
+    e.before.reset();
+    e.declared.clear();
+    return e.ticket.get();
   }
 
   Result<void> erase(const std::string& ticket_id) override {
@@ -488,6 +1074,8 @@ class SqliteUnit final : public TicketTransaction {
     if (e.ticket) {
       e.ticket.reset();
       e.erased = true;
+      e.before.reset();
+      e.declared.clear();
     }
     return {};
   }
@@ -508,10 +1096,10 @@ class SqliteUnit final : public TicketTransaction {
       if (gone(declared->second)) return std::optional<std::string>();
       return std::optional<std::string>(declared->second);
     }
-    const std::string operation = "look up message \"" + message_id + "\"";
+    const Op operation("look up message \"", message_id, "\"");
     auto q = query(sql_message_ticket, operation);
     if (!q) return q.error();
-    q->bind(1, message_id);
+    q->bind_static(1, message_id);
     const int rc = q->step();
     if (rc == SQLITE_DONE) return std::optional<std::string>();
     if (rc != SQLITE_ROW) return fail(rc, operation);
@@ -529,10 +1117,10 @@ class SqliteUnit final : public TicketTransaction {
 
   Result<bool> applied(const std::string& event_key) override {
     if (key_set_.count(event_key) != 0) return true;
-    const std::string operation = "look up an event key";
+    const Op operation("look up an event key");
     auto q = query(sql_key_exists, operation);
     if (!q) return q.error();
-    q->bind(1, event_key);
+    q->bind_static(1, event_key);
     const int rc = q->step();
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
@@ -548,7 +1136,8 @@ class SqliteUnit final : public TicketTransaction {
   void keep_in_cache() {
     for (auto& [id, entry] : touched_) {
       if (!entry.ticket || !entry.written) continue;
-      impl_.cache.put(id, CachedTicket{std::move(entry.ticket), entry.version, std::move(entry.stored_body)});
+      impl_.cache.put(id, CachedTicket{std::move(entry.ticket), entry.version, std::move(entry.stored_head),
+                                       entry.whole_row, entry.bytes});
     }
   }
 
@@ -558,89 +1147,75 @@ class SqliteUnit final : public TicketTransaction {
   /// Writes what the unit changed (the caller commits or rolls back).
   Result<void> write() {
     for (auto& [id, entry] : touched_) {
-      if (entry.erased && entry.in_db) {
-        if (auto done = run_with_id(sql_delete_ticket_messages, id, "delete the messages of ticket \"" + id + "\"");
-            !done) {
-          return done;
-        }
-      }
-      if (entry.ticket) {
-        if (entry.ticket->ticket_id != id) {
-          return Error::invalid_argument("ticket_id", "unchanged", "ticket \"" + id + "\" had its id changed in place");
-        }
-        std::string body = to_json(*entry.ticket);
-        if (entry.in_db && body == entry.stored_body) {
-          entry.written = true;  // unchanged: as stored
-          continue;
-        }
-        const bool fresh = !entry.in_db;
-        const std::string operation = (fresh ? "insert ticket \"" : "update ticket \"") + id + "\"";
-        auto q = query(fresh ? sql_insert_ticket : sql_update_ticket, operation);
-        if (!q) return q.error();
-        const Ticket& t = *entry.ticket;
-        q->bind(1, id)
-            .bind(2, t.group_id)
-            .bind(3, t.request_id)
-            .bind(4, std::string_view(to_string(t.state)))
-            .bind(5, t.assignee)
-            .bind(6, t.last_activity_at)
-            .bind(7, entry.version + 1)
-            .bind(8, body);
-        if (auto done = run(*q, operation); !done) return done;
-        // What the row holds once the unit commits.
-        entry.version += 1;
-        entry.stored_body = std::move(body);
-        entry.in_db = true;
-        entry.written = true;
-      } else if (entry.in_db) {
-        if (auto done = run_with_id(sql_delete_ticket, id, "delete ticket \"" + id + "\""); !done) return done;
-      }
+      if (auto done = write_ticket(id, entry); !done) return note_and_return(done);
     }
     for (const auto& [message_id, ticket_id] : messages_) {
       if (gone(ticket_id)) continue;  // declared for a ticket erased since: it would dangle
-      const std::string operation = "index message \"" + message_id + "\"";
+      const Op operation("index message \"", message_id, "\"");
       auto q = query(sql_upsert_message, operation);
       if (!q) return q.error();
-      q->bind(1, message_id).bind(2, ticket_id);
+      q->bind_static(1, message_id).bind_static(2, ticket_id);
       if (auto done = run(*q, operation); !done) return done;
     }
-    if (!keys_.empty()) {
-      const std::int64_t now = unix_now();
-      for (const auto& key : keys_) {
-        auto q = query(sql_insert_key, "record an event key");
-        if (!q) return q.error();
-        q->bind(1, key).bind(2, now);
-        if (auto done = run(*q, "record an event key"); !done) return done;
-      }
-      if (impl_.options.max_event_keys > 0) {
-        auto q = query(sql_prune_keys, "prune old event keys");
-        if (!q) return q.error();
-        const auto keep = std::min<std::size_t>(impl_.options.max_event_keys,
-                                                static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
-        q->bind(1, static_cast<std::int64_t>(keep));
-        if (auto done = run(*q, "prune old event keys"); !done) return done;
-      }
+    const std::int64_t now = impl_.now();
+    for (const auto& key : keys_) {
+      auto q = query(sql_insert_key, "record an event key");
+      if (!q) return q.error();
+      q->bind_static(1, key).bind(2, now);
+      if (auto done = run(*q, "record an event key"); !done) return done;
     }
-    return {};
+    if (!keys_.empty() && impl_.options.max_event_keys > 0) {
+      auto q = query(sql_prune_keys, "prune old event keys");
+      if (!q) return q.error();
+      const auto keep = std::min<std::size_t>(impl_.options.max_event_keys,
+                                              static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
+      q->bind(1, static_cast<std::int64_t>(keep));
+      if (auto done = run(*q, "prune old event keys"); !done) return done;
+    }
+    return prune_expired_keys(now);
+  }
+
+  /// After COMMIT: counts towards the next pruning.
+  void committed() {
+    if (pruned_) {
+      impl_.last_prune_at = pruned_at_;
+      impl_.units_since_prune = 0;
+      impl_.keys_since_prune = 0;
+    } else {
+      impl_.units_since_prune += 1;
+      impl_.keys_since_prune += keys_.size();
+    }
   }
 
  private:
+  enum class Mode {
+    unset,  // fetched by `erase` or a lookup only
+    edit,   // `edit`: `before` is the head at fetch, `declared` the messages as they were
+    whole,  // `ticket` / `changing_timeline`: `before` is the whole ticket at fetch (when known)
+  };
+
   struct Entry {
     std::unique_ptr<Ticket> ticket;  // null: absent (never stored, or erased in this unit)
     std::int64_t version = 0;        // the stored version (0: not stored)
     bool in_db = false;              // a row exists at the start of the unit
     bool erased = false;             // erased in this unit (its message rows go with it)
-    std::string stored_body;         // the row's JSON, to skip writing unchanged tickets
-    bool written = false;            // write() brought the row in line with `ticket`
+    bool whole_row = false;          // the header row holds the whole ticket
+    std::string stored_head;         // the header row's body
+    std::size_t bytes = 0;           // ticket_bytes() as fetched; after write(), as written
+    std::size_t head_bytes = 0;      // head_bytes() as fetched
+    Mode mode = Mode::unset;
+    std::optional<Ticket> before;
+    std::map<std::string, std::optional<TimelineMessage>> declared;
+    bool written = false;  // write() brought the rows in line with `ticket`
   };
 
-  Result<Query> query(const char* sql, const std::string& operation) {
+  Result<Query> query(const char* sql, const Op& operation) {
     auto q = impl_.query(sql, operation);
     if (!q) note(q.error());
     return q;
   }
 
-  Error fail(int rc, const std::string& operation) {
+  Error fail(int rc, const Op& operation) {
     Error error = sqlite_error(impl_.db, rc, operation);
     note(error);
     return error;
@@ -650,48 +1225,220 @@ class SqliteUnit final : public TicketTransaction {
     if (!failure_) failure_ = error;
   }
 
-  Result<void> run(Query& q, const std::string& operation) {
+  Result<void> note_and_return(const Result<void>& done) {
+    if (!done) note(done.error());
+    return done;
+  }
+
+  Result<void> run(Query& q, const Op& operation) {
     const int rc = q.step();
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
     return fail(rc, operation);
   }
 
-  Result<void> run_with_id(const char* sql, const std::string& id, const std::string& operation) {
-    auto q = query(sql, operation);
-    if (!q) return q.error();
-    q->bind(1, id);
-    return run(*q, operation);
+  /// From here on the whole ticket counts as written: `before` becomes the whole ticket as
+  /// fetched, when that is still known (no message declared yet, so the timeline is as fetched).
+  void make_whole(Entry& e) {
+    if (e.mode == Mode::whole) return;
+    if (e.mode == Mode::unset) {
+      e.before = *e.ticket;
+    } else if (e.declared.empty() && e.before) {
+      e.before->timeline = e.ticket->timeline;
+    } else {
+      e.before.reset();  // rewritten from scratch
+    }
+    e.declared.clear();
+    e.mode = Mode::whole;
   }
 
-  /// The unit's entry for `ticket_id`, loading (and decoding) the row on first use.
+  /// The unit's entry for `ticket_id`, loading the rows on first use.
   Result<Entry*> fetch(const std::string& ticket_id) {
     auto found = touched_.find(ticket_id);
     if (found != touched_.end()) return &found->second;
+    Entry entry;
     if (auto cached = impl_.cache.take(ticket_id)) {
-      Entry entry;
       entry.ticket = std::move(cached->ticket);
       entry.version = cached->version;
-      entry.stored_body = std::move(cached->body);
+      entry.stored_head = std::move(cached->head);
+      entry.whole_row = cached->whole_row;
+      entry.bytes = cached->bytes;
       entry.in_db = true;
-      return &touched_.emplace(ticket_id, std::move(entry)).first->second;
+    } else {
+      auto loaded = impl_.load(ticket_id);
+      if (!loaded) {
+        // Not cached: a damaged row is never overwritten. A decoding failure is the ticket's,
+        // not the unit's (`work` may go on without it); SQLite's own failures fail the unit.
+        if (loaded.error().message.find("decode stored ticket") == std::string::npos) note(loaded.error());
+        return loaded.error();
+      }
+      if (*loaded) {
+        entry.version = (*loaded)->version;
+        entry.stored_head = std::move((*loaded)->head);
+        entry.whole_row = (*loaded)->whole_row;
+        entry.ticket = std::make_unique<Ticket>(std::move((*loaded)->ticket));
+        entry.bytes = ticket_bytes(*entry.ticket);
+        entry.in_db = true;
+      }
     }
-    const std::string operation = "load ticket \"" + ticket_id + "\"";
-    auto q = query(sql_select_ticket, operation);
-    if (!q) return q.error();
-    q->bind(1, ticket_id);
-    const int rc = q->step();
-    Entry entry;
-    if (rc == SQLITE_ROW) {
-      entry.version = q->int64(0);
-      entry.stored_body = std::string(q->text(1));
-      auto decoded = impl_.decode_row(ticket_id, entry.version, entry.stored_body);
-      if (!decoded) return decoded.error();  // not cached: a corrupt row is never overwritten
-      entry.ticket = std::make_unique<Ticket>(std::move(decoded->ticket));
-      entry.in_db = true;
-    } else if (rc != SQLITE_DONE) {
-      return fail(rc, operation);
-    }
+    if (entry.ticket) entry.head_bytes = head_bytes(*entry.ticket);
     return &touched_.emplace(ticket_id, std::move(entry)).first->second;
+  }
+
+  /// Brings the ticket's rows in line with the entry.
+  Result<void> write_ticket(const std::string& id, Entry& e) {
+    if (!e.ticket) {
+      if (!e.in_db) return {};
+      if (auto done = impl_.run_id(sql_delete_ticket_messages, id, Op("delete the messages of ticket \"", id, "\""));
+          !done) {
+        return done;
+      }
+      if (auto done = impl_.delete_parts(id); !done) return done;
+      return impl_.run_id(sql_delete_ticket, id, Op("delete ticket \"", id, "\""));
+    }
+    Ticket& t = *e.ticket;
+    if (t.ticket_id != id) {
+      return Error::invalid_argument("ticket_id", "unchanged", "ticket \"" + id + "\" had its id changed in place");
+    }
+    if (e.mode == Mode::unset) {
+      e.written = true;  // only looked up: as stored
+      return {};
+    }
+    const std::int64_t version = e.version + 1;
+    // An edited ticket keeps its order by contract (the aggregator's); a whole one is checked.
+    const bool rows_fit = (e.mode == Mode::edit && e.in_db && !e.whole_row) || rows_keep_timeline(t.timeline);
+    const bool from_scratch = !e.in_db || e.whole_row || !rows_fit || (e.mode == Mode::whole && !e.before);
+    if (from_scratch) {
+      if (e.in_db && !rows_fit && e.whole_row && e.before && t == *e.before) {
+        e.written = true;  // unchanged, and stored whole as it is
+        return {};
+      }
+      if (e.in_db) {
+        if (auto done = impl_.delete_parts(id); !done) return done;
+      }
+      std::string body = rows_fit ? tickets_detail::head_to_json(t) : to_json(t);
+      if (auto done = impl_.write_header(!e.in_db, t, version, body); !done) return done;
+      if (rows_fit) {
+        if (auto done = impl_.write_parts(t, version); !done) return done;
+      }
+      return stored(e, version, std::move(body), !rows_fit, ticket_bytes(t));
+    }
+
+    // Incremental: the rows that differ from `before` (the head, or the whole ticket).
+    const Ticket& before = *e.before;
+    bool changed = false;
+    if (auto done = write_list(id, version, before.members, t.members, sql_trim_members, changed,
+                               [this](const std::string& i, std::size_t p, std::int64_t v, const Member& m) {
+                                 return impl_.write_member(i, p, v, m);
+                               });
+        !done) {
+      return done;
+    }
+    if (auto done = write_list(id, version, before.invites, t.invites, sql_trim_invites, changed,
+                               [this](const std::string& i, std::size_t p, std::int64_t v, const Invite& in) {
+                                 return impl_.write_invite(i, p, v, in);
+                               });
+        !done) {
+      return done;
+    }
+    std::size_t bytes = 0;
+    if (e.mode == Mode::edit) {
+      // Only the declared messages: found from the end, where a unit's messages usually are.
+      std::size_t grown = 0;
+      std::size_t shrunk = 0;
+      for (const auto& [message_id, was] : e.declared) {
+        const TimelineMessage* now = t.find_message(message_id);
+        if (was) shrunk += message_bytes(*was);
+        if (now != nullptr) grown += message_bytes(*now);
+        if (now == nullptr && !was) continue;
+        if (now != nullptr && was && *now == *was) continue;
+        changed = true;
+        if (now != nullptr) {
+          const bool same_timestamp = was && was->timestamp == now->timestamp;
+          if (auto done = impl_.write_message(id, version, *now, same_timestamp); !done) return done;
+        } else if (auto done = impl_.delete_message(id, message_id); !done) {
+          return done;
+        }
+      }
+      const auto estimate = static_cast<std::int64_t>(e.bytes) - static_cast<std::int64_t>(e.head_bytes) +
+                            static_cast<std::int64_t>(head_bytes(t)) + static_cast<std::int64_t>(grown) -
+                            static_cast<std::int64_t>(shrunk);
+      bytes = static_cast<std::size_t>(std::max<std::int64_t>(estimate, static_cast<std::int64_t>(head_bytes(t))));
+    } else {
+      if (!(t.timeline == before.timeline)) {
+        std::unordered_map<std::string_view, const TimelineMessage*> old;
+        old.reserve(before.timeline.size());
+        for (const auto& m : before.timeline) old.emplace(m.message_id, &m);
+        for (const auto& m : t.timeline) {
+          auto was = old.find(m.message_id);
+          const bool known = was != old.end();
+          const bool same = known && *was->second == m;
+          const bool same_timestamp = known && was->second->timestamp == m.timestamp;
+          if (known) old.erase(was);
+          if (same) continue;
+          changed = true;
+          if (auto done = impl_.write_message(id, version, m, same_timestamp); !done) return done;
+        }
+        for (const auto& [message_id, was] : old) {
+          changed = true;
+          if (auto done = impl_.delete_message(id, was->message_id); !done) return done;
+        }
+      }
+      bytes = ticket_bytes(t);
+    }
+    std::string head = tickets_detail::head_to_json(t);
+    if (!changed && head == e.stored_head) {
+      e.written = true;  // unchanged: as stored
+      e.bytes = bytes;
+      return {};
+    }
+    if (auto done = impl_.update_header(t, before, version, head); !done) return done;
+    return stored(e, version, std::move(head), false, bytes);
+  }
+
+  Result<void> stored(Entry& e, std::int64_t version, std::string head, bool whole_row, std::size_t bytes) {
+    e.version = version;
+    e.stored_head = std::move(head);
+    e.whole_row = whole_row;
+    e.in_db = true;
+    e.bytes = bytes;
+    e.written = true;
+    return {};
+  }
+
+  /// Members or invites: a row per position that differs, and the rows past the new end deleted.
+  template <typename T, typename Write>
+  Result<void> write_list(const std::string& id, std::int64_t version, const std::vector<T>& before,
+                          const std::vector<T>& now, const char* trim_sql, bool& changed, Write write_one) {
+    for (std::size_t i = 0; i < now.size(); ++i) {
+      if (i < before.size() && before[i] == now[i]) continue;
+      changed = true;
+      if (auto done = write_one(id, i, version, now[i]); !done) return done;
+    }
+    if (before.size() > now.size()) {
+      changed = true;
+      return impl_.trim(trim_sql, id, now.size(), Op("delete members or invites of ticket \"", id, "\""));
+    }
+    return {};
+  }
+
+  /// Expired event keys (older than the retention), a bounded number per pruning: enough to keep
+  /// up with the keys recorded since the last one, so the table stays bounded.
+  Result<void> prune_expired_keys(std::int64_t now) {
+    const auto retention = impl_.options.event_key_retention.count();
+    if (retention <= 0) return {};
+    const bool due = !impl_.last_prune_at || impl_.units_since_prune + 1 >= kPruneEveryUnits ||
+                     now - *impl_.last_prune_at >= kPruneEverySeconds;
+    if (!due) return {};
+    const Op operation("prune expired event keys");
+    auto q = query(sql_prune_old_keys, operation);
+    if (!q) return q.error();
+    const auto recent = static_cast<std::int64_t>(
+        std::min<std::size_t>(impl_.keys_since_prune + keys_.size(), std::numeric_limits<std::int64_t>::max() / 4));
+    q->bind(1, now - retention).bind(2, std::max(kPruneAtLeast, 2 * recent));
+    if (auto done = run(*q, operation); !done) return done;
+    pruned_ = true;
+    pruned_at_ = now;
+    return {};
   }
 
   /// Whether `ticket_id` is known, in this unit, not to exist.
@@ -723,10 +1470,10 @@ class SqliteUnit final : public TicketTransaction {
     for (const auto& [id, entry] : touched_) {
       if (entry.ticket && field(*entry.ticket) == value) consider(!entry.ticket->request_id.has_value(), id);
     }
-    const std::string operation = std::string("look up the ticket of a ") + what;
+    const Op operation("look up the ticket of a ", what);
     auto q = query(sql, operation);
     if (!q) return q.error();
-    q->bind(1, value);
+    q->bind_static(1, value);
     for (;;) {
       const int rc = q->step();
       if (rc == SQLITE_DONE) break;
@@ -745,6 +1492,8 @@ class SqliteUnit final : public TicketTransaction {
   std::vector<std::string> keys_;
   std::unordered_set<std::string> key_set_;
   std::optional<Error> failure_;
+  bool pruned_ = false;
+  std::int64_t pruned_at_ = 0;
 };
 
 }  // namespace
@@ -820,14 +1569,14 @@ Result<std::unique_ptr<SqliteTicketStore>> SqliteTicketStore::open(const std::st
       !done) {
     return done.error();
   }
-  // Tickets are stored whole, so a unit touching a few hundred busy tickets reads megabytes: a
-  // page cache larger than SQLite's 2 MiB default keeps them out of the read() path.
+  // A unit touching a few hundred tickets reads their header rows and the pages its writes
+  // land on: a page cache larger than SQLite's 2 MiB default keeps them out of the read() path.
   if (auto done = impl->exec("PRAGMA cache_size = -16384", where + ": set cache_size"); !done) {
     return done.error();
   }
-  // Busy tickets are rewritten whole by unit after unit: checkpointing every 16 MiB of WAL rather
-  // than 4 copies each hot page into the database file a quarter as often. The WAL file is cut
-  // back to 64 MiB after a larger (one-off, huge) unit.
+  // Busy tickets' header rows are rewritten by unit after unit: checkpointing every 16 MiB of WAL
+  // rather than 4 copies each hot page into the database file a quarter as often. The WAL file is
+  // cut back to 64 MiB after a larger (one-off, huge) unit.
   if (auto done = impl->exec("PRAGMA wal_autocheckpoint = 4000; PRAGMA journal_size_limit = 67108864",
                              where + ": set the WAL checkpoint and size limit");
       !done) {
@@ -863,6 +1612,8 @@ Result<void> SqliteTicketStore::transact(const std::function<Result<void>(Ticket
 
   // Under the write lock: nobody can commit between this check and the unit's end.
   if (auto valid = impl_->revalidate_cache(); !valid) return valid;
+  // A failed unit drops the tickets it touched: they were taken out of the cache, and only a
+  // committed unit puts them back (keep_in_cache).
   SqliteUnit unit(*impl_);
   Result<void> done;
   // No exception crosses the API: a throwing `work` fails its unit like an error (as in memory).
@@ -876,24 +1627,34 @@ Result<void> SqliteTicketStore::transact(const std::function<Result<void>(Ticket
   if (!done) return done;  // rolled back by `leave`
   if (unit.failure()) return *unit.failure();
   if (done = unit.write(); !done) return done;
+  if (unit.failure()) return *unit.failure();
   if (done = impl_->exec("COMMIT", "commit a unit of work"); !done) return done;
+  unit.committed();
   unit.keep_in_cache();
   return {};
 }
 
+namespace {
+
+/// A stored ticket outside a unit: a copy of the cached one when the cache is current, else read
+/// from its rows.
+Result<std::optional<StoredTicket>> read_ticket(Connection& impl, const std::string& ticket_id) {
+  if (const CachedTicket* cached = impl.cache.peek(ticket_id)) {
+    return std::optional<StoredTicket>(StoredTicket{*cached->ticket, cached->version});
+  }
+  auto loaded = impl.load(ticket_id);
+  if (!loaded) return loaded.error();
+  if (!*loaded) return std::optional<StoredTicket>();
+  return std::optional<StoredTicket>(StoredTicket{std::move((*loaded)->ticket), (*loaded)->version});
+}
+
+}  // namespace
+
 Result<std::optional<StoredTicket>> SqliteTicketStore::load(const std::string& ticket_id) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   if (impl_->in_unit) return reentered();
-  const std::string operation = "load ticket \"" + ticket_id + "\"";
-  auto q = impl_->query(sql_select_ticket, operation);
-  if (!q) return q.error();
-  q->bind(1, ticket_id);
-  const int rc = q->step();
-  if (rc == SQLITE_DONE) return std::optional<StoredTicket>();
-  if (rc != SQLITE_ROW) return sqlite_error(impl_->db, rc, operation);
-  auto stored = impl_->decode_row(ticket_id, q->int64(0), q->text(1));
-  if (!stored) return stored.error();
-  return std::optional<StoredTicket>(std::move(*stored));
+  if (auto valid = impl_->revalidate_cache(); !valid) return valid.error();
+  return read_ticket(*impl_, ticket_id);
 }
 
 namespace {
@@ -907,6 +1668,64 @@ Result<std::optional<std::string>> first_id(Connection& impl, const char* sql, c
   if (rc == SQLITE_DONE) return std::optional<std::string>();
   if (rc != SQLITE_ROW) return sqlite_error(impl.db, rc, operation);
   return std::optional<std::string>(std::string(q->text(0)));
+}
+
+/// The ids matching `query`, in id order, from the header's indexed columns. One statement per
+/// combination of filters (each cached), so that each can use its index; a catch-all
+/// "(?1 IS NULL OR state = ?1)" would scan the table.
+Result<std::vector<std::string>> matching_ids(Connection& impl, const TicketQuery& query) {
+  std::string sql = "SELECT ticket_id FROM tickets";
+  std::vector<std::string> texts;
+  std::vector<std::pair<int, std::int64_t>> numbers;
+  int index = 0;
+  const char* joiner = " WHERE ";
+  auto filter = [&](const char* condition) {
+    sql += joiner;
+    sql += condition;
+    sql += " ?" + std::to_string(++index);
+    joiner = " AND ";
+  };
+  if (query.state) {
+    filter("state =");
+    texts.emplace_back(to_string(*query.state));
+  }
+  if (query.assignee) {
+    filter("assignee =");
+    texts.push_back(*query.assignee);
+  }
+  if (query.group_id) {
+    filter("group_id =");
+    texts.push_back(*query.group_id);
+  }
+  const int first_number = index + 1;
+  if (query.last_activity_at_most) {
+    filter("last_activity_at <=");
+    numbers.emplace_back(index, *query.last_activity_at_most);
+  }
+  if (query.resolved_at_most) {
+    filter("resolved_at <=");
+    numbers.emplace_back(index, *query.resolved_at_most);
+  }
+  (void)first_number;
+  sql += " ORDER BY ticket_id LIMIT ?" + std::to_string(++index);
+
+  const std::string operation = "list tickets";
+  auto q = impl.query(sql, operation);
+  if (!q) return q.error();
+  int at = 1;
+  for (const auto& text : texts) q->bind(at++, std::string_view(text));
+  for (const auto& [position, value] : numbers) q->bind(position, value);
+  const auto limit =
+      std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
+  q->bind(index, static_cast<std::int64_t>(limit));
+  std::vector<std::string> ids;
+  for (;;) {
+    const int rc = q->step();
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return sqlite_error(impl.db, rc, operation);
+    ids.emplace_back(q->text(0));
+  }
+  return ids;
 }
 
 }  // namespace
@@ -929,48 +1748,31 @@ Result<std::vector<StoredTicket>> SqliteTicketStore::list(const TicketQuery& que
   return std::move(listing->tickets);
 }
 
+Result<std::vector<std::string>> SqliteTicketStore::list_ids(const TicketQuery& query) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
+  if (impl_->in_unit) return reentered();
+  return matching_ids(*impl_, query);
+}
+
 Result<TicketListing> SqliteTicketStore::list_checked(const TicketQuery& query) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   if (impl_->in_unit) return reentered();
-  // One statement per combination of filters (at most 8, each cached), so that each can use its
-  // index; a catch-all "(?1 IS NULL OR state = ?1)" would scan the table.
-  std::string sql = "SELECT ticket_id, version, body FROM tickets";
-  std::vector<std::string> values;
-  const char* joiner = " WHERE ";
-  auto filter = [&](const char* column, const std::string& value) {
-    sql += joiner;
-    sql += column;
-    sql += " = ?" + std::to_string(values.size() + 1);
-    values.push_back(value);
-    joiner = " AND ";
-  };
-  if (query.state) filter("state", to_string(*query.state));
-  if (query.assignee) filter("assignee", *query.assignee);
-  if (query.group_id) filter("group_id", *query.group_id);
-  sql += " ORDER BY ticket_id LIMIT ?" + std::to_string(values.size() + 1);
-
-  const std::string operation = "list tickets";
-  auto q = impl_->query(sql, operation);
-  if (!q) return q.error();
-  int index = 1;
-  for (const auto& value : values) q->bind(index++, std::string_view(value));
-  const auto limit =
-      std::min<std::size_t>(query.limit, static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
-  q->bind(index, static_cast<std::int64_t>(limit));
-
+  // Ids first, then each ticket: one consistent read needs a transaction, which a listing
+  // outside a unit never had; a ticket erased in between is simply not listed.
+  auto ids = matching_ids(*impl_, query);
+  if (!ids) return ids.error();
+  if (auto valid = impl_->revalidate_cache(); !valid) return valid.error();
   TicketListing listing;
-  for (;;) {
-    const int rc = q->step();
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return sqlite_error(impl_->db, rc, operation);
-    std::string ticket_id(q->text(0));
-    auto stored = impl_->decode_row(ticket_id, q->int64(1), q->text(2));
+  for (auto& ticket_id : *ids) {
+    auto stored = read_ticket(*impl_, ticket_id);
     if (!stored) {
-      // One damaged row must not hide every other ticket: reported, skipped.
+      // One damaged row must not hide every other ticket: reported, skipped. SQLite's own
+      // failures (not a row's) fail the listing.
+      if (stored.error().message.find("decode stored ticket") == std::string::npos) return stored.error();
       listing.unreadable.push_back(UnreadableTicket{std::move(ticket_id), stored.error()});
       continue;
     }
-    listing.tickets.push_back(std::move(*stored));
+    if (*stored) listing.tickets.push_back(std::move(**stored));
   }
   return listing;
 }

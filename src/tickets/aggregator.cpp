@@ -6,6 +6,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -351,8 +352,18 @@ void join_member(Member& a, const Member& b) {
   join_min(a.first_joined_at, b.first_joined_at);
 }
 
-/// Re-files per-participant statuses recorded under a person's former keys.
-void rekey_delivery(Ticket& t, const std::vector<std::string>& old_keys, const std::string& key) {
+/// Re-files per-participant statuses recorded under a person's former keys (declared to the store
+/// as a change of the whole timeline, when any message has one).
+Result<void> rekey_delivery(TicketTransaction& tx, Ticket& t, const std::vector<std::string>& old_keys,
+                            const std::string& key) {
+  const bool any = std::any_of(t.timeline.begin(), t.timeline.end(), [&](const TimelineMessage& msg) {
+    for (const auto& old : old_keys)
+      if (old != key && msg.delivery.count(old)) return true;
+    return false;
+  });
+  if (!any) return {};
+  auto declared = tx.changing_timeline(t.ticket_id);
+  if (!declared) return declared;
   for (auto& msg : t.timeline) {
     if (msg.delivery.empty()) continue;
     for (const auto& old : old_keys) {
@@ -364,6 +375,7 @@ void rekey_delivery(Ticket& t, const std::vector<std::string>& old_keys, const s
       advance(msg.delivery[key], status);
     }
   }
+  return {};
 }
 
 /// The member `person` names when it adds nothing to that member's identity (so merging would
@@ -387,7 +399,7 @@ struct MemberUpdate {
 /// Adds what `incoming` says about a person to the roster: merges it with every member it names
 /// (two, when it links a phone-only and a BSUID-only member), keeps the roster sorted by
 /// canonical key, and re-files delivery statuses when a member's key changed.
-MemberUpdate merge_member(Ticket& t, Member incoming) {
+Result<MemberUpdate> merge_member(TicketTransaction& tx, Ticket& t, Member incoming) {
   auto& members = t.members;
   std::size_t matches[4];
   std::size_t n = 0;
@@ -405,7 +417,7 @@ MemberUpdate merge_member(Ticket& t, Member incoming) {
     const std::string key = incoming.person.canonical();
     const std::size_t pos = sorted_position(key, members.size());
     members.insert(members.begin() + static_cast<std::ptrdiff_t>(pos), std::move(incoming));
-    return {pos, true};
+    return MemberUpdate{pos, true};
   }
 
   Member& base = members[matches[0]];
@@ -417,7 +429,7 @@ MemberUpdate merge_member(Ticket& t, Member incoming) {
   if (!identity_changed) {
     const MemberStatus status = base.status;
     join_member(base, incoming);
-    return {matches[0], base.status != status};
+    return MemberUpdate{matches[0], base.status != status};
   }
 
   std::vector<std::string> old_keys;
@@ -429,8 +441,9 @@ MemberUpdate merge_member(Ticket& t, Member incoming) {
   const std::string key = merged.person.canonical();
   const std::size_t pos = sorted_position(key, members.size());
   members.insert(members.begin() + static_cast<std::ptrdiff_t>(pos), std::move(merged));
-  rekey_delivery(t, old_keys, key);
-  return {pos, true};
+  auto rekeyed = rekey_delivery(tx, t, old_keys, key);
+  if (!rekeyed) return rekeyed.error();
+  return MemberUpdate{pos, true};
 }
 
 /// After merging a fragment: every delivery key to the canonical key of its member now.
@@ -588,7 +601,7 @@ Error missing_ticket(const std::string& ticket_id) {
 class Work {
  public:
   Work(TicketTransaction& tx, const ResolutionPolicy& policy, std::vector<TicketChange>& changes)
-      : tx_(tx), policy_(policy), changes_(changes) {}
+      : tx_(tx), policy_(policy), changes_(&changes) {}
 
   /// One webhook event: dedupe, route, apply, record its key.
   Result<void> event(const WebhookEvent& e) {
@@ -596,20 +609,20 @@ class Work {
     // calls back into the aggregator from inside a unit).
     thread_local std::string key;
     if (!build_key(e, key)) {
-      changes_.push_back(TicketChange{TicketChangeKind::not_applicable, {}, {}, {}, {}});
+      changes_->push_back(TicketChange{TicketChangeKind::not_applicable, {}, {}, {}, {}});
       return {};
     }
     auto applied = tx_.applied(key);
     if (!applied) return applied.error();
     if (*applied) {
-      changes_.push_back(TicketChange{TicketChangeKind::duplicate_ignored, {}, {}, {}, {}});
+      changes_->push_back(TicketChange{TicketChangeKind::duplicate_ignored, {}, {}, {}, {}});
       return {};
     }
     begin();
     auto used = std::visit([this](const auto& ev) { return on(ev); }, e);
     if (!used) return used.error();
     if (!*used) {
-      changes_.push_back(TicketChange{TicketChangeKind::not_applicable, {}, {}, {}, {}});
+      changes_->push_back(TicketChange{TicketChangeKind::not_applicable, {}, {}, {}, {}});
       return {};
     }
     end();
@@ -631,13 +644,13 @@ class Work {
   /// The ticket of a create request when there is one: "T-<request_id>", or a ticket opened without
   /// request id that the request's webhook linked.
   Result<Ticket*> find_request_ticket(const std::string& request_id) {
-    auto found = tx_.ticket(ticket_id_for_request(request_id));
+    auto found = tx_.edit(ticket_id_for_request(request_id));
     if (!found) return found.error();
     if (*found) return track(*found, false);
     auto linked = tx_.find_by_request(request_id);
     if (!linked) return linked.error();
     if (!*linked) return static_cast<Ticket*>(nullptr);
-    auto t = tx_.ticket(**linked);
+    auto t = tx_.edit(**linked);
     if (!t) return t.error();
     return *t ? track(*t, false) : nullptr;
   }
@@ -646,7 +659,7 @@ class Work {
   Result<Ticket*> failed_create_ticket(const std::string& phone_number_id, const std::string& subject,
                                        std::int64_t ts) {
     const std::string id = create_id('F', create_hash(phone_number_id, subject), ts);
-    auto found = tx_.ticket(id);
+    auto found = tx_.edit(id);
     if (!found) return found.error();
     if (*found) return track(*found, false);
     Ticket fresh;
@@ -679,12 +692,12 @@ class Work {
     auto found = tx_.find_by_group(group_id);
     if (!found) return found.error();
     if (*found) {
-      auto t = tx_.ticket(**found);
+      auto t = tx_.edit(**found);
       if (!t) return t.error();
       if (*t) return track(*t, false);
     }
     const std::string id = ticket_id_for_group(group_id);
-    auto fragment = tx_.ticket(id);
+    auto fragment = tx_.edit(id);
     if (!fragment) return fragment.error();
     if (*fragment) return track(*fragment, false);
     Ticket fresh;
@@ -717,7 +730,7 @@ class Work {
         if (!out.free_slot) out.free_slot = n;
         return out;
       }
-      auto found = tx_.ticket(**holder);
+      auto found = tx_.edit(**holder);
       if (!found) return found.error();
       Ticket* t = *found;
       const bool live = t && (waiting_for_webhook(*t) || unclaimed(*t)) &&
@@ -765,13 +778,13 @@ class Work {
   /// The ticket an earlier `open_ticket` without request id at `at` opened or claimed; or null.
   Result<Ticket*> opened_at(const std::string& hash, std::int64_t at) {
     const std::string id = create_id('C', hash, at);
-    auto own = tx_.ticket(id);
+    auto own = tx_.edit(id);
     if (!own) return own.error();
     if (*own) return *own;
     auto claimed = tx_.find_by_message(claim_key(id));
     if (!claimed) return claimed.error();
     if (!*claimed) return static_cast<Ticket*>(nullptr);
-    auto t = tx_.ticket(**claimed);
+    auto t = tx_.edit(**claimed);
     if (!t) return t.error();
     return *t;
   }
@@ -816,23 +829,53 @@ class Work {
   }
 
   Result<Ticket*> existing_ticket(const std::string& ticket_id) {
-    auto found = tx_.ticket(ticket_id);
+    auto found = tx_.edit(ticket_id);
     if (!found) return found.error();
     if (!*found) return missing_ticket(ticket_id);
     return track(*found, false);
   }
 
   void change(TicketChangeKind kind, const Ticket& t, std::optional<std::string> message_id = std::nullopt) {
-    changes_.push_back(TicketChange{kind, t.ticket_id, std::move(message_id), std::nullopt, std::nullopt});
+    changes_->push_back(TicketChange{kind, t.ticket_id, std::move(message_id), std::nullopt, std::nullopt});
   }
 
   TicketTransaction& tx() { return tx_; }
   const ResolutionPolicy& policy() const { return policy_; }
+  /// Room for `n` more changes (a batch makes about one per event), so the list grows once.
+  void reserve_changes(std::size_t n) { changes_->reserve(changes_->size() + n); }
+  /// Where the changes of the next events go (apply_each: one list per body).
+  void redirect(std::vector<TicketChange>& changes) { changes_ = &changes; }
 
   // Facts shared by the handlers ----------------------------------------------------------
 
-  void member_fact(Ticket& t, Member incoming) {
-    if (merge_member(t, std::move(incoming)).changed) roster_changed_ = true;
+  Result<void> member_fact(Ticket& t, Member incoming) {
+    auto update = merge_member(tx_, t, std::move(incoming));
+    if (!update) return update.error();
+    if (update->changed) roster_changed_ = true;
+    return {};
+  }
+
+  /// Where message `id` is in `t`'s timeline. Statuses and records are about recent messages, so
+  /// the end is searched first; past that, the message index says whether `t` holds the message
+  /// at all, so that a message new to a long timeline costs no scan of it.
+  Result<std::optional<std::size_t>> locate(const Ticket& t, const std::string& id) {
+    constexpr std::size_t kRecent = 64;
+    const auto& tl = t.timeline;
+    const std::size_t stop = tl.size() > kRecent ? tl.size() - kRecent : 0;
+    for (std::size_t i = tl.size(); i-- > stop;)
+      if (tl[i].message_id == id) return std::optional<std::size_t>(i);
+    if (stop == 0) return std::optional<std::size_t>();
+    auto holder = tx_.find_by_message(id);
+    if (!holder) return holder.error();
+    if (!*holder || **holder != t.ticket_id) return std::optional<std::size_t>();
+    for (std::size_t i = stop; i-- > 0;)
+      if (tl[i].message_id == id) return std::optional<std::size_t>(i);
+    return std::optional<std::size_t>();
+  }
+
+  /// Declares, before it happens, that message `message_id` of `t` is added or changed.
+  Result<void> changing(const Ticket& t, const std::string& message_id) {
+    return tx_.changing_message(t.ticket_id, message_id);
   }
 
   Result<void> index(const std::string& message_id, const Ticket& t) { return tx_.index_message(message_id, t.ticket_id); }
@@ -855,7 +898,7 @@ class Work {
       if (tr.ticket == t) return t;
     std::size_t created_change = npos;
     if (created) {
-      created_change = changes_.size();
+      created_change = changes_->size();
       change(TicketChangeKind::ticket_created, *t);
     }
     tracked_.push_back(Tracked{t, t->state, created_change});
@@ -874,9 +917,10 @@ class Work {
       if (roster_changed_) change(TicketChangeKind::roster_changed, t);
       finish(t, policy_);
       if (tr.created_change != npos) {
-        changes_[tr.created_change].to_state = t.state;
+        (*changes_)[tr.created_change].to_state = t.state;
       } else if (t.state != tr.before) {
-        changes_.push_back(TicketChange{TicketChangeKind::state_changed, t.ticket_id, std::nullopt, tr.before, t.state});
+        changes_->push_back(
+            TicketChange{TicketChangeKind::state_changed, t.ticket_id, std::nullopt, tr.before, t.state});
       }
     }
     tracked_.clear();
@@ -897,7 +941,7 @@ class Work {
       auto found = tx_.find_by_group(e.group_id);
       if (!found) return found.error();
       if (*found && **found != ticket_id_for_group(e.group_id)) {
-        auto linked = tx_.ticket(**found);
+        auto linked = tx_.edit(**found);
         if (!linked) return linked.error();
         if (*linked) t = track(*linked, false);
       }
@@ -948,7 +992,7 @@ class Work {
   Result<void> merge_fragment(Ticket& t, const std::string& group_id) {
     const std::string fragment_id = ticket_id_for_group(group_id);
     if (fragment_id == t.ticket_id) return {};
-    auto found = tx_.ticket(fragment_id);
+    auto found = tx_.edit(fragment_id);
     if (!found) return found.error();
     if (!*found) return {};
     Ticket& f = **found;
@@ -970,7 +1014,20 @@ class Work {
     t.group_deleted = t.group_deleted || f.group_deleted;
     join_min(t.deleted_at, f.deleted_at);
     union_errors(t.creation_errors, f.creation_errors);
-    for (auto& m : f.members) merge_member(t, std::move(m));
+    // A fragment's messages move (rarely many: it exists only until the group is linked), and the
+    // delivery keys of the whole timeline are normalized: declared whole, on both tickets.
+    if (!f.timeline.empty()) {
+      auto declared = tx_.changing_timeline(f.ticket_id);
+      if (!declared) return declared;
+    }
+    if (!f.timeline.empty() || !t.timeline.empty()) {
+      auto declared = tx_.changing_timeline(t.ticket_id);
+      if (!declared) return declared;
+    }
+    for (auto& m : f.members) {
+      auto merged = merge_member(tx_, t, std::move(m));
+      if (!merged) return merged.error();
+    }
     for (auto& i : f.invites) merge_invite(t.invites, std::move(i));
     for (auto& m : f.timeline) {
       if (auto at = find_by_id(t.timeline, m.message_id)) {
@@ -1064,7 +1121,8 @@ class Work {
       m.status = MemberStatus::joined;
       m.status_since = ts;
       m.first_joined_at = ts;
-      member_fact(t, std::move(m));
+      auto merged = member_fact(t, std::move(m));
+      if (!merged) return merged.error();
       anyone = true;
     }
     if (anyone) join_min(t.first_join_at, ts);
@@ -1085,7 +1143,8 @@ class Work {
       m.person = std::move(person);
       m.status = status;
       m.status_since = ts_of(e.context);
-      member_fact(t, std::move(m));
+      auto merged = member_fact(t, std::move(m));
+      if (!merged) return merged.error();
     }
     return true;
   }
@@ -1106,7 +1165,8 @@ class Work {
       m.join_request_id = std::move(id);
       m.join_request_at = m.status_since;
     }
-    member_fact(t, std::move(m));
+    auto merged = member_fact(t, std::move(m));
+    if (!merged) return merged.error();
     return true;
   }
   Result<bool> on(const JoinRequestCreated& e) { return join_request(e, MemberStatus::join_requested); }
@@ -1145,8 +1205,10 @@ class Work {
     join_text(t.phone_number_id, e.context.phone_number_id);
     const std::int64_t ts = ts_of(e.context);
     auto& tl = t.timeline;
-    // An inbound message keeps its timestamp, so (timestamp, id) finds it.
-    const std::size_t pos = lower_position(tl, tl.size(), ts, e.id);
+    // An inbound message keeps its timestamp, so (timestamp, id) finds it. Messages mostly arrive
+    // in order: past the last one, no search of a long timeline.
+    const std::size_t pos =
+        tl.empty() || timeline_less(tl.back(), ts, e.id) ? tl.size() : lower_position(tl, tl.size(), ts, e.id);
     if (pos < tl.size() && tl[pos].message_id == e.id) return true;
 
     TimelineMessage msg;
@@ -1178,10 +1240,13 @@ class Work {
         if (known->status != before) roster_changed_ = true;
       } else {
         m.person = msg.sender;
-        member_fact(t, std::move(m));
+        auto merged = member_fact(t, std::move(m));
+        if (!merged) return merged.error();
       }
     }
 
+    auto declared = changing(t, e.id);
+    if (!declared) return declared.error();
     if (pos == tl.size()) {
       tl.push_back(std::move(msg));
     } else {
@@ -1201,13 +1266,15 @@ class Work {
     Ticket& t = **found;
     join_text(t.phone_number_id, e.context.phone_number_id);
     const std::int64_t ts = ts_of(e.context);
+    auto located = locate(t, e.id);
+    if (!located) return located.error();
+    const std::optional<std::size_t> existing = *located;
     std::size_t i = 0;
-    if (auto at = find_by_id(t.timeline, e.id)) {
-      i = *at;
-      // A status cannot precede its send.
-      if (t.timeline[i].direction == MessageDirection::outbound && ts < t.timeline[i].timestamp)
-        i = move_earlier(t.timeline, i, ts);
+    if (existing) {
+      i = *existing;
     } else {
+      auto declared = changing(t, e.id);
+      if (!declared) return declared.error();
       TimelineMessage stub;
       stub.message_id = e.id;
       stub.direction = MessageDirection::outbound;
@@ -1218,12 +1285,13 @@ class Work {
       change(TicketChangeKind::message_appended, t, e.id);
     }
 
-    bool advanced = false;
+    // The participant's delivery key, after adding them to the roster when it does not know them
+    // by every identifier the status gives (which re-files their statuses if that links two).
     const auto& phone = e.recipient_participant_id;
     const auto& bsuid = e.recipient_participant_user_id;
-    if (!is_blank(phone) || !is_blank(bsuid)) {
-      // Usually the roster knows the participant already, by every identifier the status gives:
-      // then there is nothing to merge and nothing to copy.
+    const bool per_participant = !is_blank(phone) || !is_blank(bsuid);
+    thread_local std::string key;
+    if (per_participant) {
       const Member* known = nullptr;
       for (const auto& member : t.members) {
         const PersonKey& p = member.person;
@@ -1236,13 +1304,37 @@ class Work {
       if (!known) {
         Member m;
         m.person = recipient_of(e);
-        const MemberUpdate update = merge_member(t, std::move(m));
-        if (update.changed) roster_changed_ = true;
-        known = &t.members[update.index];
+        auto update = merge_member(tx_, t, std::move(m));
+        if (!update) return update.error();
+        if (update->changed) roster_changed_ = true;
+        known = &t.members[update->index];
       }
-      thread_local std::string key;
       key.assign(known->person.bsuid ? "bsuid:" : "phone:");
       key += known->person.bsuid ? *known->person.bsuid : *known->person.phone;
+    }
+
+    // Declared to the store only when the message will change (a stub was declared above).
+    const bool failed = e.delivery_status == DeliveryStatus::failed;
+    if (existing) {
+      const TimelineMessage& m = t.timeline[i];
+      // A status cannot precede its send.
+      const bool moves = m.direction == MessageDirection::outbound && ts < m.timestamp;
+      bool advances = false;
+      if (per_participant) {
+        auto slot = m.delivery.find(key);
+        advances = slot == m.delivery.end() || delivery_rank(e.delivery_status) > delivery_rank(slot->second);
+      } else {
+        advances = delivery_rank(e.delivery_status) > delivery_rank(m.group_status);
+      }
+      if (moves || advances || (failed && !e.errors.empty())) {
+        auto declared = changing(t, e.id);
+        if (!declared) return declared.error();
+      }
+      if (moves) i = move_earlier(t.timeline, i, ts);
+    }
+
+    bool advanced = false;
+    if (per_participant) {
       auto& delivery = t.timeline[i].delivery;
       auto slot = delivery.find(key);
       if (slot == delivery.end()) slot = delivery.emplace(key, DeliveryStatus::unknown).first;
@@ -1250,7 +1342,7 @@ class Work {
     } else {
       advanced = advance(t.timeline[i].group_status, e.delivery_status);
     }
-    if (e.delivery_status == DeliveryStatus::failed) advanced |= union_errors(t.timeline[i].errors, e.errors);
+    if (failed) advanced |= union_errors(t.timeline[i].errors, e.errors);
     if (advanced) change(TicketChangeKind::status_advanced, t, e.id);
     return true;
   }
@@ -1259,7 +1351,7 @@ class Work {
     auto holder = tx_.find_by_message(e.id);
     if (!holder) return holder.error();
     if (!*holder) return false;  // 1:1 traffic that is not one of our invites
-    auto found = tx_.ticket(**holder);
+    auto found = tx_.edit(**holder);
     if (!found) return found.error();
     if (!*found) return false;
     auto& invites = (*found)->invites;
@@ -1287,7 +1379,7 @@ class Work {
 
   TicketTransaction& tx_;
   const ResolutionPolicy& policy_;
-  std::vector<TicketChange>& changes_;
+  std::vector<TicketChange>* changes_;
   SmallVector<Tracked, 4> tracked_;
   bool roster_changed_ = false;
 };
@@ -1404,6 +1496,7 @@ Result<ApplyOutcome> TicketAggregator::apply(const WebhookEvent& event) {
 
 Result<ApplyOutcome> TicketAggregator::apply(const std::vector<WebhookEvent>& events) {
   return run_unit(store_, policy_, [&](Work& work) -> Result<void> {
+    work.reserve_changes(events.size());
     for (const auto& e : events) {
       auto r = work.event(e);
       if (!r) return r;
@@ -1413,6 +1506,23 @@ Result<ApplyOutcome> TicketAggregator::apply(const std::vector<WebhookEvent>& ev
 }
 
 Result<ApplyOutcome> TicketAggregator::apply(const WebhookBatch& batch) { return apply(batch.events); }
+
+Result<std::vector<ApplyOutcome>> TicketAggregator::apply_each(const std::vector<const WebhookBatch*>& bodies) {
+  std::vector<ApplyOutcome> outcomes(bodies.size());
+  auto whole = run_unit(store_, policy_, [&](Work& work) -> Result<void> {
+    for (std::size_t i = 0; i < bodies.size(); ++i) {
+      outcomes[i].changes.clear();  // a rerun (optimistic store) starts over
+      work.redirect(outcomes[i].changes);
+      for (const auto& e : bodies[i]->events) {
+        auto r = work.event(e);
+        if (!r) return r;
+      }
+    }
+    return {};
+  });
+  if (!whole) return whole.error();
+  return outcomes;
+}
 
 Result<ApplyOutcome> TicketAggregator::record_outbound(const std::string& ticket_id, const std::string& message_id,
                                                       std::string type, std::optional<std::string> text,
@@ -1431,7 +1541,11 @@ Result<ApplyOutcome> TicketAggregator::record_outbound(const std::string& ticket
       auto found = w.existing_ticket(ticket_id);
       if (!found) return found.error();
       Ticket& t = **found;
-      if (auto at = find_by_id(t.timeline, message_id)) {
+      auto declared = w.changing(t, message_id);
+      if (!declared) return declared;
+      auto located = w.locate(t, message_id);
+      if (!located) return located.error();
+      if (auto at = *located) {
         // A status made a stub first: fill it in; the send cannot be later than its status.
         std::size_t i = *at;
         if (now < t.timeline[i].timestamp) i = move_earlier(t.timeline, i, now);
@@ -1520,24 +1634,31 @@ Result<ApplyOutcome> TicketAggregator::tick(std::chrono::system_clock::time_poin
       return true;
     return false;
   };
+  // Only the due tickets, from the store's deadline indexes: open ones idle since
+  // `now - resolve_after`, resolved ones resolved since `now - close_after`.
   std::vector<std::string> candidates;
   for (TicketState state : {TicketState::open, TicketState::resolved}) {
-    if ((state == TicketState::open && resolve_after <= 0) || (state == TicketState::resolved && close_after <= 0))
-      continue;
     TicketQuery q;
     q.state = state;
     q.limit = std::numeric_limits<std::size_t>::max();
-    auto listed = store_.list(q);
+    if (state == TicketState::open) {
+      if (resolve_after <= 0) continue;
+      q.last_activity_at_most = now - resolve_after;
+    } else {
+      if (close_after <= 0) continue;
+      q.resolved_at_most = now - close_after;
+    }
+    auto listed = store_.list_ids(q);
     if (!listed) return listed.error();
-    for (const auto& stored : *listed)
-      if (due(stored.ticket)) candidates.push_back(stored.ticket.ticket_id);
+    candidates.insert(candidates.end(), std::make_move_iterator(listed->begin()),
+                      std::make_move_iterator(listed->end()));
   }
   ApplyOutcome empty;
   if (candidates.empty()) return empty;
   return run_unit(store_, policy_, [&](Work& work) -> Result<void> {
     for (const auto& id : candidates) {
       auto done = work.action([&](Work& w) -> Result<void> {
-        auto found = w.tx().ticket(id);
+        auto found = w.tx().edit(id);
         if (!found) return found.error();
         if (!*found || !due(**found)) return {};  // changed since it was listed
         auto tracked = w.existing_ticket(id);

@@ -10,6 +10,7 @@
 
 #include "json/json.hpp"
 #include "tickets/rules.hpp"
+#include "tickets/ticket_json.hpp"
 #include "util/text.hpp"
 #include "wagroups/tickets.hpp"
 
@@ -233,9 +234,12 @@ void write_errors(json::Writer& w, std::string_view key, const std::vector<ItemE
 
 }  // namespace
 
-std::string to_json(const Ticket& t) {
-  json::Writer w;
-  w.begin_object();
+namespace {
+
+// The parts of the format, shared by `to_json` (one document) and the SQLite store's rows (one
+// document per message, member and invite, plus the head: see ticket_json.hpp).
+
+void write_head_start(json::Writer& w, const Ticket& t) {
   w.field("v", kFormatVersion);
   text_field(w, "ticket_id", t.ticket_id);
   text_field(w, "group_id", t.group_id);
@@ -255,68 +259,113 @@ std::string to_json(const Ticket& t) {
   w.field("group_deleted", t.group_deleted);
   w.optional_field("deleted_at", t.deleted_at);
   write_errors(w, "creation_errors", t.creation_errors);
+}
 
-  w.key("members").begin_array();
-  for (const auto& m : t.members) {
-    w.begin_object();
-    write_person(w, "person", m.person);
-    w.field("status", to_string(m.status));
-    w.field("status_since", m.status_since);
-    text_field(w, "join_request_id", m.join_request_id);
-    w.field("join_request_at", m.join_request_at);
-    text_field(w, "contact_name", m.contact_name);
-    w.field("contact_name_at", m.contact_name_at);
-    w.optional_field("first_joined_at", m.first_joined_at);
-    w.end_object();
-  }
-  w.end_array();
-
-  w.key("invites").begin_array();
-  for (const auto& i : t.invites) {
-    w.begin_object();
-    text_field(w, "phone", i.phone);
-    w.field("sent_at", i.sent_at);
-    text_field(w, "message_id", i.message_id);
-    w.field("status", to_string(i.status));
-    text_field(w, "error", i.error);
-    w.end_object();
-  }
-  w.end_array();
-
-  w.key("timeline").begin_array();
-  for (const auto& m : t.timeline) {
-    w.begin_object();
-    text_field(w, "message_id", m.message_id);
-    w.field("direction", direction_name(m.direction));
-    w.field("timestamp", m.timestamp);
-    if (!m.sender.empty() || m.sender.username) write_person(w, "sender", m.sender);
-    text_field(w, "contact_name", m.contact_name);
-    text_field(w, "agent", m.agent);
-    text_field(w, "type", m.type);
-    text_field(w, "text", m.text);
-    text_field(w, "caption", m.caption);
-    text_field(w, "media_id", m.media_id);
-    text_field(w, "reply_to", m.reply_to);
-    if (!m.delivery.empty()) {
-      w.key("delivery").begin_object();
-      for (const auto& [who, status] : m.delivery) text_field(w, who, std::string_view(to_string(status)));
-      w.end_object();
-    }
-    if (m.group_status != DeliveryStatus::unknown) w.field("group_status", to_string(m.group_status));
-    if (!m.errors.empty()) write_errors(w, "errors", m.errors);
-    w.end_object();
-  }
-  w.end_array();
-
+void write_head_end(json::Writer& w, const Ticket& t) {
   w.optional_field("created_at", t.created_at);
   w.optional_field("first_join_at", t.first_join_at);
   w.field("last_activity_at", t.last_activity_at);
   w.optional_field("last_inbound_at", t.last_inbound_at);
   w.optional_field("resolved_at", t.resolved_at);
   w.optional_field("closed_at", t.closed_at);
+}
+
+void write_member(json::Writer& w, const Member& m) {
+  w.begin_object();
+  write_person(w, "person", m.person);
+  w.field("status", to_string(m.status));
+  w.field("status_since", m.status_since);
+  text_field(w, "join_request_id", m.join_request_id);
+  w.field("join_request_at", m.join_request_at);
+  text_field(w, "contact_name", m.contact_name);
+  w.field("contact_name_at", m.contact_name_at);
+  w.optional_field("first_joined_at", m.first_joined_at);
+  w.end_object();
+}
+
+void write_invite(json::Writer& w, const Invite& i) {
+  w.begin_object();
+  text_field(w, "phone", i.phone);
+  w.field("sent_at", i.sent_at);
+  text_field(w, "message_id", i.message_id);
+  w.field("status", to_string(i.status));
+  text_field(w, "error", i.error);
+  w.end_object();
+}
+
+void write_message(json::Writer& w, const TimelineMessage& m) {
+  w.begin_object();
+  text_field(w, "message_id", m.message_id);
+  w.field("direction", direction_name(m.direction));
+  w.field("timestamp", m.timestamp);
+  if (!m.sender.empty() || m.sender.username) write_person(w, "sender", m.sender);
+  text_field(w, "contact_name", m.contact_name);
+  text_field(w, "agent", m.agent);
+  text_field(w, "type", m.type);
+  text_field(w, "text", m.text);
+  text_field(w, "caption", m.caption);
+  text_field(w, "media_id", m.media_id);
+  text_field(w, "reply_to", m.reply_to);
+  if (!m.delivery.empty()) {
+    w.key("delivery").begin_object();
+    for (const auto& [who, status] : m.delivery) text_field(w, who, std::string_view(to_string(status)));
+    w.end_object();
+  }
+  if (m.group_status != DeliveryStatus::unknown) w.field("group_status", to_string(m.group_status));
+  if (!m.errors.empty()) write_errors(w, "errors", m.errors);
+  w.end_object();
+}
+
+}  // namespace
+
+std::string to_json(const Ticket& t) {
+  json::Writer w;
+  w.begin_object();
+  write_head_start(w, t);
+  w.key("members").begin_array();
+  for (const auto& m : t.members) write_member(w, m);
+  w.end_array();
+  w.key("invites").begin_array();
+  for (const auto& i : t.invites) write_invite(w, i);
+  w.end_array();
+  w.key("timeline").begin_array();
+  for (const auto& m : t.timeline) write_message(w, m);
+  w.end_array();
+  write_head_end(w, t);
   w.end_object();
   return w.str();
 }
+
+namespace tickets_detail {
+
+std::string head_to_json(const Ticket& t) {
+  json::Writer w;
+  w.begin_object();
+  write_head_start(w, t);
+  write_head_end(w, t);
+  w.end_object();
+  return w.str();
+}
+
+std::string member_to_json(const Member& m) {
+  json::Writer w;
+  write_member(w, m);
+  return w.str();
+}
+
+std::string invite_to_json(const Invite& i) {
+  json::Writer w;
+  write_invite(w, i);
+  return w.str();
+}
+
+std::string message_to_json(const TimelineMessage& m) {
+  json::Writer w;
+  write_message(w, m);
+  return w.str();
+}
+
+}  // namespace tickets_detail
 
 namespace {
 
@@ -444,6 +493,69 @@ std::vector<ItemError> read_errors(const Reader& parent, const char* key) {
   });
 }
 
+Member read_member(Reader& m) {
+  Member member;
+  if (const json::Value* p = m.object("person")) member.person = read_person(*p, m.child("person"));
+  if (auto status = m.opt_string("status")) {
+    auto parsed = parse_member_status(*status);
+    if (!parsed) m.fail("status", "a member status");
+    member.status = *parsed;
+  }
+  member.status_since = m.integer("status_since");
+  member.join_request_id = m.opt_string("join_request_id");
+  member.join_request_at = m.integer("join_request_at");
+  member.contact_name = m.opt_string("contact_name");
+  member.contact_name_at = m.integer("contact_name_at");
+  member.first_joined_at = m.opt_int("first_joined_at");
+  return member;
+}
+
+Invite read_invite(Reader& in) {
+  Invite invite;
+  invite.phone = in.string("phone");
+  invite.sent_at = in.integer("sent_at");
+  invite.message_id = in.opt_string("message_id");
+  invite.status = in.delivery("status");
+  invite.error = in.opt_string("error");
+  return invite;
+}
+
+TimelineMessage read_message(Reader& m) {
+  TimelineMessage msg;
+  msg.message_id = m.string("message_id");
+  const std::string direction = m.string("direction");
+  if (direction == "inbound") {
+    msg.direction = MessageDirection::inbound;
+  } else if (direction == "outbound") {
+    msg.direction = MessageDirection::outbound;
+  } else {
+    m.fail("direction", "inbound or outbound");
+  }
+  msg.timestamp = m.integer("timestamp");
+  if (const json::Value* p = m.object("sender")) msg.sender = read_person(*p, m.child("sender"));
+  msg.contact_name = m.opt_string("contact_name");
+  msg.agent = m.opt_string("agent");
+  msg.type = m.string("type", false);
+  msg.text = m.opt_string("text");
+  msg.caption = m.opt_string("caption");
+  msg.media_id = m.opt_string("media_id");
+  msg.reply_to = m.opt_string("reply_to");
+  if (const json::Value* d = m.object("delivery")) {
+    const std::string path = m.child("delivery");
+    for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it) {
+      const Reader entries(*d, path);
+      std::string who(it->name.GetString(), it->name.GetStringLength());
+      if (!it->value.IsString()) entries.fail(who, "a delivery status");
+      const DeliveryStatus status =
+          entries.parse_status(std::string(it->value.GetString(), it->value.GetStringLength()), who);
+      msg.delivery[std::move(who)] = status;
+    }
+  }
+  msg.group_status = m.delivery("group_status");
+  msg.errors = read_errors(m, "errors");
+  return msg;
+}
+
 Ticket read_ticket(const json::Value& root) {
   Reader r(root, "");
   const json::Value* v = r.find("v");
@@ -474,68 +586,9 @@ Ticket read_ticket(const json::Value& root) {
   t.deleted_at = r.opt_int("deleted_at");
   t.creation_errors = read_errors(r, "creation_errors");
 
-  t.members = read_list(r, "members", [](Reader& m) {
-    Member member;
-    if (const json::Value* p = m.object("person")) member.person = read_person(*p, m.child("person"));
-    if (auto status = m.opt_string("status")) {
-      auto parsed = parse_member_status(*status);
-      if (!parsed) m.fail("status", "a member status");
-      member.status = *parsed;
-    }
-    member.status_since = m.integer("status_since");
-    member.join_request_id = m.opt_string("join_request_id");
-    member.join_request_at = m.integer("join_request_at");
-    member.contact_name = m.opt_string("contact_name");
-    member.contact_name_at = m.integer("contact_name_at");
-    member.first_joined_at = m.opt_int("first_joined_at");
-    return member;
-  });
-
-  t.invites = read_list(r, "invites", [](Reader& in) {
-    Invite invite;
-    invite.phone = in.string("phone");
-    invite.sent_at = in.integer("sent_at");
-    invite.message_id = in.opt_string("message_id");
-    invite.status = in.delivery("status");
-    invite.error = in.opt_string("error");
-    return invite;
-  });
-
-  t.timeline = read_list(r, "timeline", [](Reader& m) {
-    TimelineMessage msg;
-    msg.message_id = m.string("message_id");
-    const std::string direction = m.string("direction");
-    if (direction == "inbound") {
-      msg.direction = MessageDirection::inbound;
-    } else if (direction == "outbound") {
-      msg.direction = MessageDirection::outbound;
-    } else {
-      m.fail("direction", "inbound or outbound");
-    }
-    msg.timestamp = m.integer("timestamp");
-    if (const json::Value* p = m.object("sender")) msg.sender = read_person(*p, m.child("sender"));
-    msg.contact_name = m.opt_string("contact_name");
-    msg.agent = m.opt_string("agent");
-    msg.type = m.string("type", false);
-    msg.text = m.opt_string("text");
-    msg.caption = m.opt_string("caption");
-    msg.media_id = m.opt_string("media_id");
-    msg.reply_to = m.opt_string("reply_to");
-    if (const json::Value* d = m.object("delivery")) {
-      const std::string path = m.child("delivery");
-      for (auto it = d->MemberBegin(); it != d->MemberEnd(); ++it) {
-        const Reader entries(*d, path);
-        std::string who(it->name.GetString(), it->name.GetStringLength());
-        if (!it->value.IsString()) entries.fail(who, "a delivery status");
-        const DeliveryStatus status =
-            entries.parse_status(std::string(it->value.GetString(), it->value.GetStringLength()), who);
-        msg.delivery[std::move(who)] = status;
-      }
-    }
-    msg.group_status = m.delivery("group_status");
-    msg.errors = read_errors(m, "errors");
-    return msg;
-  });
+  t.members = read_list(r, "members", read_member);
+  t.invites = read_list(r, "invites", read_invite);
+  t.timeline = read_list(r, "timeline", read_message);
 
   t.created_at = r.opt_int("created_at");
   t.first_join_at = r.opt_int("first_join_at");
@@ -548,7 +601,13 @@ Ticket read_ticket(const json::Value& root) {
 
 }  // namespace
 
-Result<Ticket> ticket_from_json(std::string_view text) {
+namespace {
+
+// Parses one document of the format (a whole ticket, or one of the SQLite store's parts) and
+// reads it with `read`; `what` names it in errors ("ticket JSON", "message JSON").
+template <typename Read>
+auto decode_document(std::string_view text, const char* what, Read read)
+    -> Result<decltype(read(std::declval<const json::Value&>()))> {
   json::ScratchDocument doc;
   std::string parse_error;
   bool parsed = json::parse(text, doc, parse_error);
@@ -560,20 +619,59 @@ Result<Ticket> ticket_from_json(std::string_view text) {
     parsed = json::parse(repaired, doc, parse_error);
   }
   if (!parsed) {
-    Error e = Error::decode_failure(0, "ticket JSON: " + parse_error);
+    Error e = Error::decode_failure(0, std::string(what) + ": " + parse_error);
     e.field = "ticket";
     return e;
   }
   try {
-    return read_ticket(doc.get());
+    return read(doc.get());
   } catch (const Malformed& m) {
-    Error e = Error::decode_failure(0, "ticket JSON: " + (m.field.empty() ? std::string("the document") : m.field) +
-                                           " must be " + m.rule);
+    Error e = Error::decode_failure(
+        0, std::string(what) + ": " + (m.field.empty() ? std::string("the document") : m.field) + " must be " + m.rule);
     e.field = m.field.empty() ? "ticket" : m.field;
     e.limit = m.rule;
     return e;
   }
 }
+
+}  // namespace
+
+Result<Ticket> ticket_from_json(std::string_view text) {
+  return decode_document(text, "ticket JSON", [](const json::Value& root) { return read_ticket(root); });
+}
+
+namespace tickets_detail {
+
+Result<Ticket> head_from_json(std::string_view text, bool& whole) {
+  return decode_document(text, "ticket JSON", [&whole](const json::Value& root) {
+    Ticket t = read_ticket(root);
+    whole = root.IsObject() && (root.HasMember("members") || root.HasMember("invites") || root.HasMember("timeline"));
+    return t;
+  });
+}
+
+Result<Member> member_from_json(std::string_view text) {
+  return decode_document(text, "member JSON", [](const json::Value& root) {
+    Reader r(root, "");
+    return read_member(r);
+  });
+}
+
+Result<Invite> invite_from_json(std::string_view text) {
+  return decode_document(text, "invite JSON", [](const json::Value& root) {
+    Reader r(root, "");
+    return read_invite(r);
+  });
+}
+
+Result<TimelineMessage> message_from_json(std::string_view text) {
+  return decode_document(text, "message JSON", [](const json::Value& root) {
+    Reader r(root, "");
+    return read_message(r);
+  });
+}
+
+}  // namespace tickets_detail
 
 WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups

@@ -86,7 +86,7 @@ TEST_CASE("issue10 item 8: a second webhook serve on a port in use fails instead
 TEST_CASE("issue10 item 8: slow clients on every worker do not starve a signed POST to webhook serve",
           "[cli][issue10]") {
   TempDir dir;
-  Serve serve(dir, {"--request-timeout", "2"});
+  Serve serve(dir, {"--request-timeout", "2", "--workers", "8"});
   // 8 workers; 12 slow connections take them all and queue 4 more.
   wagroups_test::check_slow_clients_do_not_starve(serve.port(), "/webhook", 12, [&] { return serve.post_signed(); });
 }
@@ -108,7 +108,7 @@ TEST_CASE("issue10 item 8: webhook serve refuses headers over 64 KiB with 400 al
 TEST_CASE("issue10 item 8: idle kept-alive and silent connections do not starve a signed POST to webhook serve",
           "[cli][issue10]") {
   TempDir dir;
-  Serve serve(dir);
+  Serve serve(dir, {"--workers", "8"});  // as many idle connections as workers
   wagroups_test::check_idle_and_silent_connections_do_not_starve(serve.port(), "/webhook",
                                                                  [&] { return serve.post_signed(); });
   CHECK(serve.post_signed() == 200);

@@ -118,6 +118,10 @@ class WAGROUPS_API TicketAggregator {
   /// Several events in one store transaction (much faster with SQLite). All or nothing.
   Result<ApplyOutcome> apply(const std::vector<WebhookEvent>& events);
   Result<ApplyOutcome> apply(const WebhookBatch& batch);
+  /// Several webhook bodies in one store unit (group commit: one transaction, one fsync, for many
+  /// concurrent POSTs); outcome i is body i's. All or nothing: when one body fails, nothing is
+  /// written and its error is returned, so a caller applies the bodies one by one to isolate it.
+  Result<std::vector<ApplyOutcome>> apply_each(const std::vector<const WebhookBatch*>& bodies);
   /// Records a message the business sent to the group (so statuses attach to it). Text that is
   /// not valid UTF-8 is refused (invalid_argument naming the field; nothing stored).
   Result<ApplyOutcome> record_outbound(const std::string& ticket_id, const std::string& message_id, std::string type,

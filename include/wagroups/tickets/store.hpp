@@ -31,6 +31,12 @@ struct TicketQuery {
   std::optional<std::string> assignee;
   std::optional<std::string> group_id;
   std::size_t limit = 100;
+  /// Deadlines (Unix seconds): only tickets with `last_activity_at` <= this / with a `resolved_at`
+  /// <= this. `TicketAggregator::tick` asks for the due tickets this way; the given stores answer
+  /// from an index, so a tick visits only tickets whose deadline has come. After `limit`, so that
+  /// a host's positional `TicketQuery{state, assignee, group_id, limit}` keeps its meaning.
+  std::optional<std::int64_t> last_activity_at_most;
+  std::optional<std::int64_t> resolved_at_most;
 };
 
 /// The reads and writes of one atomic unit of work (see `TicketStore::transact`). Tickets fetched
@@ -56,6 +62,26 @@ class WAGROUPS_API TicketTransaction {
   /// Whether the event key was recorded, by an earlier transaction or this one.
   virtual Result<bool> applied(const std::string& event_key) = 0;
   virtual Result<void> record(const std::string& event_key) = 0;
+
+  /// Incremental writes. `ticket` hands out the whole ticket, and a store must treat all of it as
+  /// written: keep it whole for rollback, write it whole. A unit that changes a little of a long
+  /// ticket uses `edit` instead and declares its timeline changes before making them:
+  /// `changing_message` before a message is added, changed (also its timestamp or position) or
+  /// removed, and `changing_timeline` before any change it does not declare message by message.
+  /// Everything but `timeline` (the head: fields, members, invites) may be written freely. The
+  /// store then keeps undo for, and writes, only the head and the declared messages, so the unit's
+  /// cost does not grow with the conversation. The aggregator works this way. These defaults treat
+  /// `edit` as `ticket` and ignore the declarations, which is always correct.
+  virtual Result<Ticket*> edit(const std::string& ticket_id) { return ticket(ticket_id); }
+  virtual Result<void> changing_message(const std::string& ticket_id, const std::string& message_id) {
+    (void)ticket_id;
+    (void)message_id;
+    return {};
+  }
+  virtual Result<void> changing_timeline(const std::string& ticket_id) {
+    (void)ticket_id;
+    return {};
+  }
 };
 
 /// The storage the host implements (InMemoryTicketStore and SqliteTicketStore are given).
@@ -76,6 +102,9 @@ class WAGROUPS_API TicketStore {
   virtual Result<std::optional<std::string>> find_by_group(const std::string& group_id) = 0;
   virtual Result<std::optional<std::string>> find_by_request(const std::string& request_id) = 0;
   virtual Result<std::vector<StoredTicket>> list(const TicketQuery& query) = 0;
+  /// The ids `list(query)` would return, in the same order, without loading the tickets. The
+  /// default calls `list`; the given stores answer from their indexes.
+  virtual Result<std::vector<std::string>> list_ids(const TicketQuery& query);
 
   /// Dead letters: verified webhook bodies the parser refused (see `DeadLetter`). Optional: these
   /// defaults answer `ErrorCode::unsupported`, so a store that keeps none still compiles, and a
