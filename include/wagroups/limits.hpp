@@ -22,6 +22,9 @@ inline constexpr std::size_t max_removed_per_call = 8;  ///< `participants[]` of
 inline constexpr std::size_t max_pinned_messages = 3;   ///< per group; pinning a fourth unpins the oldest
 inline constexpr int default_page_size = 25;            ///< list calls without `limit`
 inline constexpr std::size_t max_groups_per_number = 10000;
+/// The most groups one `Client::send_to_groups` call takes (a number cannot have more); more are
+/// refused (invalid_argument, field "group_ids") before anything is sent.
+inline constexpr std::size_t max_fan_out_groups = max_groups_per_number;
 inline constexpr std::size_t picture_max_bytes = 5u * 1024u * 1024u;
 inline constexpr int picture_min_side = 192;
 inline constexpr int pin_min_days = 1;

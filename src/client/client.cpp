@@ -6,6 +6,7 @@
 #include <thread>
 #include <utility>
 
+#include "client/client_impl.hpp"
 #include "client/validation.hpp"
 #include "http/retry.hpp"
 #include "json/codecs.hpp"
@@ -19,33 +20,9 @@ WAGROUPS_INLINE_NAMESPACE_BEGIN
 
 namespace {
 
+using client_detail::Query;
+
 constexpr int kMaxCursorRestarts = 3;
-constexpr std::size_t kExcerptBytes = 200;
-
-bool is_unreserved(unsigned char c) noexcept {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
-}
-
-// Percent-encodes everything outside RFC 3986's unreserved set (and `keep`).
-std::string percent_encode(std::string_view text, std::string_view keep = {}) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(text.size());
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    if (is_unreserved(c) || keep.find(ch) != std::string_view::npos) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
-    }
-  }
-  return out;
-}
-
-using Query = std::vector<std::pair<std::string, std::string>>;
 
 void add_page_query(Query& query, const PageRequest& page) {
   if (page.limit) query.emplace_back("limit", std::to_string(*page.limit));
@@ -104,165 +81,6 @@ Result<std::size_t> walk_pages(std::optional<int> page_size, Fetch fetch, ItemsO
 }
 
 }  // namespace
-
-struct Client::Impl {
-  ClientOptions options;
-  std::shared_ptr<Transport> transport;
-  std::string user_agent;
-  std::string authorization;  // "Bearer <token>", built once
-  retry::Hooks hooks;
-  mutable std::mutex rng_mutex;
-  mutable std::mt19937_64 rng{seed()};
-
-  // Jitter only needs to differ between processes; std::random_device may throw where no entropy
-  // source exists, and a constructor must not.
-  static std::uint64_t seed() noexcept {
-    try {
-      return std::random_device{}();
-    } catch (...) {
-      return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    }
-  }
-
-  explicit Impl(ClientOptions o) : options(std::move(o)) {
-    if (options.transport) {
-      transport = options.transport;
-    } else {
-      CurlTransportOptions curl;
-      curl.connect_timeout = options.connect_timeout;
-      curl.request_timeout = options.request_timeout;
-      transport = make_curl_transport(std::move(curl));
-    }
-    user_agent = std::string("wagroups/") + WAGROUPS_VERSION_STRING;
-    authorization = "Bearer " + options.access_token;
-    if (!options.user_agent_suffix.empty()) user_agent += " " + options.user_agent_suffix;
-    while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
-    hooks.sleeper = options.sleeper ? options.sleeper : [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
-    hooks.clock = options.clock ? options.clock : [] { return std::chrono::system_clock::now(); };
-    hooks.secret = options.access_token;
-    if (options.random) {
-      hooks.random = options.random;
-    } else {
-      hooks.random = [this] {
-        std::lock_guard<std::mutex> lock(rng_mutex);
-        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
-      };
-    }
-  }
-
-  // The options are checked on every call (a constructor cannot return an Error); each check is a
-  // few comparisons.
-  Result<void> check_credentials(bool needs_phone) const {
-    if (options.access_token.empty())
-      return Error::invalid_argument("access_token", "non-empty", "ClientOptions.access_token is not set");
-    if (options.api_version.empty())
-      return Error::invalid_argument("api_version", "non-empty, e.g. v26.0", "ClientOptions.api_version is empty");
-    if (auto r = validation::require_path_id("api_version", options.api_version); !r) return r;
-    if (options.base_url.empty()) return Error::invalid_argument("base_url", "non-empty", "ClientOptions.base_url is empty");
-    if (auto r = validation::check_base_url(options.base_url, options.allow_insecure_http); !r) return r;
-    if (auto r = validation::check_user_agent_suffix(options.user_agent_suffix); !r) return r;
-    if (needs_phone) {
-      if (options.phone_number_id.empty())
-        return Error::invalid_argument("phone_number_id", "non-empty",
-                                       "ClientOptions.phone_number_id is not set; this operation needs it");
-      return validation::require_path_id("phone_number_id", options.phone_number_id);
-    }
-    return {};
-  }
-
-  // Credentials and a group id that becomes a path segment: the common checks of group operations.
-  Result<void> check_group(const std::string& group_id) const {
-    if (auto r = check_credentials(false); !r) return r;
-    return validation::require_path_id("group_id", group_id);
-  }
-
-  std::string url(std::initializer_list<std::string_view> segments, const Query& query = {}) const {
-    std::string out = options.base_url + "/" + options.api_version;
-    for (std::string_view s : segments) {
-      out += '/';
-      out += percent_encode(s);
-    }
-    char sep = '?';
-    for (const auto& [k, v] : query) {
-      out += sep;
-      out += percent_encode(k);
-      out += '=';
-      out += percent_encode(v, ",");
-      sep = '&';
-    }
-    return out;
-  }
-
-  HttpRequest request(HttpMethod method, std::string target, std::string body, const CallOptions& call,
-                      std::string content_type = "application/json") const {
-    HttpRequest r;
-    r.method = method;
-    r.url = std::move(target);
-    r.headers.reserve(4);
-    r.headers.emplace_back("Authorization", authorization);
-    r.headers.emplace_back("Accept", "application/json");
-    r.headers.emplace_back("User-Agent", user_agent);
-    if (!body.empty()) r.headers.emplace_back("Content-Type", std::move(content_type));
-    r.body = std::move(body);
-    r.timeout = call.timeout.value_or(options.request_timeout);
-    return r;
-  }
-
-  // Graph echoes a malformed token back in its message ("Malformed access token EAA..."): an
-  // Error must never carry it, whatever part of a response it was copied from.
-  Error redact(Error e) const {
-    const std::string& token = options.access_token;
-    text::redact(e.message, token);
-    if (e.graph) {
-      text::redact(e.graph->message, token);
-      if (e.graph->details) text::redact(*e.graph->details, token);
-      if (e.graph->error_user_title) text::redact(*e.graph->error_user_title, token);
-      if (e.graph->error_user_msg) text::redact(*e.graph->error_user_msg, token);
-    }
-    return e;
-  }
-
-  Result<HttpResponse> execute(const HttpRequest& r, Idempotency idempotency, const CallOptions& call) const {
-    auto sent = retry::send_with_retries(*transport, r, call.idempotency.value_or(idempotency),
-                                         call.retry.value_or(options.retry), hooks);
-    if (!sent) return redact(std::move(sent).error());
-    return sent;
-  }
-
-  // Sends and decodes: the common shape of every operation.
-  template <typename Decode>
-  auto call(HttpMethod method, std::string target, std::string body, Idempotency idempotency,
-            const CallOptions& call_options, Decode decode, std::string content_type = "application/json") const
-      -> decltype(decode(std::declval<HttpResponse&>())) {
-    auto sent = execute(request(method, std::move(target), std::move(body), call_options, std::move(content_type)),
-                        idempotency, call_options);
-    if (!sent) return std::move(sent).error();
-    HttpResponse& response = *sent;
-    auto decoded = decode(response);
-    if (!decoded) {
-      // A 2xx carrying Graph's error envelope is an error of the API, not of decoding.
-      Error graph = codec::decode_error_response(response, options.access_token);
-      if (graph.graph) return redact(std::move(graph));
-      Error& e = decoded.error();
-      e.http_status = response.status;
-      e.message += " (body: " + text::excerpt(response.body, options.access_token, kExcerptBytes) + ")";
-      e = redact(std::move(e));
-    }
-    return decoded;
-  }
-
-  std::string multipart_boundary(const ProfilePicture& picture) const {
-    for (;;) {
-      std::uint64_t n;
-      {
-        std::lock_guard<std::mutex> lock(rng_mutex);
-        n = rng();
-      }
-      std::string boundary = "wagroups-" + std::to_string(n);
-      if (picture.jpeg_bytes.find(boundary) == std::string::npos) return boundary;
-    }
-  }
-};
 
 namespace {
 
@@ -502,11 +320,12 @@ Result<RemoveParticipantsResponse> Client::remove_participants(const RemoveParti
 }
 
 Result<SendMessageResponse> Client::send_group_message(const GroupMessage& message, const CallOptions& call) const {
-  if (auto r = validation::check(message); !r) return r.error();
+  auto body = impl_->group_message_body(message);
+  if (!body) return std::move(body).error();
   if (auto r = impl_->check_credentials(true); !r) return r.error();
-  return impl_->call(HttpMethod::post, impl_->url({impl_->options.phone_number_id, "messages"}),
-                     codec::encode_group_message(message), Idempotency::non_idempotent, call,
-                     [](HttpResponse& resp) { return codec::decode_send_message(resp.body); });
+  auto sent = impl_->execute(impl_->group_message_request(std::move(*body), call), Idempotency::non_idempotent, call);
+  if (!sent) return std::move(sent).error();
+  return impl_->decode_answer(*sent, &Impl::decode_sent_message);
 }
 
 Result<SendMessageResponse> Client::send_text(const std::string& group_id, const std::string& body, bool preview_url,

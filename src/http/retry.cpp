@@ -78,6 +78,17 @@ std::chrono::milliseconds backoff_delay(const RetryOptions& options, int retry_n
   return std::chrono::milliseconds(static_cast<std::int64_t>(ceiling * r));
 }
 
+Error error_of_answer(const HttpResponse& response, const Hooks& hooks) {
+  Error error = codec::decode_error_response(response, hooks.secret);
+  if (auto header = response.header("Retry-After")) error.retry_after = parse_retry_after(*header, hooks.clock());
+  return error;
+}
+
+bool provably_not_accepted(const Error& error) noexcept {
+  if (error.code == ErrorCode::transport) return !error.request_may_have_been_sent;
+  return error.is_rate_limited();
+}
+
 Result<HttpResponse> send_with_retries(Transport& transport, const HttpRequest& request,
                                        Idempotency idempotency, const RetryOptions& options,
                                        const Hooks& hooks) {
@@ -87,8 +98,7 @@ Result<HttpResponse> send_with_retries(Transport& transport, const HttpRequest& 
     Error error;
     if (sent) {
       if (sent->status >= 200 && sent->status < 300) return sent;
-      error = codec::decode_error_response(*sent, hooks.secret);
-      if (auto header = sent->header("Retry-After")) error.retry_after = parse_retry_after(*header, hooks.clock());
+      error = error_of_answer(*sent, hooks);
     } else {
       error = std::move(sent).error();
     }

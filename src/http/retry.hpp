@@ -31,6 +31,15 @@ struct Hooks {
   std::string secret;  ///< removed from any response excerpt put in an Error (the access token)
 };
 
+/// The Error a non-2xx answer stands for: Graph's envelope decoded (the secret removed) and any
+/// Retry-After read against `hooks.clock`.
+Error error_of_answer(const HttpResponse& response, const Hooks& hooks);
+
+/// Whether a send that failed with `error` provably left no accepted message behind, so that
+/// sending it again cannot make a duplicate: a throttling answer (HTTP 429 or a rate-limit Graph
+/// code such as 130429 / 131208) or a transport failure before any byte left this host.
+bool provably_not_accepted(const Error& error) noexcept;
+
 /// Sends `request` until it succeeds (HTTP 2xx), fails for good, or attempts run out. A non-2xx
 /// answer becomes a `graph_api` Error. A request that may have reached the server is re-sent only
 /// when `idempotency` is idempotent.

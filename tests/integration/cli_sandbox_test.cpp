@@ -358,6 +358,62 @@ TEST_CASE("cli sandbox: sending to several groups shows progress and keeps going
   CHECK(too_long.exit_code == exit_codes::invalid);
 }
 
+TEST_CASE(
+    "issue11 item 5: the CLI's JSON counts sent, failed, unknown and not_sent apart; a repeated group sends nothing",
+    "[cli][graph]") {
+  TempDir dir;
+  const std::string phone = "106540352242922";
+  const std::string sent = "120363000000000101", refused = "120363000000000102", broken = "120363000000000103";
+  wagroups_test::LoopbackServer graph;
+  std::mutex mutex;
+  int posts = 0;
+  graph->Post("/v26.0/" + phone + "/messages", [&](const httplib::Request& req, httplib::Response& res) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++posts;
+    }
+    if (contains(req.body, refused)) {
+      res.status = 400;
+      res.set_content(R"({"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100}})",
+                      "application/json");
+    } else if (contains(req.body, broken)) {
+      res.status = 500;  // may have been sent: unknown, never repeated
+      res.set_content(R"({"error":{"message":"An unknown error occurred","type":"OAuthException","code":1}})",
+                      "application/json");
+    } else {
+      res.set_content(R"({"messaging_product":"whatsapp","messages":[{"id":"wamid.one"}]})", "application/json");
+    }
+  });
+  graph.start();
+  const EnvChanges env{{"WAGROUPS_ACCESS_TOKEN", std::string("EAAtoken-cli-fanout")}};
+  const std::vector<std::string> base{
+      "send", "text", "--text", "News", "--json", "--base-url", graph.base_url(), "--phone-number-id", phone};
+  auto args = base;
+  for (const auto* g : {&sent, &refused, &broken}) args.insert(args.end(), {"--group", *g});
+  const auto r = cli(dir, args, env);
+  INFO(r.err);
+  CHECK(r.exit_code == exit_codes::api);  // the first group not sent was refused
+  const auto d = single_json(r);
+  CHECK(integer(d, "sent") == 1);
+  CHECK(integer(d, "failed") == 1);  // was 2: total - sent counted the unknown one as failed
+  CHECK(integer(d, "unknown") == 1);
+  CHECK(integer(d, "not_sent") == 0);
+  CHECK(str(d["results"][2], "status") == "unknown");
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    CHECK(posts == 3);
+  }
+
+  // A group named twice: the whole call is refused before anything is sent.
+  auto twice = base;
+  twice.insert(twice.end(), {"--group", sent, "--group", refused, "--group", sent});
+  const auto dup = cli(dir, twice, env);
+  CHECK(dup.exit_code == exit_codes::invalid);
+  CHECK(contains(dup.err, "named twice"));
+  std::lock_guard<std::mutex> lock(mutex);
+  CHECK(posts == 3);
+}
+
 TEST_CASE("cli sandbox: groups list --all walks every page with progress", "[cli][sandbox]") {
   TempDir dir;
   for (int i = 0; i < 5; ++i) create_group(dir, "Group " + std::to_string(i));

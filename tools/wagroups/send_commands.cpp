@@ -1,6 +1,8 @@
-// `wagroups send text|media|template|pin`: a message to one group or to many (progress on
-// stderr), one result line per group.
+// `wagroups send text|media|template|pin`: a message to one group, or to many in one fan-out
+// (rate-limited, concurrent; progress on stderr), one result line per group.
 
+#include <algorithm>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,6 +48,9 @@ struct SendOptions {
   // recording on the group's ticket
   std::string db;
   std::string agent = "cli";
+  // fan-out (several groups)
+  double rate = 80.0;
+  std::size_t concurrency = 8;
 
   std::vector<std::string> all_groups() const {
     std::vector<std::string> out = positional_groups;
@@ -94,57 +99,125 @@ class TicketRecorder {
   std::unique_ptr<wagroups::TicketAggregator> tickets_;
 };
 
-// Sends to every group in turn. One line per group (or one JSON object for all); the exit code
-// is that of the first failure, after trying every group.
-int send_to_all(Session& session, const char* what, const SendOptions& o, const Recorded& recorded,
-                const Sender& send) {
+void write_result_json(JsonWriter& w, const std::string& group,
+                       const wagroups::Result<wagroups::SendMessageResponse>& answer) {
+  w.begin_object().member("group_id", group);
+  if (answer) {
+    w.member("message_id", answer->message_id());
+    if (!answer->messages.empty()) w.member("message_status", answer->messages.front().message_status);
+  } else {
+    w.key("error");
+    write_error_json(w, answer.error());
+  }
+  w.end_object();
+}
+
+// One group: sent as before, with the client's own retries.
+int send_to_one(Session& session, const char* what, const SendOptions& o, const Recorded& recorded,
+                const std::string& group, const Sender& send) {
+  TicketRecorder recorder(o);
+  if (const int code = recorder.open(); code != exit_ok) return code;
+  const auto answer = send(group);
+  int exit_code = exit_ok;
+  if (answer) {
+    exit_code = recorder.record(group, answer->message_id(), recorded);
+  } else {
+    exit_code = report_error(what, answer.error());
+  }
+  if (session.options().json) {
+    JsonWriter w;
+    w.begin_object().key("results").begin_array();
+    write_result_json(w, group, answer);
+    // The same four counts as a fan-out, by the fan-out's rule: a transport failure after the
+    // request may have left, or a 5xx, is unknown rather than failed.
+    const bool unknown =
+        !answer &&
+        ((answer.error().code == wagroups::ErrorCode::transport && answer.error().request_may_have_been_sent) ||
+         (answer.error().code == wagroups::ErrorCode::graph_api && answer.error().http_status >= 500));
+    w.end_array().key("sent").number(answer ? 1 : 0);
+    w.key("failed").number(answer || unknown ? 0 : 1);
+    w.key("unknown").number(unknown ? 1 : 0);
+    w.key("not_sent").number(0).end_object();
+    write_line(w.text());
+  } else if (answer) {
+    write_line(answer->message_id());
+  }
+  return exit_code;
+}
+
+// Several groups: one fan-out (Client::send_to_groups) at --rate messages/s with --concurrency
+// requests in flight. One line per group (or one JSON object for all); the exit code is that of
+// the first group not sent, exit_ok when every group was sent.
+int send_to_many(Session& session, const char* what, const SendOptions& o, const Recorded& recorded,
+                 const std::vector<std::string>& groups, const wagroups::GroupMessage& message) {
+  TicketRecorder recorder(o);
+  if (const int code = recorder.open(); code != exit_ok) return code;
+  wagroups::FanOutOptions fan;
+  fan.messages_per_second = o.rate;
+  fan.max_in_flight = o.concurrency;
+  const std::size_t step = std::max<std::size_t>(1, groups.size() / 100);
+  fan.progress = [&](const wagroups::FanOutProgress& p) {
+    if (p.finished % step != 0 && p.finished != p.total) return;
+    print_progress(std::to_string(p.finished) + "/" + std::to_string(p.total) + " group(s) done, " +
+                   std::to_string(p.sent) + " sent");
+  };
+  const auto report = session.client().send_to_groups(groups, message, fan);
+  if (!report) return report_error(what, report.error());
+
+  const bool json = session.options().json;
+  int exit_code = exit_ok;
+  auto note_failure = [&](int code) {
+    if (exit_code == exit_ok) exit_code = code;
+  };
+  JsonWriter w;
+  w.begin_object().key("results").begin_array();
+  for (const wagroups::FanOutResult& r : report->results) {
+    if (r.status == wagroups::FanOutStatus::sent) {
+      const std::string id = r.response->message_id();
+      note_failure(recorder.record(r.group_id, id, recorded));
+      if (!json) write_line(r.group_id + "  " + id);
+    } else if (r.status == wagroups::FanOutStatus::failed && r.error) {
+      note_failure(report_error(std::string(what) + " to " + r.group_id, *r.error));
+    } else if (r.status == wagroups::FanOutStatus::unknown) {
+      print_error(std::string(what) + " to " + r.group_id + ": outcome unknown, it may have been sent (not repeated)" +
+                  (r.error ? ": " + r.error->to_string() : std::string()));
+      note_failure(exit_transport);
+    } else {
+      print_error(std::string(what) + " to " + r.group_id + ": not sent");
+      note_failure(exit_failure);
+    }
+    if (json) {
+      w.begin_object().member("group_id", r.group_id).member("status", wagroups::to_string(r.status));
+      w.key("attempts").number(static_cast<std::int64_t>(r.attempts));
+      if (r.response) {
+        w.member("message_id", r.response->message_id());
+        if (!r.response->messages.empty()) w.member("message_status", r.response->messages.front().message_status);
+      }
+      if (r.error) {
+        w.key("error");
+        write_error_json(w, *r.error);
+      }
+      w.end_object();
+    }
+  }
+  const auto& c = report->counts;
+  w.end_array().key("sent").number(static_cast<std::int64_t>(c.sent));
+  w.key("failed").number(static_cast<std::int64_t>(c.failed));
+  w.key("unknown").number(static_cast<std::int64_t>(c.unknown));
+  w.key("not_sent").number(static_cast<std::int64_t>(c.not_sent)).end_object();
+  if (json) write_line(w.text());
+  return exit_code;
+}
+
+int send_to_all(Session& session, const char* what, const SendOptions& o, const Recorded& recorded, const Sender& send,
+                const wagroups::GroupMessage& message) {
   const std::vector<std::string> groups = o.all_groups();
   if (groups.empty()) {
     print_error(std::string(what) + ": name a group (GROUP or --group, repeatable)");
     return exit_usage;
   }
-  TicketRecorder recorder(o);
-  if (const int code = recorder.open(); code != exit_ok) return code;
-  const bool json = session.options().json;
-  const bool many = groups.size() > 1;
-  int exit_code = exit_ok;
-  std::size_t sent = 0;
-  JsonWriter w;
-  w.begin_object().key("results").begin_array();
-  for (std::size_t i = 0; i < groups.size(); ++i) {
-    const auto& group = groups[i];
-    const auto answer = send(group);
-    if (answer) {
-      ++sent;
-      const int code = recorder.record(group, answer->message_id(), recorded);
-      if (code != exit_ok && exit_code == exit_ok) exit_code = code;
-    }
-    if (json) {
-      w.begin_object().member("group_id", group);
-      if (answer) {
-        w.member("message_id", answer->message_id());
-        if (!answer->messages.empty()) w.member("message_status", answer->messages.front().message_status);
-      } else {
-        w.key("error");
-        write_error_json(w, answer.error());
-      }
-      w.end_object();
-    } else if (answer) {
-      write_line((many ? group + "  " : std::string()) + answer->message_id());
-    }
-    if (!answer) {
-      const int code = report_error(std::string(what) + (many ? " to " + group : std::string()), answer.error());
-      if (exit_code == exit_ok) exit_code = code;
-    }
-    if (many) {
-      print_progress(std::to_string(i + 1) + "/" + std::to_string(groups.size()) + " group(s) done, " +
-                     std::to_string(sent) + " sent");
-    }
-  }
-  w.end_array().key("sent").number(static_cast<std::int64_t>(sent));
-  w.key("failed").number(static_cast<std::int64_t>(groups.size() - sent)).end_object();
-  if (json) write_line(w.text());
-  return exit_code;
+  if (groups.size() == 1) return send_to_one(session, what, o, recorded, groups.front(), send);
+  return send_to_many(session, what, o, recorded, groups, message);
 }
 
 std::optional<wagroups::MessageType> parse_message_type(const std::string& name) {
@@ -159,15 +232,19 @@ std::optional<wagroups::MessageType> parse_message_type(const std::string& name)
 }
 
 int run_text(Session& session, const SendOptions& o) {
-  return send_to_all(session, "send text", o, {"text", o.text}, [&](const std::string& group) {
-    wagroups::GroupMessage m;
-    m.group_id = group;
-    m.type = wagroups::MessageType::text;
-    m.text = o.text;
-    m.preview_url = o.preview_url;
-    if (!o.reply_to.empty()) m.reply_to = o.reply_to;
-    return session.client().send_group_message(m);
-  });
+  wagroups::GroupMessage m;
+  m.type = wagroups::MessageType::text;
+  m.text = o.text;
+  m.preview_url = o.preview_url;
+  if (!o.reply_to.empty()) m.reply_to = o.reply_to;
+  return send_to_all(
+      session, "send text", o, {"text", o.text},
+      [&](const std::string& group) {
+        wagroups::GroupMessage one = m;
+        one.group_id = group;
+        return session.client().send_group_message(one);
+      },
+      m);
 }
 
 int run_media(Session& session, const SendOptions& o) {
@@ -181,8 +258,21 @@ int run_media(Session& session, const SendOptions& o) {
   if (!o.media_link.empty()) media.link = o.media_link;
   if (!o.caption.empty()) media.caption = o.caption;
   if (!o.filename.empty()) media.filename = o.filename;
-  return send_to_all(session, "send media", o, {o.media_type, media.caption},
-                     [&](const std::string& group) { return session.client().send_media(group, *type, media); });
+  wagroups::GroupMessage m;
+  m.type = *type;
+  m.media = media;
+  const bool is_media = *type == wagroups::MessageType::image || *type == wagroups::MessageType::video ||
+                        *type == wagroups::MessageType::audio || *type == wagroups::MessageType::document ||
+                        *type == wagroups::MessageType::sticker;
+  if (!is_media && o.all_groups().size() > 1) {
+    // send_media refuses it for one group; refuse it alike before a fan-out.
+    return report_error("send media",
+                        wagroups::Error::invalid_argument("type", "one of image, video, audio, document, sticker",
+                                                          "send media takes a media type, not '" + o.media_type + "'"));
+  }
+  return send_to_all(
+      session, "send media", o, {o.media_type, media.caption},
+      [&](const std::string& group) { return session.client().send_media(group, *type, media); }, m);
 }
 
 int run_template(Session& session, const SendOptions& o) {
@@ -197,16 +287,26 @@ int run_template(Session& session, const SendOptions& o) {
     for (const auto& p : o.parameters) body.parameters.push_back(wagroups::TemplateParameter::text_value(p));
     t.components.push_back(std::move(body));
   }
-  return send_to_all(session, "send template", o, {"template", o.template_name},
-                     [&](const std::string& group) { return session.client().send_template(group, t); });
+  wagroups::GroupMessage m;
+  m.type = wagroups::MessageType::template_;
+  m.template_message = t;
+  return send_to_all(
+      session, "send template", o, {"template", o.template_name},
+      [&](const std::string& group) { return session.client().send_template(group, t); }, m);
 }
 
 int run_pin(Session& session, const SendOptions& o) {
-  return send_to_all(session, o.unpin ? "send pin --unpin" : "send pin", o, {"pin", std::nullopt},
-                     [&](const std::string& group) {
-                       return o.unpin ? session.client().unpin_message(group, o.message_id)
-                                      : session.client().pin_message(group, o.message_id, o.days);
-                     });
+  wagroups::GroupMessage m;
+  m.type = wagroups::MessageType::pin;
+  m.pin = o.unpin ? wagroups::PinMessage{wagroups::PinOperation::unpin, o.message_id, std::nullopt}
+                  : wagroups::PinMessage{wagroups::PinOperation::pin, o.message_id, o.days};
+  return send_to_all(
+      session, o.unpin ? "send pin --unpin" : "send pin", o, {"pin", std::nullopt},
+      [&](const std::string& group) {
+        return o.unpin ? session.client().unpin_message(group, o.message_id)
+                       : session.client().pin_message(group, o.message_id, o.days);
+      },
+      m);
 }
 
 CLI::App* add_send_command(CLI::App* send, const char* name, const char* help, std::shared_ptr<SendOptions> o) {
@@ -215,6 +315,12 @@ CLI::App* add_send_command(CLI::App* send, const char* name, const char* help, s
   cmd->add_option("--group", o->groups, "Group id (repeatable: send to several, with progress)");
   CLI::Option* db = cmd->add_option("--db", o->db, "Record each message sent on its group's ticket in this store");
   cmd->add_option("--agent", o->agent, "Who sent it, on the ticket (with --db)")->needs(db)->capture_default_str();
+  cmd->add_option("--rate", o->rate, "With several groups: messages per second at most (0: no limit)")
+      ->check(CLI::Range(0.0, 1000000.0))
+      ->capture_default_str();
+  cmd->add_option("--concurrency", o->concurrency, "With several groups: requests in flight at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{256}))
+      ->capture_default_str();
   return cmd;
 }
 

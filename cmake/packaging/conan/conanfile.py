@@ -94,7 +94,7 @@ class WagroupsConan(ConanFile):
 
     def requirements(self):
         # Used only inside the library: none of their headers appears in include/wagroups.
-        self.requires("libcurl/[>=7.78.0 <9]")
+        self.requires("libcurl/[>=7.80.0 <9]")
         self.requires("openssl/[>=1.1 <4]")
         # Header-only and private; must never reach a consumer's include path.
         self.requires("rapidjson/[>=cci.20220822]", transitive_headers=False)

@@ -18,6 +18,7 @@
 #include "wagroups/models/messages.hpp"
 #include "wagroups/models/participants.hpp"
 #include "wagroups/models/phone_number.hpp"
+#include "wagroups/client/fanout.hpp"
 #include "wagroups/client/options.hpp"
 #include "wagroups/http/transport.hpp"
 
@@ -110,6 +111,18 @@ class WAGROUPS_API Client {
                                           int expiration_days, const CallOptions& call = {}) const;
   Result<SendMessageResponse> unpin_message(const std::string& group_id, const std::string& message_id,
                                             const CallOptions& call = {}) const;
+
+  /// Fan-out: sends `message` (its `group_id` ignored) to each of `group_ids`, at most
+  /// `limits::max_fan_out_groups` (10,000) of them, each named once, over `Transport::send_concurrently`:
+  /// `options.max_in_flight` at once, at most `options.messages_per_second` (default 80), pausing
+  /// on throttling answers (429, 130429, 131208...) for their Retry-After. The message is checked
+  /// once; a bad group id fails that group alone. Only a send Meta provably did not accept
+  /// (throttled, or the connection never made) is repeated: a send whose connection broke after
+  /// the request left is `FanOutStatus::unknown`, never repeated. The Result's error is for a call
+  /// refused as a whole (too many groups, a duplicate, a bad message or option); otherwise every
+  /// group's outcome is in the report, in the order given.
+  Result<FanOutReport> send_to_groups(const std::vector<std::string>& group_ids, const GroupMessage& message,
+                                      const FanOutOptions& options = {}) const;
 
   // 1:1.
   /// Sends a template to one person. A phone number goes in `to`, a BSUID in `recipient`, both

@@ -40,7 +40,8 @@ struct CurlTransportOptions {
   bool global_init = true;
 };
 
-/// A thread-safe transport over libcurl's easy interface. Each call checks a handle out of a small
+/// A thread-safe transport over libcurl's easy interface (and its multi interface for
+/// `send_concurrently`). Each call checks a handle out of a small
 /// pool, so sequential calls reuse the same kept-alive connection; DNS and TLS session data are
 /// shared across handles. Signals are never used (`CURLOPT_NOSIGNAL`): hosts should ignore SIGPIPE.
 class WAGROUPS_API CurlTransport final : public Transport {
@@ -51,6 +52,10 @@ class WAGROUPS_API CurlTransport final : public Transport {
   CurlTransport& operator=(const CurlTransport&) = delete;
 
   Result<HttpResponse> send(const HttpRequest& request) override;
+  /// Runs the requests on one curl multi handle (kept, with its connections, for the next call):
+  /// multiplexed over one HTTP/2 connection where the server offers it (`http2`, over TLS), one
+  /// kept-alive connection per request in flight otherwise.
+  void send_concurrently(ConcurrentRequests& work, std::size_t max_in_flight) override;
 
   /// How many connections libcurl opened over this transport's life (a reuse diagnostic).
   long connections_opened() const noexcept;
