@@ -53,12 +53,14 @@ struct Settings {
   int cpu = -1;         ///< pin every thread (client and server) to this CPU; -1: no pinning
   int server_cpu = -1;  ///< with client_cpu: the server's threads on this CPU...
   int client_cpu = -1;  ///< ...and the measured loops on this one, as with a remote peer
+  bool summary = false;  ///< print the BENCH line for tests/bench/run.sh
 };
 
 [[noreturn]] void usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--rounds N] [--requests N] [--warmup N] [--cpu N | --server-cpu N --client-cpu N]\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s [--rounds N] [--requests N] [--warmup N] [--cpu N | --server-cpu N --client-cpu N] [--summary]\n",
+      argv0);
   std::exit(2);
 }
 
@@ -67,6 +69,11 @@ Settings parse_args(int argc, char** argv) {
   int i = 1;
   while (i < argc) {
     const std::string arg = argv[i];
+    if (arg == "--summary") {
+      s.summary = true;
+      ++i;
+      continue;
+    }
     if (arg == "--help" || arg == "-h" || i + 1 >= argc) usage(argv[0]);
     char* end = nullptr;
     const long value = std::strtol(argv[i + 1], &end, 10);
@@ -307,7 +314,8 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);  // for the raw loop; the transport does its own once
 
   const std::string body = list_groups_body();
-  const std::string path = std::string("/v23.0/") + kPhone + "/groups";
+  // The client's own default version, so that the path cannot drift from what it sends.
+  const std::string path = "/" + wagroups::ClientOptions{}.api_version + "/" + kPhone + "/groups";
 
   wagroups_test::LoopbackServer server;
   server->Get(path, [&](const httplib::Request& req, httplib::Response& res) {
@@ -385,5 +393,9 @@ int main(int argc, char** argv) {
               best(sides[2].round_means) / best(sides[0].round_means));
   std::printf("connections opened: raw %ld, transport %ld, client %ld; measured phase %.1f s\n",
               raw.connects(), transport.connections_opened(), client.connections_opened(), total.count());
+  if (settings.summary) {
+    const double ratio = median(ratios);
+    std::printf("BENCH\tclient_overhead\t%.3f\tx\t<= 1.10x raw libcurl\t%s\n", ratio, ratio <= 1.10 ? "pass" : "FAIL");
+  }
   return 0;
 }

@@ -1,47 +1,44 @@
-// Ticket aggregation throughput: events/s through TicketAggregator::apply, per store and batching.
+// Ticket aggregation throughput, per store, batching and concurrency, and the issue-11 figures:
 //
-//   wagroups_bench_tickets_throughput [--groups N] [--sqlite-groups N] [--sqlite-single-groups N]
-//                                     [--runs N] [--seed N] [--dir PATH] [--only memory|sqlite]
-//                                     [--filter TEXT]   (e.g. --filter "in place single")
+//   wagroups_bench_tickets_throughput [--runs N] [--groups N] [--seed N] [--threads N]
+//                                     [--history N] [--rss-tickets N] [--rss-messages N]
+//                                     [--dir PATH] [--only memory|sqlite] [--summary]
 //
-// The stream is generated (seeded, deterministic): N groups created over a simulated day, each
-// with its creation webhook (95% carry the request id of an `open_ticket` made beforehand, not
-// timed), 3-7 joins (5% of groups by approved join request), 20-60 inbound member messages (text,
-// image, reply; with the contact's name; some members known by BSUID, a few by BSUID alone),
-// 30-75 business messages each followed by the group-wide `sent` and a `delivered` and (80%) a
-// `read` per participant (Meta aggregates 7-participant statuses into one body; each is one
-// event), 0.5% of sends failing, leaves and removals, subject changes, deletions, and some 1:1
-// messages (not applicable). Then delivery is perturbed as Meta's is: 2% of events arrive 1-120 s
-// late (so a `read` can precede its `delivered`, a message its sender's join) and 1.5% are
-// delivered a second time 10 s-1 h later (a retried body). Events are delivered in that order.
+// The stream is tests/bench/ticket_stream.hpp's (seeded, deterministic; --groups groups, default
+// 2,000, all active over the same simulated day, about 300k events). Every configuration applies
+// that same stream to a fresh store and ends with a digest of the final tickets; the digests must
+// all be equal, and equal to the v1 store's on the same stream (tests/bench/v1-digest.txt, written
+// by tests/bench/v1_digest.sh) when seed and groups are the reference ones.
 //
-// Modes: `single` calls apply(event) per event (a host applying each event as it dequeues it);
-// `batch B` calls apply(events) with B consecutive events, one store transaction each (a host
-// applying one webhook body, or draining up to B queued events, at once). Only the apply calls
-// are timed: the WebhookEvent objects are built before, 1,000 at a time, from a compact form.
-// The in-memory stores get the N-group stream (default 2,000 groups, about 1.05M events);
-// SQLite, which writes each touched ticket whole at every commit, gets streams of the same shape
-// over fewer groups: --sqlite-groups (default 400, about 210k events) for the batches and
-// --sqlite-single-groups (default 10) for single events. The DB files go to a fresh directory
-// under --dir (default: the temp directory, TMPDIR), removed at the end.
-//
-// Each configuration runs --runs times in this process, each on a fresh store. Reported: the
-// median events/s by the wall clock ("wall"), the slowest and fastest run; the median by the wall
-// clock less the time the thread waited for a CPU ("own": the run on an idle machine, fsync waits
-// included); by this thread's CPU time ("cpu": fsync waits excluded, so for SQLite "own" is the
-// figure); the peak RSS during the configuration's runs (VmHWM, reset before them); duplicates
-// ignored; a digest of the final tickets (equal digests: equal tickets, whatever the store and
-// batching) and their average JSON size. The stream line says how many tickets a batch touches.
+// Figures (--summary prints them as BENCH lines for tests/bench/run.sh):
+//  memory_apply         InMemoryTicketStore, default options, apply(event) per event: events/s
+//  sqlite_batch1000     SqliteTicketStore FULL, apply(events) with 1,000 consecutive events
+//                       (one transaction each) over the 2,000 active groups: events/s
+//  sqlite_batch100      the same with 100
+//  history_ratio_*      time of an apply on a ticket with --history messages (default 100,000)
+//                       over the time of the same apply on a fresh ticket (median of rounds,
+//                       the two interleaved); SQLite here with durability NORMAL, since a FULL
+//                       commit's fsync costs the same for both and would hide the store's own cost
+//  sqlite_rss_mib       peak RSS (VmHWM) of a child process that applies 10,000 tickets x 50
+//                       messages to a SqliteTicketStore FULL in batches of 1,000 (a process of
+//                       its own, so nothing measured before counts)
+//  tickets_digest_match 1 when every digest is equal (and equal to v1's where it applies)
+// Only the apply calls are timed (the WebhookEvent objects are built before, 1,000 at a time),
+// except in the concurrent runs (digest only), whose rate includes building the events. The rate
+// is the median over --runs runs (default 3, at least 5 for the in-memory store) of events / (wall
+// clock less the time the thread waited for a CPU): the run on an idle machine, fsync waits
+// included. The slowest and fastest wall-clock runs and the CPU-time rate are printed beside it.
 
 #include <sys/resource.h>
+#include <sys/wait.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 #include <time.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
@@ -52,10 +49,13 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "ticket_stream.hpp"
 #include "wagroups/tickets.hpp"
 #if defined(WAGROUPS_BENCH_HAVE_SQLITE)
 #include "wagroups/sqlite/ticket_store.hpp"
@@ -64,347 +64,7 @@
 namespace {
 
 using namespace wagroups;
-
-constexpr std::int64_t kDayStart = 1790000000;
-constexpr const char* kWaba = "880011223344556";
-constexpr const char* kPhoneNumberId = "771234567890123";
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64: per-entity facts without RNG state
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The stream, compact: 24 bytes an event, materialised into WebhookEvents just before use.
-
-enum class Kind : std::uint8_t {
-  group_created,
-  participant_added,
-  join_request,
-  participant_left,
-  participant_removed,
-  inbound,
-  status,
-  subject_changed,
-  group_deleted,
-  direct_message,
-};
-
-enum Status : std::uint8_t { st_sent, st_delivered, st_read, st_failed };
-constexpr std::uint8_t kNoMember = 255;
-
-struct Ev {
-  std::int64_t ts = 0;       // the event's own timestamp
-  std::uint32_t group = 0;
-  std::uint32_t msg = 0;     // message index in the group, or a counter
-  Kind kind = Kind::inbound;
-  std::uint8_t member = kNoMember;
-  std::uint8_t aux = 0;      // status, message type, or: the group has a request id
-};
-
-struct Delivery {
-  std::int64_t at;  // when Meta delivers it
-  std::uint64_t seq;
-  Ev ev;
-};
-
-struct StreamStats {
-  std::size_t events = 0, duplicates = 0, delayed = 0;
-  std::size_t by_kind[10] = {};
-};
-
-struct World {
-  unsigned seed;
-  std::string group_id(std::uint32_t g) const {
-    char buf[80];
-    std::snprintf(buf, sizeof buf, "Y2FwaV9ncm91cDox%016" PRIx64 "%08xOjEyMDM2MzQwNDY5NAZD", mix(seed ^ g), g);
-    return buf;
-  }
-  bool has_request(std::uint32_t g) const { return mix(seed + 7ULL * g) % 100 < 95; }
-  std::string request_id(std::uint32_t g) const {
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "%016" PRIx64 "%04x", mix(seed * 31ULL + g), g & 0xffff);
-    return buf;
-  }
-  std::string wamid(std::uint32_t g, std::uint32_t m, char dir) const {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "wamid.HBgLMTY1MDU1NTEyMzQVAgAR%cBQ%016" PRIx64 "%06x%04xAA", dir,
-                  mix((static_cast<std::uint64_t>(g) << 20) ^ m ^ seed), g, m);
-    return buf;
-  }
-  // Members: 70% phone only, 25% phone and BSUID, 5% BSUID only (from 2026).
-  int identity(std::uint32_t g, unsigned k) const { return static_cast<int>(mix(seed ^ (g * 8ULL + k) * 977ULL) % 100); }
-  std::optional<std::string> phone(std::uint32_t g, unsigned k) const {
-    if (identity(g, k) >= 95) return std::nullopt;
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "1555%07u", static_cast<unsigned>((g * 8 + k) % 10000000));
-    return std::string(buf);
-  }
-  std::optional<std::string> bsuid(std::uint32_t g, unsigned k) const {
-    if (identity(g, k) < 70) return std::nullopt;
-    char buf[40];
-    std::snprintf(buf, sizeof buf, "US.%019" PRIu64, static_cast<std::uint64_t>(mix(g * 8ULL + k) % 10000000000000000000ULL));
-    return std::string(buf);
-  }
-  std::string contact_name(std::uint32_t g, unsigned k) const {
-    return "Customer " + std::to_string(g) + "-" + std::to_string(k);
-  }
-  Participant participant(std::uint32_t g, unsigned k) const {
-    Participant p;
-    p.wa_id = phone(g, k);
-    p.user_id = bsuid(g, k);
-    return p;
-  }
-};
-
-std::vector<Ev> generate_group(const World& w, std::uint32_t g, std::mt19937_64& rng) {
-  auto uni = [&rng](std::int64_t lo, std::int64_t hi) {
-    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-  };
-  auto chance = [&rng](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
-  std::vector<Ev> out;
-  const std::int64_t created = kDayStart + uni(0, 12 * 3600);
-  Ev ev;
-  ev.group = g;
-  ev.ts = created;
-  ev.kind = Kind::group_created;
-  ev.aux = w.has_request(g) ? 1 : 0;
-  out.push_back(ev);
-
-  const unsigned members = static_cast<unsigned>(uni(3, 7));
-  const bool approval = chance(0.05);
-  std::vector<std::int64_t> joined_at(members);
-  std::int64_t t = created;
-  for (unsigned k = 0; k < members; ++k) {
-    t += uni(30, 1800);
-    if (approval) {
-      out.push_back(Ev{t, g, 0, Kind::join_request, static_cast<std::uint8_t>(k), 0});
-      t += uni(20, 600);
-    }
-    joined_at[k] = t;
-    out.push_back(Ev{t, g, 0, Kind::participant_added, static_cast<std::uint8_t>(k), 0});
-  }
-  const std::int64_t first = joined_at[0];
-  const std::int64_t span = uni(2 * 3600, 12 * 3600);
-  std::int64_t left_at = INT64_MAX;
-  unsigned leaver = 0;
-  if (chance(0.13)) {  // someone leaves (10%) or is removed by the business (3%)
-    leaver = static_cast<unsigned>(uni(0, members - 1));
-    left_at = joined_at[leaver] + uni(600, span);
-    out.push_back(Ev{left_at, g, 0, chance(0.77) ? Kind::participant_left : Kind::participant_removed,
-                     static_cast<std::uint8_t>(leaver), 0});
-  }
-  auto present = [&](unsigned k, std::int64_t at) {
-    return joined_at[k] <= at && !(k == leaver && at >= left_at);
-  };
-
-  const auto inbound = static_cast<std::uint32_t>(uni(20, 60));
-  const auto outbound = static_cast<std::uint32_t>(uni(30, 75));
-  for (std::uint32_t m = 0; m < inbound; ++m) {
-    const std::int64_t at = first + uni(0, span);
-    unsigned k = static_cast<unsigned>(uni(0, members - 1));
-    for (unsigned tries = 0; tries < members && !present(k, at); ++tries) k = (k + 1) % members;
-    if (!present(k, at)) continue;
-    const int r = static_cast<int>(uni(0, 99));
-    out.push_back(Ev{at, g, m, Kind::inbound, static_cast<std::uint8_t>(k),
-                     static_cast<std::uint8_t>(r < 80 ? 0 : r < 90 ? 1 : 2)});
-  }
-  for (std::uint32_t o = 0; o < outbound; ++o) {
-    const std::uint32_t m = inbound + o;
-    const std::int64_t at = first + uni(0, span);
-    if (chance(0.005)) {  // the whole send failed
-      out.push_back(Ev{at + 1, g, m, Kind::status, kNoMember, st_failed});
-      continue;
-    }
-    out.push_back(Ev{at + 1, g, m, Kind::status, kNoMember, st_sent});
-    for (unsigned k = 0; k < members; ++k) {
-      if (!present(k, at)) continue;
-      const std::int64_t delivered = at + uni(1, 30);
-      out.push_back(Ev{delivered, g, m, Kind::status, static_cast<std::uint8_t>(k), st_delivered});
-      if (chance(0.8))
-        out.push_back(Ev{delivered + uni(5, 900), g, m, Kind::status, static_cast<std::uint8_t>(k), st_read});
-    }
-  }
-  if (chance(0.03)) out.push_back(Ev{first + uni(0, span), g, 1, Kind::subject_changed, kNoMember, 0});
-  for (int d = static_cast<int>(uni(0, 2)); d > 0; --d)
-    out.push_back(Ev{first + uni(0, span), g, static_cast<std::uint32_t>(d), Kind::direct_message, 0, 0});
-  if (chance(0.02)) out.push_back(Ev{first + span + uni(60, 3600), g, 0, Kind::group_deleted, kNoMember, 0});
-  return out;
-}
-
-std::vector<Ev> generate_stream(const World& w, std::uint32_t groups, StreamStats& stats) {
-  std::mt19937_64 rng(w.seed);
-  std::vector<Delivery> deliveries;
-  std::uint64_t seq = 0;
-  auto uni = [&rng](std::int64_t lo, std::int64_t hi) {
-    return std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-  };
-  for (std::uint32_t g = 0; g < groups; ++g) {
-    for (const Ev& ev : generate_group(w, g, rng)) {
-      std::int64_t at = ev.ts;
-      const std::int64_t r = uni(0, 9999);
-      if (r < 200) {  // 2%: late
-        at += uni(1, 120);
-        ++stats.delayed;
-      }
-      deliveries.push_back(Delivery{at, seq++, ev});
-      if (r >= 200 && r < 350) {  // 1.5%: delivered twice (a retried body)
-        deliveries.push_back(Delivery{at + uni(10, 3600), seq++, ev});
-        ++stats.duplicates;
-      }
-    }
-  }
-  std::sort(deliveries.begin(), deliveries.end(),
-            [](const Delivery& a, const Delivery& b) { return a.at != b.at ? a.at < b.at : a.seq < b.seq; });
-  std::vector<Ev> out;
-  out.reserve(deliveries.size());
-  for (const auto& d : deliveries) {
-    out.push_back(d.ev);
-    ++stats.by_kind[static_cast<int>(d.ev.kind)];
-  }
-  stats.events = out.size();
-  return out;
-}
-
-WebhookContext context(const char* field, std::int64_t ts) {
-  WebhookContext c;
-  c.waba_id = kWaba;
-  c.phone_number_id = kPhoneNumberId;
-  c.display_phone_number = "15550001234";
-  c.field = field;
-  c.timestamp = ts;
-  return c;
-}
-
-WebhookEvent materialise(const World& w, const Ev& ev) {
-  const std::uint32_t g = ev.group;
-  switch (ev.kind) {
-    case Kind::group_created: {
-      GroupCreated e;
-      e.context = context("group_lifecycle_update", ev.ts);
-      e.group_id = w.group_id(g);
-      if (ev.aux) e.request_id = w.request_id(g);
-      e.subject = "Order " + std::to_string(100000 + g);
-      e.description = "Delivery question about order " + std::to_string(100000 + g);
-      e.invite_link = "https://chat.whatsapp.com/" + w.request_id(g).substr(0, 22);
-      return e;
-    }
-    case Kind::participant_added: {
-      ParticipantsAdded e;
-      e.context = context("group_participants_update", ev.ts);
-      e.group_id = w.group_id(g);
-      e.reason = "invite_link";
-      e.added_participants.push_back(w.participant(g, ev.member));
-      return e;
-    }
-    case Kind::join_request: {
-      JoinRequestCreated e;
-      e.context = context("group_participants_update", ev.ts);
-      e.group_id = w.group_id(g);
-      e.join_request_id = "MTY0NjcwNDM1OTU6" + std::to_string(g * 8 + ev.member);
-      e.requester = w.participant(g, ev.member);
-      return e;
-    }
-    case Kind::participant_left:
-    case Kind::participant_removed: {
-      ParticipantsRemoved e;
-      e.context = context("group_participants_update", ev.ts);
-      e.group_id = w.group_id(g);
-      Participant p = w.participant(g, ev.member);
-      if (ev.kind == Kind::participant_removed) {
-        e.request_id = w.request_id(g ^ 0x5a5a5aU);
-        e.initiated_by = RemovalInitiator::business;
-        e.initiated_by_raw = "business";
-        p.input = p.wa_id ? *p.wa_id : *p.user_id;
-      } else {
-        e.initiated_by = RemovalInitiator::participant;
-        e.initiated_by_raw = "participant";
-      }
-      e.removed_participants.push_back(std::move(p));
-      return e;
-    }
-    case Kind::inbound: {
-      GroupMessageReceived e;
-      e.context = context("messages", ev.ts);
-      e.id = w.wamid(g, ev.msg, 'I');
-      e.group_id = w.group_id(g);
-      e.from = w.phone(g, ev.member);
-      e.from_user_id = w.bsuid(g, ev.member);
-      e.contact_name = w.contact_name(g, ev.member);
-      e.contact_wa_id = e.from;
-      if (ev.aux == 1) {
-        e.type = "image";
-        e.media_id = std::to_string(1000000000000000ULL + g * 1000ULL + ev.msg);
-        e.mime_type = "image/jpeg";
-        e.caption = "photo of the parcel";
-      } else {
-        e.type = "text";
-        e.text = "Hello, about my order: is there any news on the delivery? (" + std::to_string(ev.msg) + ")";
-        if (ev.aux == 2 && ev.msg > 0) {
-          e.reply_to = ReplyContext{kPhoneNumberId, w.wamid(g, ev.msg - 1, 'I')};
-        }
-      }
-      return e;
-    }
-    case Kind::status: {
-      GroupMessageStatus e;
-      e.context = context("messages", ev.ts);
-      e.id = w.wamid(g, ev.msg, 'O');
-      static const char* const names[] = {"sent", "delivered", "read", "failed"};
-      e.status = names[ev.aux];
-      e.delivery_status = parse_delivery_status(e.status);
-      e.recipient_id = w.group_id(g);
-      e.recipient_type = "group";
-      e.group_id = e.recipient_id;
-      e.pricing_category = "group_service";
-      e.pricing_type = "regular";
-      e.pricing_model = "PMP";
-      e.billable = true;
-      if (ev.member != kNoMember) {
-        e.recipient_participant_id = w.phone(g, ev.member);
-        e.recipient_participant_user_id = w.bsuid(g, ev.member);
-        e.contact_name = w.contact_name(g, ev.member);
-      }
-      if (ev.aux == st_failed) {
-        ItemError err;
-        err.code = 131000;
-        err.title = "Something went wrong";
-        e.errors.push_back(err);
-      }
-      return e;
-    }
-    case Kind::subject_changed: {
-      GroupSettingsUpdated e;
-      e.context = context("group_settings_update", ev.ts);
-      e.group_id = w.group_id(g);
-      e.request_id = w.request_id(g ^ 0xa5a5a5U);
-      SettingOutcome s;
-      s.text = "Order " + std::to_string(100000 + g) + " (escalated)";
-      s.update_successful = true;
-      e.group_subject = s;
-      return e;
-    }
-    case Kind::group_deleted: {
-      GroupDeleted e;
-      e.context = context("group_lifecycle_update", ev.ts);
-      e.group_id = w.group_id(g);
-      e.request_id = w.request_id(g ^ 0x3c3c3cU);
-      return e;
-    }
-    case Kind::direct_message: {
-      DirectMessageReceived e;
-      e.context = context("messages", ev.ts);
-      e.id = w.wamid(g, 900000 + ev.msg, 'D');
-      e.type = "text";
-      e.from = w.phone(g, 0);
-      e.text = "hi";
-      return e;
-    }
-  }
-  return UnknownEvent{};
-}
+using namespace ticket_stream;
 
 // ---------------------------------------------------------------------------------------------
 // Measuring
@@ -425,11 +85,6 @@ void reset_peak_rss() {  // Linux >= 4.0: "5" resets VmHWM to the current RSS
 #endif
   std::ofstream out("/proc/self/clear_refs");
   out << "5";
-}
-
-[[noreturn]] void fail(const char* what, const Error& e) {
-  std::fprintf(stderr, "%s: %s\n", what, e.to_string().c_str());
-  std::exit(1);
 }
 
 // This thread's CPU time: on a shared machine, time spent descheduled is not the code's. (Waiting
@@ -454,170 +109,273 @@ struct RunResult {
   double cpu = 0;
   double waiting = 0;  // for a CPU
   std::size_t events = 0;
-  std::size_t duplicates_ignored = 0;
   std::uint64_t digest = 0;
   double average_json_bytes = 0;
 };
 
 constexpr std::size_t kChunk = 1000;  // events materialised at a time (batch sizes divide it)
 
-// Opens the tickets of the groups that have a request id (the host's create_group answers).
-void open_tickets(const World& w, TicketAggregator& agg, std::uint32_t groups) {
-  for (std::uint32_t g = 0; g < groups; ++g) {
-    if (!w.has_request(g)) continue;
-    OpenTicketRequest r;
-    r.request_id = w.request_id(g);
-    r.phone_number_id = kPhoneNumberId;
-    r.assignee = "agent-" + std::to_string(g % 40);
-    r.subject = "Order " + std::to_string(100000 + g);
-    r.requested_at = kDayStart - 60;
-    auto opened = agg.open_ticket(r);
-    if (!opened) fail("open_ticket", opened.error());
+struct Timer {
+  std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+  double c0 = cpu_seconds();
+  double w0 = runqueue_wait_seconds();
+  void add_to(RunResult& r) const {
+    r.cpu += cpu_seconds() - c0;
+    r.waiting += runqueue_wait_seconds() - w0;
+    r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-}
+};
 
-std::uint64_t digest_of(TicketStore& store, double& average_json_bytes) {
-  TicketQuery q;
-  q.limit = static_cast<std::size_t>(-1);
-  auto all = store.list(q);
-  if (!all) fail("list", all.error());
-  std::vector<std::string> json;
-  json.reserve(all->size());
-  for (const auto& t : *all) json.push_back(to_json(t.ticket));
-  std::sort(json.begin(), json.end());
-  std::size_t bytes = 0;
-  for (const auto& j : json) bytes += j.size();
-  average_json_bytes = json.empty() ? 0 : static_cast<double>(bytes) / static_cast<double>(json.size());
-  std::uint64_t h = 1469598103934665603ULL;  // FNV-1a over the sorted tickets
-  for (const auto& s : json) {
-    for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-  }
-  return h ^ all->size();
-}
-
-// batch 0 = single events.
-RunResult run(const World& w, const std::vector<Ev>& stream, std::uint32_t groups, TicketStore& store,
-              std::size_t batch) {
-  TicketAggregator agg(store, ResolutionPolicy{}, [] {
-    return std::chrono::system_clock::time_point(std::chrono::seconds(kDayStart + 86400));
-  });
-  open_tickets(w, agg, groups);
-  RunResult r;
+// Applies `events` (indexes into `stream`) with `batch` events per apply call (0: one by one).
+void apply_events(const World& w, const std::vector<Ev>& stream, const std::vector<std::size_t>* subset,
+                  TicketAggregator& agg, std::size_t batch, RunResult& r, bool time_building) {
+  const std::size_t n = subset ? subset->size() : stream.size();
+  auto at_index = [&](std::size_t i) -> const Ev& { return stream[subset ? (*subset)[i] : i]; };
   std::vector<WebhookEvent> chunk;
   std::vector<std::vector<WebhookEvent>> batches;
-  auto count = [&r](const ApplyOutcome& o) {
-    for (const auto& c : o.changes)
-      if (c.kind == TicketChangeKind::duplicate_ignored) ++r.duplicates_ignored;
-  };
-  for (std::size_t at = 0; at < stream.size(); at += kChunk) {
-    const std::size_t end = std::min(stream.size(), at + kChunk);
+  for (std::size_t at = 0; at < n; at += kChunk) {
+    const std::size_t end = std::min(n, at + kChunk);
+    std::optional<Timer> outer;
+    if (time_building) outer.emplace();
     if (batch == 0) {
       chunk.clear();
-      for (std::size_t i = at; i < end; ++i) chunk.push_back(materialise(w, stream[i]));
-      const auto t0 = std::chrono::steady_clock::now();
-      const double c0 = cpu_seconds();
-      const double w0 = runqueue_wait_seconds();
+      for (std::size_t i = at; i < end; ++i) chunk.push_back(materialise(w, at_index(i)));
+      const Timer t;
       for (const auto& ev : chunk) {
         auto o = agg.apply(ev);
         if (!o) fail("apply", o.error());
-        count(*o);
       }
-      r.cpu += cpu_seconds() - c0;
-      r.waiting += runqueue_wait_seconds() - w0;
-      r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!time_building) t.add_to(r);
     } else {
       batches.clear();
       for (std::size_t i = at; i < end; i += batch) {
         batches.emplace_back();
-        for (std::size_t j = i; j < std::min(end, i + batch); ++j) batches.back().push_back(materialise(w, stream[j]));
+        for (std::size_t j = i; j < std::min(end, i + batch); ++j)
+          batches.back().push_back(materialise(w, at_index(j)));
       }
-      const auto t0 = std::chrono::steady_clock::now();
-      const double c0 = cpu_seconds();
-      const double w0 = runqueue_wait_seconds();
+      const Timer t;
       for (const auto& b : batches) {
         auto o = agg.apply(b);
         if (!o) fail("apply", o.error());
-        count(*o);
       }
-      r.cpu += cpu_seconds() - c0;
-      r.waiting += runqueue_wait_seconds() - w0;
-      r.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!time_building) t.add_to(r);
     }
+    if (outer) outer->add_to(r);
     r.events += end - at;
   }
-  r.digest = digest_of(store, r.average_json_bytes);
+}
+
+// batch 0 = single events; threads > 1: each thread applies the events of its share of the groups
+// (group % threads), in stream order, so every ticket sees its events in the same order.
+RunResult run(const World& w, const std::vector<Ev>& stream, std::uint32_t groups, TicketStore& store,
+              std::size_t batch, unsigned threads = 1) {
+  TicketAggregator agg(store, ResolutionPolicy{}, end_of_day);
+  open_tickets(w, agg, groups);
+  RunResult r;
+  if (threads <= 1) {
+    apply_events(w, stream, nullptr, agg, batch, r, false);
+  } else {
+    std::vector<std::vector<std::size_t>> shares(threads);
+    for (std::size_t i = 0; i < stream.size(); ++i) shares[stream[i].group % threads].push_back(i);
+    std::vector<RunResult> results(threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<std::thread> pool;
+    for (unsigned t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] { apply_events(w, stream, &shares[t], agg, batch, results[t], true); });
+    for (auto& th : pool) th.join();
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& x : results) {
+      r.events += x.events;
+      r.cpu += x.cpu;
+    }
+    r.cpu /= threads;  // (shown only as a rate per thread)
+  }
+  r.digest = digest_of(store, &r.average_json_bytes);
   return r;
 }
 
-struct Row {
-  std::string store, mode;
-  std::size_t events = 0;
-  std::vector<double> rates;
-  std::vector<double> cpu_rates;
-  std::vector<double> own_rates;  // wall clock less the runqueue wait
-  long peak_rss_kib = 0;
-  std::size_t duplicates_ignored = 0;
-  std::uint64_t digest = 0;
-  double average_json_bytes = 0;
-};
-
 double median(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string g_filter;
+struct Row {
+  std::string label;
+  double own = 0;  // median events/s, wall less runqueue wait
+  std::uint64_t digest = 0;
+};
 
-void measure(const std::string& store_name, std::size_t batch, int runs, const World& w,
-             const std::vector<Ev>& stream, std::uint32_t groups,
-             const std::function<std::unique_ptr<TicketStore>()>& make_store) {
-  Row row;
-  row.store = store_name;
-  row.mode = batch == 0 ? "single" : "batch " + std::to_string(batch);
-  if (!g_filter.empty() && (row.store + " " + row.mode).find(g_filter) == std::string::npos) return;
+std::vector<Row> g_rows;
+
+void print_header() {
+  std::printf("%-34s %9s %11s %11s %11s %11s %9s  %-16s %s\n", "configuration", "events", "own ev/s", "min wall",
+              "max wall", "cpu ev/s", "peak MiB", "tickets digest", "KiB/ticket");
+}
+
+Row measure(const std::string& label, std::size_t batch, unsigned threads, int runs, const World& w,
+            const std::vector<Ev>& stream, std::uint32_t groups,
+            const std::function<std::unique_ptr<TicketStore>()>& make_store) {
   reset_peak_rss();
+  std::vector<double> wall, own, cpu;
+  Row row;
+  row.label = label;
+  std::size_t events = 0;
+  double json_bytes = 0;
   for (int i = 0; i < runs; ++i) {
     auto store = make_store();
-    RunResult r = run(w, stream, groups, *store, batch);
-    row.events = r.events;
-    row.rates.push_back(static_cast<double>(r.events) / r.seconds);
-    row.cpu_rates.push_back(static_cast<double>(r.events) / r.cpu);
-    row.own_rates.push_back(static_cast<double>(r.events) / std::max(r.seconds - r.waiting, r.cpu));
-    row.duplicates_ignored = r.duplicates_ignored;
+    const RunResult r = run(w, stream, groups, *store, batch, threads);
+    events = r.events;
+    const double n = static_cast<double>(r.events);
+    wall.push_back(n / r.seconds);
+    own.push_back(n / std::max(r.seconds - r.waiting, r.cpu));
+    cpu.push_back(n / r.cpu);
     if (i > 0 && r.digest != row.digest) {
-      std::fprintf(stderr, "%s %s: run %d ended with different tickets\n", store_name.c_str(), row.mode.c_str(), i);
+      std::fprintf(stderr, "%s: run %d ended with different tickets\n", label.c_str(), i);
       std::exit(1);
     }
     row.digest = r.digest;
-    row.average_json_bytes = r.average_json_bytes;
+    json_bytes = r.average_json_bytes;
   }
-  row.peak_rss_kib = vm_hwm_kib();
-  std::printf("%-21s %-10s %9zu %11.0f %11.0f %11.0f %11.0f %11.0f %9.1f %6zu  %016" PRIx64 " %7.1f\n",
-              row.store.c_str(), row.mode.c_str(), row.events, median(row.rates),
-              *std::min_element(row.rates.begin(), row.rates.end()),
-              *std::max_element(row.rates.begin(), row.rates.end()), median(row.own_rates), median(row.cpu_rates),
-              static_cast<double>(row.peak_rss_kib) / 1024.0, row.duplicates_ignored, row.digest,
-              row.average_json_bytes / 1024.0);
+  row.own = median(own);
+  std::printf("%-34s %9zu %11.0f %11.0f %11.0f %11.0f %9.1f  %016" PRIx64 " %7.1f\n", label.c_str(), events, row.own,
+              *std::min_element(wall.begin(), wall.end()), *std::max_element(wall.begin(), wall.end()), median(cpu),
+              static_cast<double>(vm_hwm_kib()) / 1024.0, row.digest, json_bytes / 1024.0);
   std::fflush(stdout);
+  g_rows.push_back(row);
+  return row;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Cost against history: a ticket with `big` messages vs a fresh one.
+
+Ev inbound(std::uint32_t g, std::uint32_t m, std::int64_t ts) { return Ev{ts, g, m, Kind::inbound, 0, 0}; }
+
+// Creates group g's ticket (creation webhook, one member joined) and, optionally, `messages`
+// inbound messages applied in batches of 1,000.
+void seed_group(const World& w, TicketAggregator& agg, std::uint32_t g, std::uint32_t messages) {
+  std::vector<WebhookEvent> events;
+  events.push_back(materialise(w, Ev{kDayStart, g, 0, Kind::group_created, kNoMember, 0}));
+  events.push_back(materialise(w, Ev{kDayStart + 1, g, 0, Kind::participant_added, 0, 0}));
+  auto o = agg.apply(events);
+  if (!o) fail("apply", o.error());
+  for (std::uint32_t at = 0; at < messages; at += 1000) {
+    events.clear();
+    for (std::uint32_t m = at; m < std::min(messages, at + 1000); ++m)
+      events.push_back(materialise(w, inbound(g, m, kDayStart + 10 + m)));
+    auto applied = agg.apply(events);
+    if (!applied) fail("apply", applied.error());
+  }
+}
+
+// Median over rounds of (time of `per_round` applies on the big ticket) / (the same on a fresh one).
+double history_ratio(const World& w, TicketStore& store, std::uint32_t big, int rounds, std::uint32_t per_round,
+                     bool wall_clock) {
+  TicketAggregator agg(store, ResolutionPolicy{}, end_of_day);
+  constexpr std::uint32_t kBig = 5000000;
+  seed_group(w, agg, kBig, big);
+  std::vector<double> ratios;
+  std::uint32_t next_big = big;
+  for (int round = 0; round < rounds; ++round) {
+    const std::uint32_t fresh = kBig + 1 + static_cast<std::uint32_t>(round);
+    seed_group(w, agg, fresh, 0);
+    double seconds[2] = {};
+    for (int k = 0; k < 2; ++k) {
+      const int side = (k + round) % 2;  // 0 big, 1 fresh; the order alternates
+      std::vector<WebhookEvent> events;
+      for (std::uint32_t i = 0; i < per_round; ++i) {
+        const std::uint32_t m = side == 0 ? next_big + i : i;
+        events.push_back(materialise(w, inbound(side == 0 ? kBig : fresh, m, kDayStart + 10 + m)));
+      }
+      RunResult r;
+      const Timer t;
+      for (const auto& ev : events) {
+        auto o = agg.apply(ev);
+        if (!o) fail("apply", o.error());
+      }
+      t.add_to(r);
+      seconds[side] = wall_clock ? std::max(r.seconds - r.waiting, r.cpu) : r.cpu;
+    }
+    next_big += per_round;
+    ratios.push_back(seconds[0] / seconds[1]);
+  }
+  return median(ratios);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peak RSS: 10,000 tickets x 50 messages into SQLite, in a process of its own.
+
+#if defined(WAGROUPS_BENCH_HAVE_SQLITE)
+std::unique_ptr<TicketStore> open_sqlite(const std::filesystem::path& file, SqliteOptions::Durability d) {
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file.string() + suffix);
+  SqliteOptions o;
+  o.durability = d;
+  auto opened = SqliteTicketStore::open(file.string(), o);
+  if (!opened) fail("SqliteTicketStore::open", opened.error());
+  return std::move(*opened);
+}
+
+int rss_child(const std::string& dir, std::uint32_t tickets, std::uint32_t messages) {
+  const World w{kReferenceSeed};
+  auto store = open_sqlite(std::filesystem::path(dir) / "rss.db", SqliteOptions::Durability::full);
+  TicketAggregator agg(*store, ResolutionPolicy{}, end_of_day);
+  std::vector<Ev> stream;
+  stream.reserve(static_cast<std::size_t>(tickets) * (messages + 4));
+  for (std::uint32_t g = 0; g < tickets; ++g) {
+    const std::int64_t offset = g % 600;
+    stream.push_back(Ev{kDayStart + offset, g, 0, Kind::group_created, kNoMember, 0});
+    for (std::uint8_t k = 0; k < 3; ++k)
+      stream.push_back(Ev{kDayStart + 600 + offset + k, g, 0, Kind::participant_added, k, 0});
+    for (std::uint32_t m = 0; m < messages; ++m)
+      stream.push_back(
+          Ev{kDayStart + 1200 + 600 * m + offset, g, m, Kind::inbound, static_cast<std::uint8_t>(m % 3), 0});
+  }
+  std::stable_sort(stream.begin(), stream.end(), [](const Ev& a, const Ev& b) { return a.ts < b.ts; });
+  RunResult r;
+  apply_events(w, stream, nullptr, agg, 1000, r, false);
+  std::printf("%ld %zu %.3f\n", vm_hwm_kib(), r.events, r.seconds);
+  return 0;
+}
+
+// Runs this program again with --rss-child; its peak RSS in KiB, or -1.
+long rss_of_child(const std::string& dir, std::uint32_t tickets, std::uint32_t messages, double& seconds) {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return -1;
+  exe[n] = '\0';
+  const std::string command = std::string("'") + exe + "' --rss-child --dir '" + dir + "' --rss-tickets " +
+                              std::to_string(tickets) + " --rss-messages " + std::to_string(messages);
+  FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return -1;
+  long kib = -1;
+  std::size_t events = 0;
+  if (std::fscanf(pipe, "%ld %zu %lf", &kib, &events, &seconds) != 3) kib = -1;
+  if (pclose(pipe) != 0) return -1;
+  return kib;
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+
 struct Settings {
-  std::uint32_t groups = 2000;
-  std::uint32_t sqlite_groups = 400;
-  std::uint32_t sqlite_single_groups = 10;
+  std::uint32_t groups = kReferenceGroups;
   int runs = 3;
-  unsigned seed = 20260705;
+  unsigned seed = kReferenceSeed;
+  unsigned threads = 4;
+  std::uint32_t history = 100000;
+  std::uint32_t rss_tickets = 10000;
+  std::uint32_t rss_messages = 50;
   std::string dir;
   std::string only;
-  std::string filter;  // run only the configurations whose "store mode" label contains it
+  bool summary = false;
+  bool rss_child = false;
 };
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
-               "usage: %s [--groups N] [--sqlite-groups N] [--sqlite-single-groups N] [--runs N] [--seed N]\n"
-               "          [--dir PATH] [--only memory|sqlite] [--filter TEXT]\n",
+               "usage: %s [--runs N] [--groups N] [--seed N] [--threads N] [--history N] [--rss-tickets N]\n"
+               "          [--rss-messages N] [--dir PATH] [--only memory|sqlite] [--summary]\n",
                argv0);
   std::exit(2);
 }
@@ -626,10 +384,20 @@ Settings parse_args(int argc, char** argv) {
   Settings s;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
+    if (arg == "--summary") {
+      s.summary = true;
+      continue;
+    }
+    if (arg == "--rss-child") {
+      s.rss_child = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(argv[0]);
     const std::string value = argv[++i];
-    if (arg == "--dir") { s.dir = value; continue; }
-    if (arg == "--filter") { s.filter = value; continue; }
+    if (arg == "--dir") {
+      s.dir = value;
+      continue;
+    }
     if (arg == "--only") {
       if (value != "memory" && value != "sqlite") usage(argv[0]);
       s.only = value;
@@ -639,10 +407,12 @@ Settings parse_args(int argc, char** argv) {
     const long n = std::strtol(value.c_str(), &end, 10);
     if (end == value.c_str() || *end != '\0' || n < 1 || n > 10000000) usage(argv[0]);
     if (arg == "--groups") s.groups = static_cast<std::uint32_t>(n);
-    else if (arg == "--sqlite-groups") s.sqlite_groups = static_cast<std::uint32_t>(n);
-    else if (arg == "--sqlite-single-groups") s.sqlite_single_groups = static_cast<std::uint32_t>(n);
     else if (arg == "--runs") s.runs = static_cast<int>(n);
     else if (arg == "--seed") s.seed = static_cast<unsigned>(n);
+    else if (arg == "--threads") s.threads = static_cast<unsigned>(n);
+    else if (arg == "--history") s.history = static_cast<std::uint32_t>(n);
+    else if (arg == "--rss-tickets") s.rss_tickets = static_cast<std::uint32_t>(n);
+    else if (arg == "--rss-messages") s.rss_messages = static_cast<std::uint32_t>(n);
     else usage(argv[0]);
   }
   return s;
@@ -661,90 +431,130 @@ double distinct_groups_per_batch(const std::vector<Ev>& stream, std::size_t batc
   return batches ? static_cast<double>(total) / static_cast<double>(batches) : 0;
 }
 
-void describe(const char* name, std::uint32_t groups, const StreamStats& s, const std::vector<Ev>& stream) {
-  static const char* const kinds[] = {"created", "added", "join_req", "left", "removed", "inbound",
-                                      "status", "subject", "deleted", "1:1"};
-  std::printf("stream %s: %u groups, %zu events (%zu delivered twice, %zu late):", name, groups, s.events,
-              s.duplicates, s.delayed);
-  for (int k = 0; k < 10; ++k) std::printf(" %s %zu", kinds[k], s.by_kind[k]);
-  std::printf("; tickets touched per batch of 100: %.1f, of 1000: %.1f\n", distinct_groups_per_batch(stream, 100),
-              distinct_groups_per_batch(stream, 1000));
+// The v1 store's digest of the reference stream (tests/bench/v1-digest.txt: the first line that
+// is not a comment), or 0 when the file is missing.
+std::uint64_t v1_digest() {
+  std::ifstream in(WAGROUPS_BENCH_V1_DIGEST_FILE);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    return std::strtoull(line.c_str(), nullptr, 16);
+  }
+  return 0;
 }
+
+struct Figure {
+  const char* key;
+  double value;
+  const char* unit;
+  const char* target;
+  bool pass;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const Settings s = parse_args(argc, argv);
-  g_filter = s.filter;
+#if defined(WAGROUPS_BENCH_HAVE_SQLITE)
+  if (s.rss_child) return rss_child(s.dir.empty() ? "." : s.dir, s.rss_tickets, s.rss_messages);
+#endif
   const World world{s.seed};
-  std::printf("seed %u, %d runs per configuration, median events/s of the timed apply calls\n", s.seed, s.runs);
+  StreamStats stats;
+  const auto stream = generate_stream(world, s.groups, stats);
+  static const char* const kinds[] = {"created", "added",  "join_req", "left",    "removed",
+                                      "inbound", "status", "subject",  "deleted", "1:1"};
+  std::printf("stream: seed %u, %u groups, %zu events (%zu delivered twice, %zu late):", s.seed, s.groups, stats.events,
+              stats.duplicates, stats.delayed);
+  for (int k = 0; k < 10; ++k) std::printf(" %s %zu", kinds[k], stats.by_kind[k]);
+  std::printf("; tickets touched per batch of 100: %.1f, of 1000: %.1f\n", distinct_groups_per_batch(stream, 100),
+              distinct_groups_per_batch(stream, 1000));
+  std::printf("%d runs per timed configuration (at least 5 in memory), 1 for the digest-only ones\n", s.runs);
+  print_header();
 
-  auto print_header = [] {
-    std::printf("%-21s %-10s %9s %11s %11s %11s %11s %11s %9s %6s  %-16s %s\n", "store", "mode", "events",
-                "wall ev/s", "min wall", "max wall", "own ev/s", "cpu ev/s", "peak MiB", "dups", "tickets digest",
-                "KiB/ticket");
-  };
-
+  std::vector<Figure> figures;
+  const int memory_runs = std::max(s.runs, 5);
   if (s.only.empty() || s.only == "memory") {
-    StreamStats stats;
-    const auto stream = generate_stream(world, s.groups, stats);
-    describe("memory", s.groups, stats, stream);
-    print_header();
-    for (bool cow : {true, false}) {
-      for (std::size_t batch : {std::size_t{0}, std::size_t{100}, std::size_t{1000}}) {
-        measure(cow ? "memory copy_on_write" : "memory in place", batch, s.runs, world, stream, s.groups,
-                [cow] { return std::make_unique<InMemoryTicketStore>(cow); });
-      }
-    }
+    auto memory = [] { return std::make_unique<InMemoryTicketStore>(); };
+    const Row single = measure("memory single", 0, 1, memory_runs, world, stream, s.groups, memory);
+    figures.push_back({"memory_apply", single.own, "events/s", ">= 500000", single.own >= 500000});
+    measure("memory batch 100", 100, 1, 1, world, stream, s.groups, memory);
+    measure("memory batch 1000", 1000, 1, 1, world, stream, s.groups, memory);
+    measure("memory single x" + std::to_string(s.threads) + " threads", 0, s.threads, 1, world, stream, s.groups,
+            memory);
+    InMemoryTicketStore history_store;
+    const double ratio = history_ratio(world, history_store, s.history, 5, 2000, false);
+    std::printf("memory: apply on a %u-message ticket / on a fresh one: %.2f (median of 5 rounds of 2,000, CPU time)\n",
+                s.history, ratio);
+    std::fflush(stdout);
+    figures.push_back({"history_ratio_memory", ratio, "x", "<= 2", ratio <= 2});
   }
 
 #if defined(WAGROUPS_BENCH_HAVE_SQLITE)
   if (s.only.empty() || s.only == "sqlite") {
     namespace fs = std::filesystem;
-    fs::path base = s.dir.empty() ? fs::temp_directory_path() : fs::path(s.dir);
+    const fs::path base = s.dir.empty() ? fs::temp_directory_path() : fs::path(s.dir);
     std::string templ = (base / "wagroups-bench-XXXXXX").string();
     if (!mkdtemp(templ.data())) {
       std::perror("mkdtemp");
       return 1;
     }
     const fs::path dir = templ;
-    struct statfs fsinfo {};
-    statfs(dir.c_str(), &fsinfo);
-    std::printf("sqlite files in %s (filesystem magic 0x%lx%s)\n", dir.c_str(),
-                static_cast<unsigned long>(fsinfo.f_type),
-                static_cast<unsigned long>(fsinfo.f_type) == 0x01021994UL ? ", tmpfs: fsync is free" : "");
     int file_no = 0;
     auto sqlite_store = [&dir, &file_no](SqliteOptions::Durability d) {
-      return [&dir, &file_no, d]() -> std::unique_ptr<TicketStore> {
-        const fs::path file = dir / ("tickets-" + std::to_string(file_no++) + ".db");
-        for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(file.string() + suffix);
-        SqliteOptions o;
-        o.durability = d;
-        auto opened = SqliteTicketStore::open(file.string(), o);
-        if (!opened) fail("SqliteTicketStore::open", opened.error());
-        return std::move(*opened);
-      };
+      return [&dir, &file_no, d]() { return open_sqlite(dir / ("tickets-" + std::to_string(file_no++) + ".db"), d); };
     };
-    for (std::uint32_t groups : {s.sqlite_groups, s.sqlite_single_groups}) {
-      StreamStats stats;
-      const auto stream = generate_stream(world, groups, stats);
-      describe(groups == s.sqlite_groups ? "sqlite batched" : "sqlite single", groups, stats, stream);
-      print_header();
-      for (auto d : {SqliteOptions::Durability::full, SqliteOptions::Durability::normal}) {
-        const std::string name = d == SqliteOptions::Durability::full ? "sqlite FULL" : "sqlite NORMAL";
-        if (groups == s.sqlite_groups) {
-          for (std::size_t batch : {std::size_t{1000}, std::size_t{100}})
-            measure(name, batch, s.runs, world, stream, groups, sqlite_store(d));
-        } else {
-          measure(name, 0, s.runs, world, stream, groups, sqlite_store(d));
-        }
-      }
+    const auto full = SqliteOptions::Durability::full;
+    const Row b1000 = measure("sqlite FULL batch 1000", 1000, 1, s.runs, world, stream, s.groups, sqlite_store(full));
+    figures.push_back({"sqlite_batch1000", b1000.own, "events/s", ">= 100000", b1000.own >= 100000});
+    const Row b100 = measure("sqlite FULL batch 100", 100, 1, s.runs, world, stream, s.groups, sqlite_store(full));
+    figures.push_back({"sqlite_batch100", b100.own, "events/s", ">= 50000", b100.own >= 50000});
+    measure("sqlite FULL batch 100 x" + std::to_string(s.threads) + " threads", 100, s.threads, 1, world, stream,
+            s.groups, sqlite_store(full));
+    {
+      auto store = sqlite_store(SqliteOptions::Durability::normal)();
+      const double ratio = history_ratio(world, *store, s.history, 5, 200, true);
+      std::printf("sqlite NORMAL: apply on a %u-message ticket / on a fresh one: %.2f (median of 5 rounds of 200)\n",
+                  s.history, ratio);
+      std::fflush(stdout);
+      figures.push_back({"history_ratio_sqlite", ratio, "x", "<= 2", ratio <= 2});
     }
+    double seconds = 0;
+    const long kib = rss_of_child(dir.string(), s.rss_tickets, s.rss_messages, seconds);
+    const double mib = static_cast<double>(kib) / 1024.0;
+    std::printf(
+        "sqlite FULL, %u tickets x %u messages in batches of 1,000 (child process, %.1f s): peak RSS %.1f MiB\n",
+        s.rss_tickets, s.rss_messages, seconds, mib);
+    std::fflush(stdout);
+    figures.push_back({"sqlite_rss_mib", kib < 0 ? -1 : mib, "MiB", "<= 256", kib >= 0 && mib <= 256});
     std::error_code ignored;
     fs::remove_all(dir, ignored);
   }
 #else
   if (s.only == "sqlite") std::printf("built without wagroups::sqlite\n");
 #endif
-  return 0;
+
+  // Digests: equal across every configuration, and equal to v1's on the reference stream.
+  bool equal = true;
+  for (const auto& r : g_rows) equal = equal && r.digest == g_rows.front().digest;
+  const bool reference = s.seed == kReferenceSeed && s.groups == kReferenceGroups;
+  const std::uint64_t v1 = v1_digest();
+  bool v1_equal = true;
+  if (reference && !g_rows.empty()) {
+    v1_equal = v1 != 0 && g_rows.front().digest == v1;
+    std::printf("digests: %s; v1 store on the same stream: %016" PRIx64 " (%s)\n", equal ? "all equal" : "DIFFERENT",
+                v1,
+                v1 == 0    ? "v1-digest.txt missing"
+                : v1_equal ? "equal"
+                           : "DIFFERENT");
+  } else {
+    std::printf("digests: %s (not the reference stream: no comparison with v1)\n", equal ? "all equal" : "DIFFERENT");
+  }
+  figures.push_back({"tickets_digest_match", equal && v1_equal ? 1.0 : 0.0, "bool",
+                     reference ? "all equal, = v1" : "all equal", equal && v1_equal});
+
+  if (s.summary) {
+    for (const auto& f : figures)
+      std::printf("BENCH\t%s\t%.6g\t%s\t%s\t%s\n", f.key, f.value, f.unit, f.target, f.pass ? "pass" : "FAIL");
+  }
+  return equal && v1_equal ? 0 : 1;
 }
