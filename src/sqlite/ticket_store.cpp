@@ -290,6 +290,8 @@ constexpr const char* sql_update_timeline_body =
     "UPDATE ticket_timeline SET version = ?3, body = ?4 WHERE ticket_id = ?1 AND message_id = ?2";
 constexpr const char* sql_trim_members = "DELETE FROM ticket_members WHERE ticket_id = ?1 AND position >= ?2";
 constexpr const char* sql_trim_invites = "DELETE FROM ticket_invites WHERE ticket_id = ?1 AND position >= ?2";
+constexpr const char* sql_timeline_row_exists =
+    "SELECT 1 FROM ticket_timeline WHERE ticket_id = ?1 AND message_id = ?2";
 constexpr const char* sql_delete_message_row = "DELETE FROM ticket_timeline WHERE ticket_id = ?1 AND message_id = ?2";
 constexpr const char* sql_delete_members = "DELETE FROM ticket_members WHERE ticket_id = ?1";
 constexpr const char* sql_delete_invites = "DELETE FROM ticket_invites WHERE ticket_id = ?1";
@@ -1029,7 +1031,28 @@ class SqliteUnit final : public TicketTransaction {
     if (found == touched_.end() || !found->second.ticket) return {};
     Entry& e = found->second;
     if (e.mode != Mode::edit || e.declared.count(message_id) != 0) return {};
-    const TimelineMessage* now = e.ticket->find_message(message_id);
+    // A unit's messages are usually the last ones. Past those, the row says whether the message
+    // was there at fetch (undeclared messages are as fetched), so a new message costs no scan of
+    // a long timeline.
+    const auto& tl = e.ticket->timeline;
+    const std::size_t recent = tl.size() > 64 ? tl.size() - 64 : 0;
+    const TimelineMessage* now = nullptr;
+    for (std::size_t i = tl.size(); i-- > recent && now == nullptr;)
+      if (tl[i].message_id == message_id) now = &tl[i];
+    if (now == nullptr && recent > 0) {
+      bool stored = true;
+      if (e.in_db && !e.whole_row) {
+        const Op operation("look up a message of ticket \"", ticket_id, "\"");
+        auto q = query(sql_timeline_row_exists, operation);
+        if (!q) return q.error();
+        q->bind_static(1, ticket_id);
+        q->bind_static(2, message_id);
+        const int rc = q->step();
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(rc, operation);
+        stored = rc == SQLITE_ROW;
+      }
+      if (stored) now = e.ticket->find_message(message_id);
+    }
     e.declared.emplace(message_id, now != nullptr ? std::optional<TimelineMessage>(*now) : std::nullopt);
     return {};
   }
@@ -1064,6 +1087,7 @@ class SqliteUnit final : public TicketTransaction {
     e.mode = Mode::whole;
     e.before.reset();
     e.declared.clear();
+    e.erased = false;  // its messages are found again (the ones it holds are indexed anew)
     return e.ticket.get();
   }
 
@@ -1650,9 +1674,36 @@ Result<std::optional<StoredTicket>> read_ticket(Connection& impl, const std::str
 
 }  // namespace
 
+namespace {
+
+/// One snapshot for reads outside a unit: a ticket is several SELECTs (header, members, invites,
+/// timeline), and another connection's commit between two of them would mix two versions.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Connection& c) : c_(c) {}
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  ~ReadSnapshot() {
+    if (open_) (void)c_.exec("COMMIT", "end a read snapshot");
+  }
+  Result<void> begin() {
+    auto begun = c_.exec("BEGIN", "begin a read snapshot");
+    open_ = static_cast<bool>(begun);
+    return begun;
+  }
+
+ private:
+  Connection& c_;
+  bool open_ = false;
+};
+
+}  // namespace
+
 Result<std::optional<StoredTicket>> SqliteTicketStore::load(const std::string& ticket_id) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   if (impl_->in_unit) return reentered();
+  ReadSnapshot snapshot(*impl_);
+  if (auto begun = snapshot.begin(); !begun) return begun.error();
   if (auto valid = impl_->revalidate_cache(); !valid) return valid.error();
   return read_ticket(*impl_, ticket_id);
 }
@@ -1757,8 +1808,9 @@ Result<std::vector<std::string>> SqliteTicketStore::list_ids(const TicketQuery& 
 Result<TicketListing> SqliteTicketStore::list_checked(const TicketQuery& query) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mutex);
   if (impl_->in_unit) return reentered();
-  // Ids first, then each ticket: one consistent read needs a transaction, which a listing
-  // outside a unit never had; a ticket erased in between is simply not listed.
+  // Ids and tickets from one snapshot (a read transaction), so that the listing is consistent.
+  ReadSnapshot snapshot(*impl_);
+  if (auto begun = snapshot.begin(); !begun) return begun.error();
   auto ids = matching_ids(*impl_, query);
   if (!ids) return ids.error();
   if (auto valid = impl_->revalidate_cache(); !valid) return valid.error();
