@@ -867,7 +867,9 @@ class Work {
     if (stop == 0) return std::optional<std::size_t>();
     auto holder = tx_.find_by_message(id);
     if (!holder) return holder.error();
-    if (!*holder || **holder != t.ticket_id) return std::optional<std::size_t>();
+    // No entry: the aggregator indexes every message it adds, so `t` does not hold it. An entry
+    // naming another ticket proves nothing (the index keeps the last writer): scan.
+    if (!*holder) return std::optional<std::size_t>();
     for (std::size_t i = stop; i-- > 0;)
       if (tl[i].message_id == id) return std::optional<std::size_t>(i);
     return std::optional<std::size_t>();
