@@ -654,29 +654,23 @@ Result<LoadedTicket> Connection::decode(const std::string& ticket_id, std::int64
       if (auto done = each(q->text(0)); !done) return done;
     }
   };
-  if (auto done = read_rows(sql_select_members,
-                            [&](std::string_view json) -> Result<void> {
-                              auto member = tickets_detail::member_from_json(json);
-                              if (!member) {
-                                return decode_error(ticket_id, " member " + std::to_string(out.ticket.members.size()),
-                                                    member.error());
-                              }
-                              out.ticket.members.push_back(std::move(*member));
-                              return {};
-                            });
+  // Members and invites: one row each, in position order, decoded by their part codec.
+  auto read_list = [&](const char* sql, const char* what, auto& into, auto decode) -> Result<void> {
+    return read_rows(sql, [&](std::string_view json) -> Result<void> {
+      auto item = decode(json);
+      if (!item)
+        return decode_error(ticket_id, std::string(" ") + what + " " + std::to_string(into.size()), item.error());
+      into.push_back(std::move(*item));
+      return {};
+    });
+  };
+  if (auto done = read_list(sql_select_members, "member", out.ticket.members,
+                            [](std::string_view json) { return tickets_detail::member_from_json(json); });
       !done) {
     return done.error();
   }
-  if (auto done = read_rows(sql_select_invites,
-                            [&](std::string_view json) -> Result<void> {
-                              auto invite = tickets_detail::invite_from_json(json);
-                              if (!invite) {
-                                return decode_error(ticket_id, " invite " + std::to_string(out.ticket.invites.size()),
-                                                    invite.error());
-                              }
-                              out.ticket.invites.push_back(std::move(*invite));
-                              return {};
-                            });
+  if (auto done = read_list(sql_select_invites, "invite", out.ticket.invites,
+                            [](std::string_view json) { return tickets_detail::invite_from_json(json); });
       !done) {
     return done.error();
   }
