@@ -424,6 +424,11 @@ class TicketCache {
   void set_budget(std::size_t bytes) { budget_ = bytes; }
 
   std::optional<CachedTicket> take(const std::string& id) {
+    if (large_ && large_id_ == id) {
+      std::optional<CachedTicket> out = std::move(large_);
+      large_.reset();
+      return out;
+    }
     auto found = slots_.find(id);
     if (found == slots_.end()) return std::nullopt;
     CachedTicket out = std::move(found->second.entry);
@@ -434,13 +439,29 @@ class TicketCache {
   }
 
   const CachedTicket* peek(const std::string& id) const {
+    if (large_ && large_id_ == id) return &*large_;
     auto found = slots_.find(id);
     return found == slots_.end() ? nullptr : &found->second.entry;
   }
 
   void put(const std::string& id, CachedTicket entry) {
+    if (budget_ == 0) return;
     const std::size_t size = cost(id, entry);
-    if (size > budget_) return;
+    if (large_ && large_id_ == id) large_.reset();
+    if (size > budget_ / 2) {
+      // A long conversation would push out most of the others, and be pushed out by the next
+      // small ticket, then reloaded whole on its next event: it gets a slot of its own, one at a
+      // time (the latest), beside the budget. A unit holds it whole in memory anyway, so this
+      // adds at most one such ticket to the peak, and the hot long group costs no reload.
+      if (auto old = slots_.find(id); old != slots_.end()) {
+        bytes_ -= cost(id, old->second.entry);
+        order_.erase(old->second.at);
+        slots_.erase(old);
+      }
+      large_id_ = id;
+      large_ = std::move(entry);
+      return;
+    }
     if (auto old = slots_.find(id); old != slots_.end()) {
       bytes_ -= cost(id, old->second.entry);
       order_.erase(old->second.at);
@@ -461,6 +482,7 @@ class TicketCache {
     slots_.clear();
     order_.clear();
     bytes_ = 0;
+    large_.reset();
   }
 
  private:
@@ -476,6 +498,8 @@ class TicketCache {
   std::unordered_map<std::string, Slot> slots_;
   std::list<std::string> order_;  // most recently used first
   std::size_t bytes_ = 0;
+  std::optional<CachedTicket> large_;  // the latest ticket costing more than half the budget
+  std::string large_id_;
   std::size_t budget_ = 0;
 };
 

@@ -42,8 +42,10 @@ struct SqliteOptions {
   std::function<std::chrono::system_clock::time_point()> clock;
   /// Decoded tickets kept in memory between units of work, by an estimate of their memory (0 =
   /// none). A unit then skips reading the busy tickets it fetches again; another connection's
-  /// commit empties it. The default keeps a hot ticket of 100,000 messages cached while 10,000
-  /// tickets of 50 messages stay within 256 MiB of resident memory.
+  /// commit empties it. One ticket costing more than half of it (a conversation of some 50,000
+  /// messages by default) is kept beside it, the latest such: a unit holds that ticket whole
+  /// anyway, and reloading it on every event would cost its length. The default keeps 10,000
+  /// tickets of 50 messages within 256 MiB of resident memory.
   std::size_t ticket_cache_bytes = std::size_t{80} << 20;
   /// How many dead letters (verified webhook bodies the parser refused) to keep in the
   /// `dead_letters` table; past either bound the oldest are deleted as a new one is added.
