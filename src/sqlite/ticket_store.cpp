@@ -98,8 +98,10 @@ CREATE TABLE event_keys (
     // with those arrays is read whole), so it stays visible as unreadable instead of being lost.
     // Every event writes a message row, a message index row and an event key, so those tables
     // have as few b-trees as their reads need: the timeline is ordered in memory when loaded
-    // (no order index), the message index is keyed by message id alone (WITHOUT ROWID), and
-    // event keys are pruned oldest first in rowid order (no applied_at index).
+    // (no order index), and the message index is keyed by message id alone (WITHOUT ROWID).
+    // Event keys become an append-only log with no index at all (see KeyIndex): ids never reused
+    // (AUTOINCREMENT), so a connection catches up on others' keys by id, and pruning, oldest
+    // first, removes a prefix.
     {"ticket rows: header, timeline, members, invites; deadline indexes", R"sql(
 ALTER TABLE tickets ADD COLUMN resolved_at INTEGER;
 CREATE INDEX tickets_last_activity_at ON tickets (last_activity_at);
@@ -134,6 +136,14 @@ INSERT INTO ticket_messages_v2 (message_id, ticket_id) SELECT message_id, ticket
 DROP TABLE ticket_messages;
 ALTER TABLE ticket_messages_v2 RENAME TO ticket_messages;
 CREATE INDEX ticket_messages_ticket_id ON ticket_messages (ticket_id);
+CREATE TABLE event_keys_v2 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  key TEXT NOT NULL,
+  applied_at INTEGER NOT NULL
+);
+INSERT INTO event_keys_v2 (id, key, applied_at) SELECT rowid, key, applied_at FROM event_keys ORDER BY rowid;
+DROP TABLE event_keys;
+ALTER TABLE event_keys_v2 RENAME TO event_keys;
 )sql",
      sqlite_detail::split_v1_rows},
 };
@@ -308,10 +318,12 @@ constexpr const char* sql_message_ticket = "SELECT ticket_id FROM ticket_message
 constexpr const char* sql_upsert_message =
     "INSERT INTO ticket_messages (message_id, ticket_id) VALUES (?1, ?2) "
     "ON CONFLICT (message_id) DO UPDATE SET ticket_id = excluded.ticket_id";
-constexpr const char* sql_key_exists = "SELECT 1 FROM event_keys WHERE key = ?1";
-constexpr const char* sql_insert_key = "INSERT OR IGNORE INTO event_keys (key, applied_at) VALUES (?1, ?2)";
-// Rowids grow by one per inserted key (keys are only ever deleted oldest first), so this keeps
-// the newest ?1 keys without counting the table.
+constexpr const char* sql_key_at = "SELECT key FROM event_keys WHERE id = ?1";
+constexpr const char* sql_keys_after = "SELECT id, key FROM event_keys WHERE id > ?1 ORDER BY id";
+constexpr const char* sql_first_key_id = "SELECT min(id) FROM event_keys";
+constexpr const char* sql_insert_key = "INSERT INTO event_keys (key, applied_at) VALUES (?1, ?2)";
+// Ids grow by one per inserted key (keys are only ever deleted oldest first), so this keeps the
+// newest ?1 keys without counting the table.
 constexpr const char* sql_prune_keys = "DELETE FROM event_keys WHERE rowid <= (SELECT max(rowid) FROM event_keys) - ?1";
 // By age, a bounded number of the oldest at a time: the oldest ?2 rows by rowid (keys are
 // stamped with the store's clock as they are inserted, so rowid order is age order), those
@@ -405,6 +417,79 @@ Ticket head_copy(Ticket& t) {
 // the unit of work below may use it).
 
 namespace sqlite_detail {
+
+/// The event keys in memory: a 64-bit hash of each stored key and its id in `event_keys`. With a
+/// key index on disk, every recorded key was an insert into a random page of a b-tree as large
+/// as the retention (some 40 % of a batch's time, measured); the log on disk is now append-only
+/// and lookups happen here. A hit is only a candidate: the row is read by id and its text
+/// compared (a hash collision, or a row pruned since). Entries below the pruned floor are
+/// skipped, and dropped when enough of them add up. About 16-32 bytes per key.
+class KeyIndex {
+ public:
+  static std::uint64_t hash(std::string_view key) noexcept {
+    const std::uint64_t h = std::hash<std::string_view>{}(key);
+    return h == 0 ? 1 : h;  // 0 marks an empty slot
+  }
+
+  void add(std::uint64_t h, std::int64_t id) {
+    if ((used_ + 1) * 10 > slots_.size() * 7) rebuild(std::max<std::size_t>(1024, slots_.size() * 2));
+    place(h, id);
+  }
+
+  /// Calls `visit(id)` for every id stored under `h` at or above the floor, until it returns true.
+  template <typename Visit>
+  bool any_of(std::uint64_t h, Visit&& visit) const {
+    if (slots_.empty()) return false;
+    for (std::size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) return false;
+      if (s.hash == h && s.id >= floor_ && visit(s.id)) return true;
+    }
+  }
+
+  /// Ids below `id` were pruned (they are never reused).
+  void raise_floor(std::int64_t id) {
+    if (id <= floor_) return;
+    dropped_ += static_cast<std::size_t>(std::min<std::int64_t>(id - floor_, static_cast<std::int64_t>(used_)));
+    floor_ = id;
+    if (dropped_ * 4 > used_) rebuild(slots_.size());
+  }
+
+  void clear() {
+    slots_.clear();
+    used_ = 0;
+    dropped_ = 0;
+    floor_ = 0;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t hash = 0;
+    std::int64_t id = 0;
+  };
+
+  void place(std::uint64_t h, std::int64_t id) {
+    std::size_t i = h & (slots_.size() - 1);
+    while (slots_[i].hash != 0) i = (i + 1) & (slots_.size() - 1);
+    slots_[i] = Slot{h, id};
+    ++used_;
+  }
+
+  /// Re-places the live entries in `size` slots (a power of two), leaving out those below the floor.
+  void rebuild(std::size_t size) {
+    std::vector<Slot> old(size);
+    old.swap(slots_);
+    used_ = 0;
+    dropped_ = 0;
+    for (const Slot& s : old)
+      if (s.hash != 0 && s.id >= floor_) place(s.hash, s.id);
+  }
+
+  std::vector<Slot> slots_;  // open addressing, linear probing; a power of two in size
+  std::size_t used_ = 0;
+  std::size_t dropped_ = 0;  // entries below the floor still in `slots_` (an upper bound)
+  std::int64_t floor_ = 0;
+};
 
 /// A ticket as the last unit of this connection left it.
 struct CachedTicket {
@@ -531,6 +616,10 @@ struct Connection {
   std::optional<std::int64_t> last_prune_at;
   std::size_t units_since_prune = 0;
   std::size_t keys_since_prune = 0;
+  // The event keys as of `keys_version` (data_version): through id `keys_through`.
+  KeyIndex keys;
+  std::optional<std::int64_t> keys_version;
+  std::int64_t keys_through = 0;
 
   Connection() = default;
   Connection(const Connection&) = delete;
@@ -589,6 +678,40 @@ struct Connection {
     const std::int64_t now = q->int64(0);
     if (data_version != now) cache.clear();
     data_version = now;
+    return {};
+  }
+
+  /// Brings `keys` in line with the table, under the write lock, after `revalidate_cache`: the
+  /// keys other connections added, and how far they (or this one, see `SqliteUnit::committed`)
+  /// pruned. Nothing to read while no other connection committed since the last time.
+  Result<void> catch_up_keys() {
+    if (keys_version && keys_version == data_version) return {};
+    const Op operation("read the event keys");
+    {
+      auto q = query(sql_keys_after, operation);
+      if (!q) return q.error();
+      q->bind(1, keys_through);
+      int rc;
+      while ((rc = q->step()) == SQLITE_ROW) {
+        const std::int64_t id = q->int64(0);
+        keys.add(KeyIndex::hash(q->text(1)), id);
+        keys_through = std::max(keys_through, id);
+      }
+      if (rc != SQLITE_DONE) return sqlite_error(db, rc, operation);
+    }
+    if (auto floor = first_key_id(); !floor) return floor.error();
+    keys_version = data_version;
+    return {};
+  }
+
+  /// Reads the lowest stored key id into the index's floor (all pruned: past the last one).
+  Result<void> first_key_id() {
+    const Op operation("read the event keys' range");
+    auto q = query(sql_first_key_id, operation);
+    if (!q) return q.error();
+    const int rc = q->step();
+    if (rc != SQLITE_ROW) return sqlite_error(db, rc, operation);
+    keys.raise_floor(q->is_null(0) ? keys_through + 1 : q->int64(0));
     return {};
   }
 
@@ -1015,6 +1138,7 @@ namespace {
 
 using sqlite_detail::CachedTicket;
 using sqlite_detail::Connection;
+using sqlite_detail::KeyIndex;
 
 // Past this many committed units or this many seconds, a commit also prunes expired event keys.
 constexpr std::size_t kPruneEveryUnits = 256;
@@ -1159,14 +1283,7 @@ class SqliteUnit final : public TicketTransaction {
 
   Result<bool> applied(const std::string& event_key) override {
     if (key_set_.count(event_key) != 0) return true;
-    const Op operation("look up an event key");
-    auto q = query(sql_key_exists, operation);
-    if (!q) return q.error();
-    q->bind_static(1, event_key);
-    const int rc = q->step();
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return fail(rc, operation);
+    return stored_key(event_key);
   }
 
   Result<void> record(const std::string& event_key) override {
@@ -1201,12 +1318,18 @@ class SqliteUnit final : public TicketTransaction {
     }
     const std::int64_t now = impl_.now();
     for (const auto& key : keys_) {
+      // A host's unit may record a key without asking `applied` first: the log keeps one row each.
+      auto known = stored_key(key);
+      if (!known) return known.error();
+      if (*known) continue;
       auto q = query(sql_insert_key, "record an event key");
       if (!q) return q.error();
       q->bind_static(1, key).bind(2, now);
       if (auto done = run(*q, "record an event key"); !done) return done;
+      new_keys_.emplace_back(KeyIndex::hash(key), sqlite3_last_insert_rowid(impl_.db));
     }
     if (!keys_.empty() && impl_.options.max_event_keys > 0) {
+      capped_ = true;
       auto q = query(sql_prune_keys, "prune old event keys");
       if (!q) return q.error();
       const auto keep = std::min<std::size_t>(impl_.options.max_event_keys,
@@ -1217,8 +1340,16 @@ class SqliteUnit final : public TicketTransaction {
     return prune_expired_keys(now);
   }
 
-  /// After COMMIT: counts towards the next pruning.
+  /// After COMMIT: the unit's keys join the index (nobody else wrote meanwhile: the unit held the
+  /// write lock, so the index stays current through them); counts towards the next pruning.
   void committed() {
+    for (const auto& [hash, id] : new_keys_) {
+      impl_.keys.add(hash, id);
+      impl_.keys_through = std::max(impl_.keys_through, id);
+    }
+    // The unit is committed whatever happens here: a floor not read now is read by the next
+    // unit's catch-up (until then the pruned rows are simply not found when a hash hits them).
+    if ((pruned_ || capped_) && !impl_.first_key_id()) impl_.keys_version.reset();
     if (pruned_) {
       impl_.last_prune_at = pruned_at_;
       impl_.units_since_prune = 0;
@@ -1483,6 +1614,29 @@ class SqliteUnit final : public TicketTransaction {
     return {};
   }
 
+  /// Whether an earlier unit recorded `key`: the index's candidates, confirmed by their rows.
+  Result<bool> stored_key(const std::string& key) {
+    const Op operation("look up an event key");
+    std::optional<Error> error;
+    const bool found = impl_.keys.any_of(KeyIndex::hash(key), [&](std::int64_t id) {
+      auto q = query(sql_key_at, operation);
+      if (!q) {
+        error = q.error();
+        return true;
+      }
+      q->bind(1, id);
+      const int rc = q->step();
+      if (rc == SQLITE_ROW) return q->text(0) == key;
+      if (rc != SQLITE_DONE) {
+        error = fail(rc, operation);
+        return true;
+      }
+      return false;  // pruned since
+    });
+    if (error) return *error;
+    return found;
+  }
+
   /// Whether `ticket_id` is known, in this unit, not to exist.
   bool gone(const std::string& ticket_id) const {
     auto found = touched_.find(ticket_id);
@@ -1533,6 +1687,8 @@ class SqliteUnit final : public TicketTransaction {
   std::map<std::string, std::string> messages_;
   std::vector<std::string> keys_;
   std::unordered_set<std::string> key_set_;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> new_keys_;  // (hash, id) inserted by write()
+  bool capped_ = false;                                           // max_event_keys pruning ran
   std::optional<Error> failure_;
   bool pruned_ = false;
   std::int64_t pruned_at_ = 0;
@@ -1654,6 +1810,7 @@ Result<void> SqliteTicketStore::transact(const std::function<Result<void>(Ticket
 
   // Under the write lock: nobody can commit between this check and the unit's end.
   if (auto valid = impl_->revalidate_cache(); !valid) return valid;
+  if (auto keys = impl_->catch_up_keys(); !keys) return keys;
   // A failed unit drops the tickets it touched: they were taken out of the cache, and only a
   // committed unit puts them back (keep_in_cache).
   SqliteUnit unit(*impl_);

@@ -862,3 +862,48 @@ TEST_CASE("issue11 item 5: event keys are pruned by age on the store's clock, am
     CHECK(applied(*store, "old"));
   }
 }
+
+TEST_CASE("issue11: the event-key log is one for every connection to the file; what one prunes, all forget",
+          "[sqlite][issue11]") {
+  TempDir dir;
+  const std::string path = dir.file("tickets.db");
+  SqliteOptions options;
+  options.event_key_retention = std::chrono::seconds(0);
+  auto a = open_store(path, options);
+  auto b = open_store(path, options);
+  CHECK_FALSE(applied(*b, "k1"));  // b has read the (empty) log
+  REQUIRE(record_keys(*a, {"k1", "k2"}));
+  CHECK(applied(*b, "k1"));  // a's keys, read by b's next unit
+  CHECK(applied(*b, "k2"));
+  REQUIRE(record_keys(*b, {"k3"}));
+  CHECK(applied(*a, "k3"));
+  CHECK_FALSE(applied(*a, "k3 "));
+
+  // A unit may record a key it did not ask about: the log still holds it once.
+  REQUIRE(record_keys(*b, {"k1"}));
+  CHECK(RawDb(path).number("SELECT count(*) FROM event_keys WHERE key = 'k1'") == 1);
+
+  // A connection capped at one key prunes the others: a and b no longer find them.
+  SqliteOptions capped = options;
+  capped.max_event_keys = 1;
+  auto c = open_store(path, capped);
+  REQUIRE(record_keys(*c, {"k4"}));
+  CHECK(RawDb(path).number("SELECT count(*) FROM event_keys") == 1);
+  for (TicketStore* s : {static_cast<TicketStore*>(a.get()), static_cast<TicketStore*>(b.get())}) {
+    CHECK_FALSE(applied(*s, "k1"));
+    CHECK_FALSE(applied(*s, "k3"));
+    CHECK(applied(*s, "k4"));
+  }
+
+  // Emptied from outside, the log never hands out an id again: b's next key is found by a.
+  { RawDb(path).exec("DELETE FROM event_keys"); }
+  CHECK_FALSE(applied(*a, "k4"));
+  REQUIRE(record_keys(*b, {"k5"}));
+  CHECK(applied(*a, "k5"));
+
+  // Reopened, a connection reads the whole log again.
+  a.reset();
+  a = open_store(path, options);
+  CHECK(applied(*a, "k5"));
+  CHECK_FALSE(applied(*a, "k2"));
+}
