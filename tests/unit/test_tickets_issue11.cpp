@@ -558,6 +558,67 @@ TEST_CASE("issue11 item 2: the aggregator fetches with edit only, and every unit
   // (Checked after all the scenarios; CountingStore sees every unit.)
 }
 
+TEST_CASE("issue11 item 2: past the last 64 messages, a unit on an old message rolls back exactly, then applies once",
+          "[tickets][issue11]") {
+  namespace ev = wagroups_test::events;
+  InMemoryTicketStore inner;
+  CountingStore store(inner);
+  TicketAggregator tickets(store);
+  const std::string g = "120363000000000101";
+  const std::string other = "120363000000000202";
+  const std::string member = "15550001111";
+  auto apply = [&](WebhookEvent e) {
+    auto done = tickets.apply(e);
+    REQUIRE(done);
+    return *done;
+  };
+  apply(ev::created(g, std::nullopt, T0));
+  apply(ev::created(other, std::nullopt, T0));
+  apply(ev::added(g, {ev::person(member)}, T0 + 1));
+  // "shared" is first on g, then on the other group: the message index names the other ticket.
+  apply(ev::status(g, "shared", DeliveryStatus::sent, T0 + 2));
+  apply(ev::status(other, "shared", DeliveryStatus::delivered, T0 + 3, "15550002222"));
+  for (int i = 0; i < 100; ++i) apply(ev::status(g, "out-" + std::to_string(i), DeliveryStatus::sent, T0 + 10 + i));
+  auto ticket_of = [&](const std::string& group) {
+    auto id = inner.find_by_group(group);
+    REQUIRE(id);
+    REQUIRE(*id);
+    auto t = inner.load(**id);
+    REQUIRE(t);
+    REQUIRE(*t);
+    return **t;
+  };
+  REQUIRE(ticket_of(g).ticket.timeline.size() == 101);
+
+  for (const std::string id : {"out-3", "shared"}) {
+    INFO(id);
+    const auto before = snapshot(inner);
+    const std::int64_t version = ticket_of(g).version;
+    store.fail_after_work = true;
+    CHECK_FALSE(tickets.apply(WebhookEvent(ev::status(g, id, DeliveryStatus::delivered, T0 + 500, member))));
+    store.fail_after_work = false;
+    REQUIRE(same(snapshot(inner), before));
+
+    const auto outcome = apply(ev::status(g, id, DeliveryStatus::delivered, T0 + 500, member));
+    REQUIRE(outcome.changes.size() == 1);
+    CHECK(outcome.changes[0].kind == TicketChangeKind::status_advanced);
+    const StoredTicket after = ticket_of(g);
+    CHECK(after.version == version + 1);
+    CHECK(after.ticket.timeline.size() == 101);  // found where it is, not appended again
+    const TimelineMessage* m = after.ticket.find_message(id);
+    REQUIRE(m != nullptr);
+    CHECK(m->delivery.at("phone:" + member) == DeliveryStatus::delivered);
+    // Delivered twice: a duplicate, nothing written.
+    CHECK(apply(ev::status(g, id, DeliveryStatus::delivered, T0 + 500, member)).changes[0].kind ==
+          TicketChangeKind::duplicate_ignored);
+  }
+  const StoredTicket untouched = ticket_of(other);
+  const TimelineMessage* theirs = untouched.ticket.find_message("shared");
+  REQUIRE(theirs != nullptr);
+  CHECK(theirs->delivery.size() == 1);
+  CHECK(theirs->delivery.count("phone:" + member) == 0);
+}
+
 TEST_CASE("issue11 item 2: the aggregator declares its timeline writes and never fetches whole", "[tickets][issue11]") {
   InMemoryTicketStore inner;
   CountingStore store(inner);
