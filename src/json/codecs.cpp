@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <limits>
 #include <cstring>
+#include <string_view>
 #include <utility>
 
 #include "json/rapidjson.hpp"
@@ -255,12 +256,30 @@ Participant decode_participant(const json::Value& v) {
     p.wa_id = json::as_string(v);
     return p;
   }
-  p.wa_id = json::get_string(v, "wa_id");
-  p.user_id = json::get_string(v, "user_id");
-  p.parent_user_id = json::get_string(v, "parent_user_id");
-  p.username = json::get_string(v, "username");
-  p.input = json::get_string(v, "input");
-  if (!p.input) p.input = json::get_string(v, "user");
+  if (!v.IsObject()) return p;
+  // One pass over the members, not a lookup (strlen and a scan) per field: webhooks carry lists of
+  // participants, and a join request's is read from the whole item. The first of a repeated key
+  // counts, as with FindMember.
+  const json::Value *wa_id = nullptr, *user_id = nullptr, *parent_user_id = nullptr, *username = nullptr,
+                    *input = nullptr, *user = nullptr;
+  for (const auto& m : v.GetObject()) {
+    const std::string_view k(m.name.GetString(), m.name.GetStringLength());
+    const json::Value** slot = nullptr;
+    if (k == "wa_id") slot = &wa_id;
+    else if (k == "user_id") slot = &user_id;
+    else if (k == "parent_user_id") slot = &parent_user_id;
+    else if (k == "username") slot = &username;
+    else if (k == "input") slot = &input;
+    else if (k == "user") slot = &user;
+    if (slot && !*slot) *slot = &m.value;
+  }
+  auto text = [](const json::Value* x) { return x ? json::as_string(*x) : std::nullopt; };
+  p.wa_id = text(wa_id);
+  p.user_id = text(user_id);
+  p.parent_user_id = text(parent_user_id);
+  p.username = text(username);
+  p.input = text(input);
+  if (!p.input) p.input = text(user);
   return p;
 }
 

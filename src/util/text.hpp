@@ -12,6 +12,26 @@ namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 namespace text {
 
+/// Hex digit values by byte, `kNotHexDigit` for a byte that is not one. A table, not comparisons:
+/// the digits of a MAC and of `\uXXXX` escapes are unpredictable to branches, and per-digit
+/// branches cost a measurable part of a small body's check (tests/bench/webhook_throughput.cpp).
+struct HexDigitTable {
+  unsigned char value[256];
+};
+constexpr unsigned char kNotHexDigit = 0x80;
+constexpr HexDigitTable make_hex_digit_table() noexcept {
+  HexDigitTable t{};
+  for (int c = 0; c < 256; ++c) {
+    unsigned char v = kNotHexDigit;
+    if (c >= '0' && c <= '9') v = static_cast<unsigned char>(c - '0');
+    else if (c >= 'a' && c <= 'f') v = static_cast<unsigned char>(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') v = static_cast<unsigned char>(c - 'A' + 10);
+    t.value[c] = v;
+  }
+  return t;
+}
+inline constexpr HexDigitTable kHexDigitValues = make_hex_digit_table();
+
 /// `s` without leading and trailing spaces, tabs, CR and LF.
 inline std::string_view trim_ascii(std::string_view s) noexcept {
   auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

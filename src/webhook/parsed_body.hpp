@@ -6,6 +6,7 @@
 // read it.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -72,6 +73,30 @@ inline std::shared_ptr<ParsedBody> make_parsed_body(std::string&& body, std::siz
                                           std::move(body), std::ref(first_chunk), first_chunk_size, chunk_size);
 }
 
+/// Whether the `n` bytes at `a` and `b` are equal: inline word loads, not a call to memcmp. The
+/// keys and ids the parser compares are a few dozen bytes at most, and the library call (through
+/// the PLT and its size dispatch) cost more than the comparison itself.
+inline bool same_bytes(const char* a, const char* b, std::size_t n) noexcept {
+  for (; n >= 8; a += 8, b += 8, n -= 8) {
+    std::uint64_t x = 0, y = 0;
+    std::memcpy(&x, a, 8);
+    std::memcpy(&y, b, 8);
+    if (x != y) return false;
+  }
+  if (n >= 4) {  // 4 to 7 bytes: two overlapping 4-byte words
+    std::uint32_t x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+    std::memcpy(&x0, a, 4);
+    std::memcpy(&y0, b, 4);
+    std::memcpy(&x1, a + n - 4, 4);
+    std::memcpy(&y1, b + n - 4, 4);
+    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+  }
+  for (; n; --n, ++a, ++b) {
+    if (*a != *b) return false;
+  }
+  return true;
+}
+
 /// The member `key` of `obj` (a string_view key, unlike RapidJSON's NUL-terminated lookups), or
 /// null when `obj` is not an object or lacks it.
 inline const json::Value* find_member(const json::Value& obj, std::string_view key) noexcept {
@@ -81,7 +106,7 @@ inline const json::Value* find_member(const json::Value& obj, std::string_view k
   for (auto it = obj.MemberBegin(); it != obj.MemberEnd(); ++it) {
     const char* name = it->name.GetString();
     if (it->name.GetStringLength() != key.size()) continue;
-    if (key.empty() || (name[0] == key[0] && std::memcmp(name, key.data(), key.size()) == 0)) return &it->value;
+    if (key.empty() || (name[0] == key[0] && same_bytes(name, key.data(), key.size()))) return &it->value;
   }
   return nullptr;
 }

@@ -144,7 +144,8 @@ std::optional<std::string> text_of(const Value* v) {
 // Same text as `want` (a string compared as is; a number as rendered).
 bool text_equals(const Value* v, const std::optional<std::string>& want) {
   if (!v || !want) return false;
-  if (v->IsString()) return view_of(*v) == *want;
+  if (v->IsString())
+    return v->GetStringLength() == want->size() && webhook::same_bytes(v->GetString(), want->data(), want->size());
   const auto rendered = json::as_string(*v);
   return rendered && *rendered == *want;
 }
@@ -523,13 +524,14 @@ class Builder {
       else if (is(k, "group_description")) first(f.group_description, v);
       else if (is(k, "profile_picture")) first(f.profile_picture, v);
     }
-    const std::optional<std::string> type = text_of(f.type);
+    // The type as a view: only a string can name a known type (a number or bool renders as text no
+    // type has), and the text is copied only for an UnknownEvent, not for every typed one.
+    const std::string_view t = f.type && f.type->IsString() ? view_of(*f.type) : std::string_view();
     std::optional<std::string> group_id = id_of(f.group_id);
-    const std::string_view t = type ? std::string_view(*type) : std::string_view();
 
     auto unknown = [&] {
       UnknownEvent& u = add<UnknownEvent>(base, f.timestamp, index);
-      u.type = type;
+      u.type = text_of(f.type);
       u.raw = raw(item);
     };
 
@@ -770,7 +772,7 @@ class Builder {
     }
     std::optional<std::string> type = text_of(recipient_type);
     std::optional<std::string> group = id_of(group_id);
-    const bool to_group = (type && *type == "group") || group || participant || participant_user_id;
+    const bool to_group = (type && is(*type, "group")) || group || participant || participant_user_id;
     MessageStatusData* s = nullptr;
     if (to_group) s = &add<GroupMessageStatus>(base, timestamp, index);
     else s = &add<DirectMessageStatus>(base, timestamp, index);

@@ -77,36 +77,16 @@ bool key_block(std::string_view secret, std::array<unsigned char, kBlock>& block
   return true;
 }
 
-// Hex digit values by byte, 0x80 for a byte that is not one. A table, not comparisons: the digits
-// of a MAC are random, so per-digit branches mispredicted half the time and cost a measurable part
-// of a small body's check (perf, tests/bench/webhook_throughput.cpp).
-struct HexTable {
-  unsigned char value[256];
-};
-constexpr HexTable make_hex_table() noexcept {
-  HexTable t{};
-  for (int c = 0; c < 256; ++c) {
-    unsigned char v = 0x80;
-    if (c >= '0' && c <= '9') v = static_cast<unsigned char>(c - '0');
-    else if (c >= 'a' && c <= 'f') v = static_cast<unsigned char>(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v = static_cast<unsigned char>(c - 'A' + 10);
-    t.value[c] = v;
-  }
-  return t;
-}
-constexpr HexTable kHexValues = make_hex_table();
-constexpr unsigned char kNotHex = 0x80;
-
 // `hex` (2 * kDigest characters) into `out`; false when some character is not a hex digit.
 bool decode_hex(std::string_view hex, Digest& out) noexcept {
   unsigned char invalid = 0;
   for (std::size_t i = 0; i < kDigest; ++i) {
-    const unsigned char hi = kHexValues.value[static_cast<unsigned char>(hex[2 * i])];
-    const unsigned char lo = kHexValues.value[static_cast<unsigned char>(hex[2 * i + 1])];
+    const unsigned char hi = text::kHexDigitValues.value[static_cast<unsigned char>(hex[2 * i])];
+    const unsigned char lo = text::kHexDigitValues.value[static_cast<unsigned char>(hex[2 * i + 1])];
     invalid |= static_cast<unsigned char>(hi | lo);
     out[i] = static_cast<unsigned char>((hi << 4) | (lo & 0x0f));
   }
-  return (invalid & kNotHex) == 0;
+  return (invalid & text::kNotHexDigit) == 0;
 }
 
 std::string to_hex(const Digest& digest) {

@@ -36,6 +36,7 @@
 #include <rapidjson/error/error.h>
 #include <rapidjson/rapidjson.h>
 
+#include "util/text.hpp"
 #include "wagroups/config.hpp"
 
 namespace wagroups {
@@ -77,6 +78,19 @@ inline std::size_t utf8_sequence_length(const unsigned char* p, std::size_t avai
   return 0;
 }
 
+// The string fast path belongs inlined in read(), the slow path out of it (GCC otherwise decides
+// the reverse), and read() wants the handler's calls inlined too (flatten; noinline still holds).
+// Undefined at the end of this header.
+#if defined(__GNUC__)
+#define WAGROUPS_READER_INLINE inline __attribute__((always_inline))
+#define WAGROUPS_READER_NOINLINE __attribute__((noinline))
+#define WAGROUPS_READER_FLATTEN __attribute__((flatten))
+#else
+#define WAGROUPS_READER_FLATTEN
+#define WAGROUPS_READER_INLINE inline
+#define WAGROUPS_READER_NOINLINE
+#endif
+
 template <typename Handler>
 class StrictReader {
  public:
@@ -90,20 +104,26 @@ class StrictReader {
   StrictReader& operator=(const StrictReader&) = delete;
 
   /// Reads the one root value; false (with `failure()` set) on anything else.
-  bool read() {
+  //
+  // The cursor lives in a local, `p`, not in p_: every string ends with a char store (its NUL),
+  // which may alias any member, so a member cursor was stored and reloaded around each one, adding
+  // a store-to-load round trip to the chain of dependent loads the whole parse is. p_ is set from
+  // `p` before anything that reads it (error reports, the slow paths) and `p` from p_ after.
+  WAGROUPS_READER_FLATTEN bool read() {
     enum class Next { value, key, after_value };
     Next next = Next::value;
+    char* p = p_;
     for (;;) {
       switch (next) {
         case Next::value: {
-          skip_whitespace();
-          const char c = *p_;
+          p = skip_whitespace(p);
+          const char c = *p;
+          p_ = p;
           if (c == '{') {
             if (!open(true) || !h_.StartObject()) return fail_handler();
-            ++p_;
-            skip_whitespace();
-            if (*p_ == '}') {
-              ++p_;
+            p = skip_whitespace(p + 1);
+            if (*p == '}') {
+              p_ = ++p;
               --depth_;
               if (!h_.EndObject(0)) return fail_handler();
               next = Next::after_value;
@@ -114,10 +134,9 @@ class StrictReader {
           }
           if (c == '[') {
             if (!open(false) || !h_.StartArray()) return fail_handler();
-            ++p_;
-            skip_whitespace();
-            if (*p_ == ']') {
-              ++p_;
+            p = skip_whitespace(p + 1);
+            if (*p == ']') {
+              p_ = ++p;
               --depth_;
               if (!h_.EndArray(0)) return fail_handler();
               next = Next::after_value;
@@ -126,10 +145,13 @@ class StrictReader {
             }
             continue;
           }
-          bool ok = false;
           if (c == '"') {
-            ok = string(false);
-          } else if (c == 't') {
+            if (!string(p, false)) return false;
+            next = Next::after_value;
+            continue;
+          }
+          bool ok = false;
+          if (c == 't') {
             ok = literal("true", 4) && (h_.Bool(true) || fail_handler());
           } else if (c == 'f') {
             ok = literal("false", 5) && (h_.Bool(false) || fail_handler());
@@ -142,43 +164,57 @@ class StrictReader {
             ok = syntax(empty ? rapidjson::kParseErrorDocumentEmpty : rapidjson::kParseErrorValueInvalid);
           }
           if (!ok) return false;
+          p = p_;
           next = Next::after_value;
           continue;
         }
         case Next::key: {
-          if (*p_ != '"') return syntax(rapidjson::kParseErrorObjectMissName);
-          if (!string(true)) return false;
-          skip_whitespace();
-          if (*p_ != ':') return syntax(rapidjson::kParseErrorObjectMissColon);
-          ++p_;
+          if (*p != '"') {
+            p_ = p;
+            return syntax(rapidjson::kParseErrorObjectMissName);
+          }
+          if (!string(p, true)) return false;
+          if (*p != ':') {  // (compact JSON: the colon right after the key, no blank to skip)
+            p = skip_whitespace(p);
+            if (*p != ':') {
+              p_ = p;
+              return syntax(rapidjson::kParseErrorObjectMissColon);
+            }
+          }
+          ++p;
           next = Next::value;
           continue;
         }
         case Next::after_value: {
           if (depth_ == 0) {
-            skip_whitespace();
+            p_ = skip_whitespace(p);
             if (p_ != end_) return syntax(rapidjson::kParseErrorDocumentRootNotSingular);
             return true;
           }
           Frame& top = frames_[depth_ - 1];
           ++top.count;
-          skip_whitespace();
-          const char c = *p_;
+          p = skip_whitespace(p);
+          const char c = *p;
           if (c == ',') {
-            ++p_;
-            skip_whitespace();
-            next = top.object ? Next::key : Next::value;
+            ++p;
+            if (top.object) {
+              p = skip_whitespace(p);
+              next = Next::key;
+            } else {
+              next = Next::value;  // (which skips blanks itself)
+            }
             continue;
           }
+          p_ = p;
           if (top.object) {
             if (c != '}') return syntax(rapidjson::kParseErrorObjectMissCommaOrCurlyBracket);
-            ++p_;
+            p_ = ++p;
             const rapidjson::SizeType count = top.count;
             --depth_;
             if (!h_.EndObject(count)) return fail_handler();
           } else {
             if (c != ']') return syntax(rapidjson::kParseErrorArrayMissCommaOrSquareBracket);
-            ++p_;
+            p_ = ++p;
             const rapidjson::SizeType count = top.count;
             --depth_;
             if (!h_.EndArray(count)) return fail_handler();
@@ -202,8 +238,11 @@ class StrictReader {
   static bool is_whitespace(char c) noexcept { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
   static bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
 
-  void skip_whitespace() noexcept {
-    while (is_whitespace(*p_)) ++p_;
+  // The first non-blank at or after `p`. Meta sends compact JSON: nearly every call meets a
+  // non-blank at once, which one comparison tells (every JSON blank is at most ' ').
+  static char* skip_whitespace(char* p) noexcept {
+    while (static_cast<unsigned char>(*p) <= ' ' && is_whitespace(*p)) ++p;
+    return p;
   }
 
   bool open(bool object) {
@@ -242,19 +281,14 @@ class StrictReader {
     return true;
   }
 
-  static int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  }
-  // The four hex digits at `s`. Read one by one: the NUL at the end stops it before it goes past.
+  // The four hex digits at `s`. Stops at the first non-digit: the NUL at the end stops it before
+  // it reads past.
   static bool hex4(const char* s, unsigned& out) noexcept {
     unsigned v = 0;
     for (int i = 0; i < 4; ++i) {
-      const int d = hex_digit(s[i]);
-      if (d < 0) return false;
-      v = (v << 4) | static_cast<unsigned>(d);
+      const unsigned d = text::kHexDigitValues.value[static_cast<unsigned char>(s[i])];
+      if (d & text::kNotHexDigit) return false;
+      v = (v << 4) | d;
     }
     out = v;
     return true;
@@ -363,9 +397,54 @@ class StrictReader {
     }
   }
 
-  // p_ at the opening quote.
-  bool string(bool is_key) {
-    char* const start = ++p_;
+  // `p` at the opening quote; after the closing one on success. Most strings of a webhook are
+  // plain ASCII (every key, ids, phone numbers, types): while 16-byte loads show nothing but plain
+  // bytes and then the closing quote, the string is done here, inlined into read(). At the first
+  // escape, non-ASCII or control byte, string_slow takes over from there (everything before it is
+  // plain, so it is not scanned again).
+  WAGROUPS_READER_INLINE bool string(char*& p, bool is_key) {
+    char* const start = p + 1;
+    char* q = start;
+#if defined(__SSE2__)
+    while (end_ - q >= 15) {  // 16 bytes readable: at most the NUL at end_ among them
+      // The quotes and the other special bytes in separate masks: the end of the string (and so
+      // where the parse goes on) depends on the load, one compare and the quote mask only, while
+      // the check that nothing special comes before it runs beside that chain. (Signed compare:
+      // bytes >= 0x80 are negative, so one test catches controls and non-ASCII.)
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+      const auto quotes = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"'))));
+      const auto specials = static_cast<unsigned>(_mm_movemask_epi8(
+          _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\\')), _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)))));
+      // Bits up to and including the first quote (every bit when there is none: 0 - 1 wraps).
+      const unsigned upto_quote = quotes ^ (quotes - 1);
+      if ((specials & upto_quote) != 0) {
+        q += __builtin_ctz(specials);  // a special byte before any quote: string_slow from there
+        break;
+      }
+      if (!quotes) {
+        q += 16;
+        continue;
+      }
+      q += __builtin_ctz(quotes);
+      const auto length = static_cast<std::size_t>(q - start);
+      if (length > std::numeric_limits<rapidjson::SizeType>::max()) break;  // (string_slow refuses it)
+      *q = '\0';
+      p = q + 1;
+      const auto n = static_cast<rapidjson::SizeType>(length);
+      if (is_key ? h_.Key(start, n, false) : h_.String(start, n, false)) return true;
+      p_ = p;
+      return fail_handler();
+    }
+#endif
+    const bool ok = string_slow(is_key, start, q);
+    p = p_;
+    return ok;
+  }
+
+  // The string that starts at `start` (after its opening quote), from `from` on: [start, from) is
+  // plain text.
+  WAGROUPS_READER_NOINLINE bool string_slow(bool is_key, char* const start, char* from) {
+    p_ = from;
     char* out = p_;
     for (;;) {
       const unsigned k = special_byte();
@@ -381,7 +460,11 @@ class StrictReader {
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') break;
       if (c == '\\') {
-        if (!escape(out)) return false;
+        // Escapes come in runs (a word of Devanagari, a surrogate pair): take the next one at once,
+        // without a scan and a move of nothing before it.
+        do {
+          if (!escape(out)) return false;
+        } while (*p_ == '\\');
       } else if (c >= 0x80) {
         const std::size_t n = utf8_sequence_length(reinterpret_cast<const unsigned char*>(p_),
                                                    static_cast<std::size_t>(end_ - p_));
@@ -505,3 +588,7 @@ class StrictReader {
 }  // namespace webhook
 WAGROUPS_INLINE_NAMESPACE_END
 }  // namespace wagroups
+
+#undef WAGROUPS_READER_INLINE
+#undef WAGROUPS_READER_NOINLINE
+#undef WAGROUPS_READER_FLATTEN
