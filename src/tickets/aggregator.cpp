@@ -1562,9 +1562,10 @@ Result<ApplyOutcome> TicketAggregator::record_outbound(const std::string& ticket
       m.message_id = message_id;
       m.direction = MessageDirection::outbound;
       m.timestamp = now;
-      m.type = std::move(type);
-      m.text = std::move(text);
-      m.agent = std::move(agent);
+      // Copies: the unit may run again (a store's conflict), and must find its inputs whole.
+      m.type = type;
+      m.text = text;
+      m.agent = agent;
       insert_sorted(t.timeline, std::move(m));
       auto indexed = w.index(message_id, t);
       if (!indexed) return indexed;
