@@ -4,12 +4,10 @@
 // One connection per store, guarded by a recursive mutex (recursive only so that a `work` which
 // wrongly calls back into the store gets an error instead of a deadlock). A unit of work is one
 // `BEGIN IMMEDIATE` transaction: SQLite's write lock, so units are serialized across processes too,
-// and everything a unit read stays valid until it commits. Tickets are loaded once per unit (or
-// taken from the connection's cache of decoded tickets, see TicketCache). At commit a unit writes
-// only the rows that differ from what it loaded: for a ticket fetched with `edit`, the header, the
-// member and invite rows that differ from a snapshot of the head taken at fetch (it is small), and
-// the messages the unit declared; for one fetched with `ticket`, the rows that differ from a
-// snapshot of the whole ticket. A ticket only read costs no write and keeps its version.
+// and everything a unit read stays valid until it commits. The unit itself (what is fetched, and
+// which rows are written at its end) is tickets_detail::RowUnit, shared with PostgresTicketStore
+// (src/tickets/row_unit.hpp); this file holds its statements (SqliteRows), the connection's
+// cache of decoded tickets (valid while no other connection committed) and the event-key index.
 
 #include "wagroups/sqlite/ticket_store.hpp"
 
@@ -38,6 +36,7 @@
 
 // The ticket format in parts (head, member, invite, message), exported by the core library for
 // this store; the whole-ticket form (to_json) stays the public one.
+#include "../tickets/row_unit.hpp"
 #include "../tickets/ticket_json.hpp"
 
 namespace wagroups {
@@ -338,78 +337,6 @@ constexpr const char* sql_create_dead_letters =
     "error_code TEXT NOT NULL, error_field TEXT NOT NULL, error_limit TEXT NOT NULL, error_message TEXT NOT NULL, "
     "body BLOB NOT NULL)";
 
-// ---------------------------------------------------------------------------------------------
-// What a decoded ticket costs in memory (the cache's budget): the objects and their heap blocks,
-// roughly as glibc's malloc lays them out (16 bytes of header, strings past the 15 bytes kept
-// inline). An estimate, but one that grows with the same things the real footprint does.
-
-constexpr std::size_t kMallocOverhead = 16;
-
-std::size_t heap_of(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 + kMallocOverhead : 0; }
-std::size_t heap_of(const std::optional<std::string>& s) { return s ? heap_of(*s) : 0; }
-std::size_t heap_of(const PersonKey& p) { return heap_of(p.phone) + heap_of(p.bsuid) + heap_of(p.username); }
-std::size_t heap_of(const std::vector<ItemError>& errors) {
-  std::size_t n = errors.capacity() == 0 ? 0 : errors.capacity() * sizeof(ItemError) + kMallocOverhead;
-  for (const auto& e : errors) n += heap_of(e.title) + heap_of(e.message) + heap_of(e.details) + heap_of(e.href);
-  return n;
-}
-
-/// A message's heap blocks (its slot in the timeline vector is counted with the head).
-std::size_t message_bytes(const TimelineMessage& m) {
-  std::size_t n = heap_of(m.message_id) + heap_of(m.sender) + heap_of(m.contact_name) + heap_of(m.agent) +
-                  heap_of(m.type) + heap_of(m.text) + heap_of(m.caption) + heap_of(m.media_id) + heap_of(m.reply_to) +
-                  heap_of(m.errors);
-  // A std::map node: three pointers and a color, the pair, the allocator's header.
-  constexpr std::size_t node = 32 + sizeof(std::pair<const std::string, DeliveryStatus>) + kMallocOverhead;
-  for (const auto& [who, status] : m.delivery) n += node + heap_of(who);
-  return n;
-}
-
-/// Everything but the messages' own heap blocks: the Ticket, its strings, members, invites and
-/// the timeline vector's capacity.
-std::size_t head_bytes(const Ticket& t) {
-  std::size_t n = sizeof(Ticket) + heap_of(t.ticket_id) + heap_of(t.group_id) + heap_of(t.request_id) +
-                  heap_of(t.phone_number_id) + heap_of(t.subject) + heap_of(t.description) + heap_of(t.assignee) +
-                  heap_of(t.invite_link) + heap_of(t.creation_errors);
-  if (t.members.capacity() != 0) n += t.members.capacity() * sizeof(Member) + kMallocOverhead;
-  for (const auto& m : t.members) n += heap_of(m.person) + heap_of(m.join_request_id) + heap_of(m.contact_name);
-  if (t.invites.capacity() != 0) n += t.invites.capacity() * sizeof(Invite) + kMallocOverhead;
-  for (const auto& i : t.invites) n += heap_of(i.phone) + heap_of(i.message_id) + heap_of(i.error);
-  if (t.timeline.capacity() != 0) n += t.timeline.capacity() * sizeof(TimelineMessage) + kMallocOverhead;
-  return n;
-}
-
-std::size_t ticket_bytes(const Ticket& t) {
-  std::size_t n = head_bytes(t);
-  for (const auto& m : t.timeline) n += message_bytes(m);
-  return n;
-}
-
-/// Whether the timeline can be stored a row per message and read back the same: ordered by
-/// (timestamp, message_id), as the aggregator keeps it, with no id twice. A host that builds
-/// another order through `ticket()` gets its ticket stored whole in the header row instead.
-bool rows_keep_timeline(const std::vector<TimelineMessage>& timeline) {
-  for (std::size_t i = 1; i < timeline.size(); ++i) {
-    const auto& a = timeline[i - 1];
-    const auto& b = timeline[i];
-    if (a.timestamp > b.timestamp || (a.timestamp == b.timestamp && !(a.message_id < b.message_id))) return false;
-  }
-  std::unordered_set<std::string_view> ids;
-  ids.reserve(timeline.size());
-  for (const auto& m : timeline)
-    if (!ids.insert(m.message_id).second) return false;
-  return true;
-}
-
-/// The ticket without its timeline (a copy that costs the head, not the conversation).
-Ticket head_copy(Ticket& t) {
-  std::vector<TimelineMessage> timeline = std::move(t.timeline);
-  t.timeline.clear();
-  Ticket copy = t;
-  t.timeline = std::move(timeline);
-  return copy;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -491,103 +418,6 @@ class KeyIndex {
   std::int64_t floor_ = 0;
 };
 
-/// A ticket as the last unit of this connection left it.
-struct CachedTicket {
-  std::unique_ptr<Ticket> ticket;
-  std::int64_t version = 0;
-  std::string head;        // the header row's body, for the next unit's "did it change" check
-  bool whole_row = false;  // the header row holds the whole ticket (no member/invite/message rows)
-  std::size_t bytes = 0;   // ticket_bytes()
-};
-
-/// Decoded tickets kept between units, least recently used dropped first, within a budget of
-/// estimated memory. A unit takes its tickets out (so a failed unit leaves nothing stale behind)
-/// and puts them back after its commit; loading a busy ticket's rows on every unit would
-/// otherwise cost as much as the rest of the unit.
-class TicketCache {
- public:
-  void set_budget(std::size_t bytes) { budget_ = bytes; }
-
-  std::optional<CachedTicket> take(const std::string& id) {
-    if (large_ && large_id_ == id) {
-      std::optional<CachedTicket> out = std::move(large_);
-      large_.reset();
-      return out;
-    }
-    auto found = slots_.find(id);
-    if (found == slots_.end()) return std::nullopt;
-    CachedTicket out = std::move(found->second.entry);
-    bytes_ -= cost(id, out);
-    order_.erase(found->second.at);
-    slots_.erase(found);
-    return out;
-  }
-
-  const CachedTicket* peek(const std::string& id) const {
-    if (large_ && large_id_ == id) return &*large_;
-    auto found = slots_.find(id);
-    return found == slots_.end() ? nullptr : &found->second.entry;
-  }
-
-  void put(const std::string& id, CachedTicket entry) {
-    if (budget_ == 0) return;
-    const std::size_t size = cost(id, entry);
-    if (large_ && large_id_ == id) large_.reset();
-    if (size > budget_ / 2) {
-      // A long conversation would push out most of the others, and be pushed out by the next
-      // small ticket, then reloaded whole on its next event: it gets a slot of its own, one at a
-      // time (the latest), beside the budget. A unit holds it whole in memory anyway, so this
-      // adds at most one such ticket to the peak, and the hot long group costs no reload.
-      if (auto old = slots_.find(id); old != slots_.end()) {
-        bytes_ -= cost(id, old->second.entry);
-        order_.erase(old->second.at);
-        slots_.erase(old);
-      }
-      large_id_ = id;
-      large_ = std::move(entry);
-      return;
-    }
-    if (auto old = slots_.find(id); old != slots_.end()) {
-      bytes_ -= cost(id, old->second.entry);
-      order_.erase(old->second.at);
-      slots_.erase(old);
-    }
-    order_.push_front(id);
-    slots_.emplace(id, Slot{std::move(entry), order_.begin()});
-    bytes_ += size;
-    while (bytes_ > budget_) {
-      auto victim = slots_.find(order_.back());
-      bytes_ -= cost(victim->first, victim->second.entry);
-      slots_.erase(victim);
-      order_.pop_back();
-    }
-  }
-
-  void clear() {
-    slots_.clear();
-    order_.clear();
-    bytes_ = 0;
-    large_.reset();
-  }
-
- private:
-  struct Slot {
-    CachedTicket entry;
-    std::list<std::string>::iterator at;
-  };
-  static std::size_t cost(const std::string& id, const CachedTicket& entry) {
-    // The slot, its list node and the id (twice: map key and list) on top of the ticket.
-    return entry.bytes + entry.head.capacity() + 2 * (id.size() + 32) + 128;
-  }
-
-  std::unordered_map<std::string, Slot> slots_;
-  std::list<std::string> order_;  // most recently used first
-  std::size_t bytes_ = 0;
-  std::optional<CachedTicket> large_;  // the latest ticket costing more than half the budget
-  std::string large_id_;
-  std::size_t budget_ = 0;
-};
-
 /// A ticket as read from its rows.
 struct LoadedTicket {
   Ticket ticket;
@@ -608,7 +438,7 @@ struct Connection {
   std::unordered_map<const char*, sqlite3_stmt*> constant_statements;
   // Header updates by the set of indexed columns they write (a bit per column, see update_header).
   sqlite3_stmt* header_updates[64] = {};
-  TicketCache cache;
+  tickets_detail::TicketCache cache;
   // PRAGMA data_version when the cache was last known valid: it changes when another connection
   // (this process's or another's) commits, and then the cache may be stale.
   std::optional<std::int64_t> data_version;
@@ -682,7 +512,7 @@ struct Connection {
   }
 
   /// Brings `keys` in line with the table, under the write lock, after `revalidate_cache`: the
-  /// keys other connections added, and how far they (or this one, see `SqliteUnit::committed`)
+  /// keys other connections added, and how far they (or this one, see `SqliteRows::committed`)
   /// pruned. Nothing to read while no other connection committed since the last time.
   Result<void> catch_up_keys() {
     if (keys_version && keys_version == data_version) return {};
@@ -775,7 +605,7 @@ Result<Query> Connection::query(const char* sql, const Op& operation) {
 namespace {
 
 Error decode_error(const std::string& ticket_id, const std::string& part, const Error& error) {
-  return storage_error("decode stored ticket \"" + ticket_id + "\"" + part + ": " + error.message);
+  return tickets_detail::decode_error("SqliteTicketStore", ticket_id, part, error);
 }
 
 }  // namespace
@@ -843,11 +673,7 @@ Result<LoadedTicket> Connection::decode(const std::string& ticket_id, std::int64
       !done) {
     return done.error();
   }
-  // Stored rows have distinct ids (the key), so this order is total.
-  std::sort(out.ticket.timeline.begin(), out.ticket.timeline.end(),
-            [](const TimelineMessage& a, const TimelineMessage& b) {
-              return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.message_id < b.message_id;
-            });
+  tickets_detail::sort_timeline(out.ticket.timeline);
   return out;
 }
 
@@ -1043,7 +869,7 @@ Result<void> split_v1_rows(Connection& c) {
     if (!ticket) continue;  // kept whole: unreadable, as before
     // The header's own columns follow the decoded ticket (v1 wrote the same values); a ticket
     // stored under another id than its own, or with a timeline rows cannot keep, stays whole.
-    const bool split = ticket->ticket_id == id && rows_keep_timeline(ticket->timeline);
+    const bool split = ticket->ticket_id == id && tickets_detail::rows_keep_timeline(ticket->timeline);
     const std::string head = split ? tickets_detail::head_to_json(*ticket) : body;
     if (ticket->ticket_id == id) {
       if (auto done = c.write_header(false, *ticket, version, head); !done) return done;
@@ -1132,210 +958,173 @@ Result<void> Connection::migrate() {
 struct SqliteTicketStore::Impl : sqlite_detail::Connection {};
 
 // ---------------------------------------------------------------------------------------------
-// One unit of work
+// One unit of work: tickets_detail::RowUnit over this connection's statements
 
 namespace {
 
-using sqlite_detail::CachedTicket;
 using sqlite_detail::Connection;
 using sqlite_detail::KeyIndex;
+using tickets_detail::CachedTicket;
+using tickets_detail::RowBackend;
 
 // Past this many committed units or this many seconds, a commit also prunes expired event keys.
 constexpr std::size_t kPruneEveryUnits = 256;
 constexpr std::int64_t kPruneEverySeconds = 60;
 constexpr std::int64_t kPruneAtLeast = 1024;
 
-class SqliteUnit final : public TicketTransaction {
+/// The statements of one unit. The unit holds SQLite's write lock from BEGIN IMMEDIATE to COMMIT,
+/// so everything it reads stays valid until then, and the connection's cache (revalidated at
+/// BEGIN) is current.
+class SqliteRows final : public RowBackend {
  public:
-  explicit SqliteUnit(Connection& impl) : impl_(impl) {}
+  explicit SqliteRows(Connection& impl) : impl_(impl) {}
 
-  Result<Ticket*> ticket(const std::string& ticket_id) override {
-    auto entry = fetch(ticket_id);
-    if (!entry) return entry.error();
-    Entry& e = **entry;
-    if (e.ticket) make_whole(e);
-    return e.ticket.get();
+  Result<std::optional<CachedTicket>> fetch(const std::string& ticket_id) override {
+    if (auto cached = impl_.cache.take(ticket_id)) return cached;
+    auto loaded = impl_.load(ticket_id);
+    if (!loaded) return loaded.error();
+    if (!*loaded) return std::optional<CachedTicket>();
+    CachedTicket out;
+    out.ticket = std::make_unique<Ticket>(std::move((*loaded)->ticket));
+    out.version = (*loaded)->version;
+    out.head = std::move((*loaded)->head);
+    out.whole_row = (*loaded)->whole_row;
+    out.bytes = tickets_detail::ticket_bytes(*out.ticket);
+    return std::optional<CachedTicket>(std::move(out));
   }
 
-  Result<Ticket*> edit(const std::string& ticket_id) override {
-    auto entry = fetch(ticket_id);
-    if (!entry) return entry.error();
-    Entry& e = **entry;
-    if (e.ticket && e.mode == Mode::unset) {
-      e.mode = Mode::edit;
-      e.before = head_copy(*e.ticket);
-    }
-    return e.ticket.get();
+  Result<bool> ticket_exists(const std::string& ticket_id) override {
+    return exists(sql_ticket_exists, ticket_id, nullptr, Op("look up ticket \"", ticket_id, "\""));
   }
 
-  Result<void> changing_message(const std::string& ticket_id, const std::string& message_id) override {
-    auto found = touched_.find(ticket_id);
-    if (found == touched_.end() || !found->second.ticket) return {};
-    Entry& e = found->second;
-    if (e.mode != Mode::edit || e.declared.count(message_id) != 0) return {};
-    // A unit's messages are usually the last ones. Past those, the row says whether the message
-    // was there at fetch (undeclared messages are as fetched), so a new message costs no scan of
-    // a long timeline.
-    const auto& tl = e.ticket->timeline;
-    const std::size_t recent = tl.size() > 64 ? tl.size() - 64 : 0;
-    const TimelineMessage* now = nullptr;
-    for (std::size_t i = tl.size(); i-- > recent && now == nullptr;)
-      if (tl[i].message_id == message_id) now = &tl[i];
-    if (now == nullptr && recent > 0) {
-      bool stored = true;
-      if (e.in_db && !e.whole_row) {
-        const Op operation("look up a message of ticket \"", ticket_id, "\"");
-        auto q = query(sql_timeline_row_exists, operation);
-        if (!q) return q.error();
-        q->bind_static(1, ticket_id);
-        q->bind_static(2, message_id);
-        const int rc = q->step();
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(rc, operation);
-        stored = rc == SQLITE_ROW;
-      }
-      if (stored) now = e.ticket->find_message(message_id);
-    }
-    e.declared.emplace(message_id, now != nullptr ? std::optional<TimelineMessage>(*now) : std::nullopt);
-    return {};
+  Result<bool> message_row_exists(const std::string& ticket_id, const std::string& message_id) override {
+    return exists(sql_timeline_row_exists, ticket_id, &message_id,
+                  Op("look up a message of ticket \"", ticket_id, "\""));
   }
 
-  Result<void> changing_timeline(const std::string& ticket_id) override {
-    auto found = touched_.find(ticket_id);
-    if (found != touched_.end() && found->second.ticket) make_whole(found->second);
-    return {};
-  }
-
-  Result<Ticket*> insert(Ticket ticket) override {
-    if (ticket.ticket_id.empty()) {
-      return Error::invalid_argument("ticket_id", "non-empty", "a ticket needs an id to be stored");
-    }
-    const std::string id = ticket.ticket_id;
-    auto found = touched_.find(id);
-    if (found == touched_.end()) {
-      const Op operation("look up ticket \"", id, "\"");
-      auto q = query(sql_ticket_exists, operation);
-      if (!q) return q.error();
-      q->bind_static(1, id);
+  Result<std::vector<Linked>> linked(bool by_group, const std::string& value) override {
+    const Op operation("look up the ticket of a ", by_group ? "group" : "request");
+    auto q = impl_.query(by_group ? sql_tickets_by_group : sql_tickets_by_request, operation);
+    if (!q) return q.error();
+    q->bind_static(1, value);
+    std::vector<Linked> found;
+    for (;;) {
       const int rc = q->step();
-      if (rc == SQLITE_ROW) return conflict(id);
-      if (rc != SQLITE_DONE) return fail(rc, operation);
-      found = touched_.emplace(id, Entry{}).first;
-    } else if (found->second.ticket) {
-      return conflict(id);
+      if (rc == SQLITE_DONE) return found;
+      if (rc != SQLITE_ROW) return sqlite_error(impl_.db, rc, operation);
+      found.push_back(Linked{q->int64(1) == 0, std::string(q->text(0))});
     }
-    Entry& e = found->second;
-    e.ticket = std::make_unique<Ticket>(std::move(ticket));
-    // New, or replacing one erased in this unit: all of its rows are written.
-    e.mode = Mode::whole;
-    e.before.reset();
-    e.declared.clear();
-    e.erased = false;  // its messages are found again (the ones it holds are indexed anew)
-    return e.ticket.get();
   }
 
-  Result<void> erase(const std::string& ticket_id) override {
-    auto entry = fetch(ticket_id);
-    if (!entry) return entry.error();
-    Entry& e = **entry;
-    if (e.ticket) {
-      e.ticket.reset();
-      e.erased = true;
-      e.before.reset();
-      e.declared.clear();
-    }
-    return {};
-  }
-
-  Result<std::optional<std::string>> find_by_group(const std::string& group_id) override {
-    return find_linked(group_id, sql_tickets_by_group, "group",
-                       [](const Ticket& t) -> const std::optional<std::string>& { return t.group_id; });
-  }
-
-  Result<std::optional<std::string>> find_by_request(const std::string& request_id) override {
-    return find_linked(request_id, sql_tickets_by_request, "request",
-                       [](const Ticket& t) -> const std::optional<std::string>& { return t.request_id; });
-  }
-
-  Result<std::optional<std::string>> find_by_message(const std::string& message_id) override {
-    auto declared = messages_.find(message_id);
-    if (declared != messages_.end()) {
-      if (gone(declared->second)) return std::optional<std::string>();
-      return std::optional<std::string>(declared->second);
-    }
+  Result<std::optional<std::string>> message_ticket(const std::string& message_id) override {
     const Op operation("look up message \"", message_id, "\"");
-    auto q = query(sql_message_ticket, operation);
+    auto q = impl_.query(sql_message_ticket, operation);
     if (!q) return q.error();
     q->bind_static(1, message_id);
     const int rc = q->step();
     if (rc == SQLITE_DONE) return std::optional<std::string>();
-    if (rc != SQLITE_ROW) return fail(rc, operation);
-    std::string ticket_id(q->text(0));
-    // An erased ticket's message rows are deleted at commit.
-    auto touched = touched_.find(ticket_id);
-    if (touched != touched_.end() && touched->second.erased) return std::optional<std::string>();
-    return std::optional<std::string>(std::move(ticket_id));
+    if (rc != SQLITE_ROW) return sqlite_error(impl_.db, rc, operation);
+    return std::optional<std::string>(std::string(q->text(0)));
+  }
+
+  /// Whether an earlier unit recorded `key`: the index's candidates, confirmed by their rows.
+  Result<bool> key_stored(const std::string& key) override {
+    const Op operation("look up an event key");
+    std::optional<Error> error;
+    const bool found = impl_.keys.any_of(KeyIndex::hash(key), [&](std::int64_t id) {
+      auto q = impl_.query(sql_key_at, operation);
+      if (!q) {
+        error = q.error();
+        return true;
+      }
+      q->bind(1, id);
+      const int rc = q->step();
+      if (rc == SQLITE_ROW) return q->text(0) == key;
+      if (rc != SQLITE_DONE) {
+        error = sqlite_error(impl_.db, rc, operation);
+        return true;
+      }
+      return false;  // pruned since
+    });
+    if (error) return *error;
+    return found;
+  }
+
+  Result<void> insert_header(const Ticket& t, std::int64_t version, const std::string& body, std::string&) override {
+    return impl_.write_header(true, t, version, body);
+  }
+
+  Result<void> update_header(const Ticket& t, const Ticket* before, std::int64_t version, const std::string& body,
+                             std::string&) override {
+    if (before == nullptr) return impl_.write_header(false, t, version, body);
+    return impl_.update_header(t, *before, version, body);
+  }
+
+  Result<void> write_member(const std::string& id, std::size_t position, std::int64_t version,
+                            const Member& m) override {
+    return impl_.write_member(id, position, version, m);
+  }
+
+  Result<void> write_invite(const std::string& id, std::size_t position, std::int64_t version,
+                            const Invite& i) override {
+    return impl_.write_invite(id, position, version, i);
+  }
+
+  Result<void> write_message(const std::string& id, std::int64_t version, const TimelineMessage& m,
+                             bool same_timestamp) override {
+    return impl_.write_message(id, version, m, same_timestamp);
+  }
+
+  Result<void> delete_message(const std::string& id, const std::string& message_id) override {
+    return impl_.delete_message(id, message_id);
+  }
+
+  Result<void> trim(Part part, const std::string& id, std::size_t size) override {
+    return impl_.trim(part == Part::members ? sql_trim_members : sql_trim_invites, id, size,
+                      Op("delete members or invites of ticket \"", id, "\""));
+  }
+
+  Result<void> delete_parts(const std::string& id) override { return impl_.delete_parts(id); }
+
+  Result<void> delete_ticket(const std::string& id) override {
+    if (auto done = impl_.run_id(sql_delete_ticket_messages, id, Op("delete the messages of ticket \"", id, "\""));
+        !done) {
+      return done;
+    }
+    if (auto done = impl_.delete_parts(id); !done) return done;
+    return impl_.run_id(sql_delete_ticket, id, Op("delete ticket \"", id, "\""));
   }
 
   Result<void> index_message(const std::string& message_id, const std::string& ticket_id) override {
-    messages_[message_id] = ticket_id;
-    return {};
+    const Op operation("index message \"", message_id, "\"");
+    auto q = impl_.query(sql_upsert_message, operation);
+    if (!q) return q.error();
+    q->bind_static(1, message_id).bind_static(2, ticket_id);
+    return q->run(operation);
   }
 
-  Result<bool> applied(const std::string& event_key) override {
-    if (key_set_.count(event_key) != 0) return true;
-    return stored_key(event_key);
-  }
-
-  Result<void> record(const std::string& event_key) override {
-    if (key_set_.insert(event_key).second) keys_.push_back(event_key);
-    return {};
-  }
-
-  /// After COMMIT: the unit's tickets, as now stored, go (back) to the connection's cache.
-  void keep_in_cache() {
-    for (auto& [id, entry] : touched_) {
-      if (!entry.ticket || !entry.written) continue;
-      impl_.cache.put(id, CachedTicket{std::move(entry.ticket), entry.version, std::move(entry.stored_head),
-                                       entry.whole_row, entry.bytes});
-    }
-  }
-
-  /// The first SQLite failure seen by this unit, even one `work` ignored: the unit then fails.
-  const std::optional<Error>& failure() const noexcept { return failure_; }
-
-  /// Writes what the unit changed (the caller commits or rolls back).
-  Result<void> write() {
-    for (auto& [id, entry] : touched_) {
-      if (auto done = write_ticket(id, entry); !done) return note_and_return(done);
-    }
-    for (const auto& [message_id, ticket_id] : messages_) {
-      if (gone(ticket_id)) continue;  // declared for a ticket erased since: it would dangle
-      const Op operation("index message \"", message_id, "\"");
-      auto q = query(sql_upsert_message, operation);
-      if (!q) return q.error();
-      q->bind_static(1, message_id).bind_static(2, ticket_id);
-      if (auto done = run(*q, operation); !done) return done;
-    }
+  Result<void> record_keys(const std::vector<std::string>& keys) override {
     const std::int64_t now = impl_.now();
-    for (const auto& key : keys_) {
+    for (const auto& key : keys) {
       // A host's unit may record a key without asking `applied` first: the log keeps one row each.
-      auto known = stored_key(key);
+      auto known = key_stored(key);
       if (!known) return known.error();
       if (*known) continue;
-      auto q = query(sql_insert_key, "record an event key");
+      auto q = impl_.query(sql_insert_key, "record an event key");
       if (!q) return q.error();
       q->bind_static(1, key).bind(2, now);
-      if (auto done = run(*q, "record an event key"); !done) return done;
+      if (auto done = q->run("record an event key"); !done) return done;
       new_keys_.emplace_back(KeyIndex::hash(key), sqlite3_last_insert_rowid(impl_.db));
     }
-    if (!keys_.empty() && impl_.options.max_event_keys > 0) {
+    recorded_ = keys.size();
+    if (!keys.empty() && impl_.options.max_event_keys > 0) {
       capped_ = true;
-      auto q = query(sql_prune_keys, "prune old event keys");
+      auto q = impl_.query(sql_prune_keys, "prune old event keys");
       if (!q) return q.error();
       const auto keep = std::min<std::size_t>(impl_.options.max_event_keys,
                                               static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max()));
       q->bind(1, static_cast<std::int64_t>(keep));
-      if (auto done = run(*q, "prune old event keys"); !done) return done;
+      if (auto done = q->run("prune old event keys"); !done) return done;
     }
     return prune_expired_keys(now);
   }
@@ -1356,242 +1145,19 @@ class SqliteUnit final : public TicketTransaction {
       impl_.keys_since_prune = 0;
     } else {
       impl_.units_since_prune += 1;
-      impl_.keys_since_prune += keys_.size();
+      impl_.keys_since_prune += recorded_;
     }
   }
 
  private:
-  enum class Mode {
-    unset,  // fetched by `erase` or a lookup only
-    edit,   // `edit`: `before` is the head at fetch, `declared` the messages as they were
-    whole,  // `ticket` / `changing_timeline`: `before` is the whole ticket at fetch (when known)
-  };
-
-  struct Entry {
-    std::unique_ptr<Ticket> ticket;  // null: absent (never stored, or erased in this unit)
-    std::int64_t version = 0;        // the stored version (0: not stored)
-    bool in_db = false;              // a row exists at the start of the unit
-    bool erased = false;             // erased in this unit (its message rows go with it)
-    bool whole_row = false;          // the header row holds the whole ticket
-    std::string stored_head;         // the header row's body
-    std::size_t bytes = 0;           // ticket_bytes() as fetched; after write(), as written
-    std::size_t head_bytes = 0;      // head_bytes() as fetched
-    Mode mode = Mode::unset;
-    std::optional<Ticket> before;
-    std::map<std::string, std::optional<TimelineMessage>> declared;
-    bool written = false;  // write() brought the rows in line with `ticket`
-  };
-
-  Result<Query> query(const char* sql, const Op& operation) {
+  Result<bool> exists(const char* sql, const std::string& first, const std::string* second, const Op& operation) {
     auto q = impl_.query(sql, operation);
-    if (!q) note(q.error());
-    return q;
-  }
-
-  Error fail(int rc, const Op& operation) {
-    Error error = sqlite_error(impl_.db, rc, operation);
-    note(error);
-    return error;
-  }
-
-  void note(const Error& error) {
-    if (!failure_) failure_ = error;
-  }
-
-  Result<void> note_and_return(const Result<void>& done) {
-    if (!done) note(done.error());
-    return done;
-  }
-
-  Result<void> run(Query& q, const Op& operation) {
-    const int rc = q.step();
-    if (rc == SQLITE_DONE || rc == SQLITE_ROW) return {};
-    return fail(rc, operation);
-  }
-
-  /// From here on the whole ticket counts as written: `before` becomes the whole ticket as
-  /// fetched, when that is still known (no message declared yet, so the timeline is as fetched).
-  void make_whole(Entry& e) {
-    if (e.mode == Mode::whole) return;
-    if (e.mode == Mode::unset) {
-      e.before = *e.ticket;
-    } else if (e.declared.empty() && e.before) {
-      e.before->timeline = e.ticket->timeline;
-    } else {
-      e.before.reset();  // rewritten from scratch
-    }
-    e.declared.clear();
-    e.mode = Mode::whole;
-  }
-
-  /// The unit's entry for `ticket_id`, loading the rows on first use.
-  Result<Entry*> fetch(const std::string& ticket_id) {
-    auto found = touched_.find(ticket_id);
-    if (found != touched_.end()) return &found->second;
-    Entry entry;
-    if (auto cached = impl_.cache.take(ticket_id)) {
-      entry.ticket = std::move(cached->ticket);
-      entry.version = cached->version;
-      entry.stored_head = std::move(cached->head);
-      entry.whole_row = cached->whole_row;
-      entry.bytes = cached->bytes;
-      entry.in_db = true;
-    } else {
-      auto loaded = impl_.load(ticket_id);
-      if (!loaded) {
-        // Not cached: a damaged row is never overwritten. A decoding failure is the ticket's,
-        // not the unit's (`work` may go on without it); SQLite's own failures fail the unit.
-        if (loaded.error().message.find("decode stored ticket") == std::string::npos) note(loaded.error());
-        return loaded.error();
-      }
-      if (*loaded) {
-        entry.version = (*loaded)->version;
-        entry.stored_head = std::move((*loaded)->head);
-        entry.whole_row = (*loaded)->whole_row;
-        entry.ticket = std::make_unique<Ticket>(std::move((*loaded)->ticket));
-        entry.bytes = ticket_bytes(*entry.ticket);
-        entry.in_db = true;
-      }
-    }
-    if (entry.ticket) entry.head_bytes = head_bytes(*entry.ticket);
-    return &touched_.emplace(ticket_id, std::move(entry)).first->second;
-  }
-
-  /// Brings the ticket's rows in line with the entry.
-  Result<void> write_ticket(const std::string& id, Entry& e) {
-    if (!e.ticket) {
-      if (!e.in_db) return {};
-      if (auto done = impl_.run_id(sql_delete_ticket_messages, id, Op("delete the messages of ticket \"", id, "\""));
-          !done) {
-        return done;
-      }
-      if (auto done = impl_.delete_parts(id); !done) return done;
-      return impl_.run_id(sql_delete_ticket, id, Op("delete ticket \"", id, "\""));
-    }
-    Ticket& t = *e.ticket;
-    if (t.ticket_id != id) {
-      return Error::invalid_argument("ticket_id", "unchanged", "ticket \"" + id + "\" had its id changed in place");
-    }
-    if (e.mode == Mode::unset) {
-      e.written = true;  // only looked up: as stored
-      return {};
-    }
-    const std::int64_t version = e.version + 1;
-    // An edited ticket keeps its order by contract (the aggregator's); a whole one is checked.
-    const bool rows_fit = (e.mode == Mode::edit && e.in_db && !e.whole_row) || rows_keep_timeline(t.timeline);
-    const bool from_scratch = !e.in_db || e.whole_row || !rows_fit || (e.mode == Mode::whole && !e.before);
-    if (from_scratch) {
-      if (e.in_db && !rows_fit && e.whole_row && e.before && t == *e.before) {
-        e.written = true;  // unchanged, and stored whole as it is
-        return {};
-      }
-      if (e.in_db) {
-        if (auto done = impl_.delete_parts(id); !done) return done;
-      }
-      std::string body = rows_fit ? tickets_detail::head_to_json(t) : to_json(t);
-      if (auto done = impl_.write_header(!e.in_db, t, version, body); !done) return done;
-      if (rows_fit) {
-        if (auto done = impl_.write_parts(t, version); !done) return done;
-      }
-      return stored(e, version, std::move(body), !rows_fit, ticket_bytes(t));
-    }
-
-    // Incremental: the rows that differ from `before` (the head, or the whole ticket).
-    const Ticket& before = *e.before;
-    bool changed = false;
-    if (auto done = write_list(id, version, before.members, t.members, sql_trim_members, changed,
-                               [this](const std::string& i, std::size_t p, std::int64_t v, const Member& m) {
-                                 return impl_.write_member(i, p, v, m);
-                               });
-        !done) {
-      return done;
-    }
-    if (auto done = write_list(id, version, before.invites, t.invites, sql_trim_invites, changed,
-                               [this](const std::string& i, std::size_t p, std::int64_t v, const Invite& in) {
-                                 return impl_.write_invite(i, p, v, in);
-                               });
-        !done) {
-      return done;
-    }
-    std::size_t bytes = 0;
-    if (e.mode == Mode::edit) {
-      // Only the declared messages: found from the end, where a unit's messages usually are.
-      std::size_t grown = 0;
-      std::size_t shrunk = 0;
-      for (const auto& [message_id, was] : e.declared) {
-        const TimelineMessage* now = t.find_message(message_id);
-        if (was) shrunk += message_bytes(*was);
-        if (now != nullptr) grown += message_bytes(*now);
-        if (now == nullptr && !was) continue;
-        if (now != nullptr && was && *now == *was) continue;
-        changed = true;
-        if (now != nullptr) {
-          const bool same_timestamp = was && was->timestamp == now->timestamp;
-          if (auto done = impl_.write_message(id, version, *now, same_timestamp); !done) return done;
-        } else if (auto done = impl_.delete_message(id, message_id); !done) {
-          return done;
-        }
-      }
-      const auto estimate = static_cast<std::int64_t>(e.bytes) - static_cast<std::int64_t>(e.head_bytes) +
-                            static_cast<std::int64_t>(head_bytes(t)) + static_cast<std::int64_t>(grown) -
-                            static_cast<std::int64_t>(shrunk);
-      bytes = static_cast<std::size_t>(std::max<std::int64_t>(estimate, static_cast<std::int64_t>(head_bytes(t))));
-    } else {
-      if (!(t.timeline == before.timeline)) {
-        std::unordered_map<std::string_view, const TimelineMessage*> old;
-        old.reserve(before.timeline.size());
-        for (const auto& m : before.timeline) old.emplace(m.message_id, &m);
-        for (const auto& m : t.timeline) {
-          auto was = old.find(m.message_id);
-          const bool known = was != old.end();
-          const bool same = known && *was->second == m;
-          const bool same_timestamp = known && was->second->timestamp == m.timestamp;
-          if (known) old.erase(was);
-          if (same) continue;
-          changed = true;
-          if (auto done = impl_.write_message(id, version, m, same_timestamp); !done) return done;
-        }
-        for (const auto& [message_id, was] : old) {
-          changed = true;
-          if (auto done = impl_.delete_message(id, was->message_id); !done) return done;
-        }
-      }
-      bytes = ticket_bytes(t);
-    }
-    std::string head = tickets_detail::head_to_json(t);
-    if (!changed && head == e.stored_head) {
-      e.written = true;  // unchanged: as stored
-      e.bytes = bytes;
-      return {};
-    }
-    if (auto done = impl_.update_header(t, before, version, head); !done) return done;
-    return stored(e, version, std::move(head), false, bytes);
-  }
-
-  Result<void> stored(Entry& e, std::int64_t version, std::string head, bool whole_row, std::size_t bytes) {
-    e.version = version;
-    e.stored_head = std::move(head);
-    e.whole_row = whole_row;
-    e.in_db = true;
-    e.bytes = bytes;
-    e.written = true;
-    return {};
-  }
-
-  /// Members or invites: a row per position that differs, and the rows past the new end deleted.
-  template <typename T, typename Write>
-  Result<void> write_list(const std::string& id, std::int64_t version, const std::vector<T>& before,
-                          const std::vector<T>& now, const char* trim_sql, bool& changed, Write write_one) {
-    for (std::size_t i = 0; i < now.size(); ++i) {
-      if (i < before.size() && before[i] == now[i]) continue;
-      changed = true;
-      if (auto done = write_one(id, i, version, now[i]); !done) return done;
-    }
-    if (before.size() > now.size()) {
-      changed = true;
-      return impl_.trim(trim_sql, id, now.size(), Op("delete members or invites of ticket \"", id, "\""));
-    }
-    return {};
+    if (!q) return q.error();
+    q->bind_static(1, first);
+    if (second != nullptr) q->bind_static(2, *second);
+    const int rc = q->step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_error(impl_.db, rc, operation);
+    return rc == SQLITE_ROW;
   }
 
   /// Expired event keys (older than the retention), a bounded number per pruning: enough to keep
@@ -1603,109 +1169,21 @@ class SqliteUnit final : public TicketTransaction {
                      now - *impl_.last_prune_at >= kPruneEverySeconds;
     if (!due) return {};
     const Op operation("prune expired event keys");
-    auto q = query(sql_prune_old_keys, operation);
+    auto q = impl_.query(sql_prune_old_keys, operation);
     if (!q) return q.error();
     const auto recent = static_cast<std::int64_t>(
-        std::min<std::size_t>(impl_.keys_since_prune + keys_.size(), std::numeric_limits<std::int64_t>::max() / 4));
+        std::min<std::size_t>(impl_.keys_since_prune + recorded_, std::numeric_limits<std::int64_t>::max() / 4));
     q->bind(1, now - retention).bind(2, std::max(kPruneAtLeast, 2 * recent));
-    if (auto done = run(*q, operation); !done) return done;
+    if (auto done = q->run(operation); !done) return done;
     pruned_ = true;
     pruned_at_ = now;
     return {};
   }
 
-  /// Whether an earlier unit recorded `key`: the index's candidates, confirmed by their rows.
-  Result<bool> stored_key(const std::string& key) {
-    const Op operation("look up an event key");
-    std::optional<Error> error;
-    const bool found = impl_.keys.any_of(KeyIndex::hash(key), [&](std::int64_t id) {
-      auto q = query(sql_key_at, operation);
-      if (!q) {
-        error = q.error();
-        return true;
-      }
-      q->bind(1, id);
-      const int rc = q->step();
-      if (rc == SQLITE_ROW) return q->text(0) == key;
-      if (rc != SQLITE_DONE) {
-        error = fail(rc, operation);
-        return true;
-      }
-      return false;  // pruned since
-    });
-    if (error) return *error;
-    return found;
-  }
-
-  /// Whether `ticket_id` is known, in this unit, not to exist.
-  bool gone(const std::string& ticket_id) const {
-    auto found = touched_.find(ticket_id);
-    return found != touched_.end() && !found->second.ticket;
-  }
-
-  Error conflict(const std::string& id) {
-    Error error;
-    error.code = ErrorCode::conflict;
-    error.field = "ticket_id";
-    error.message = std::string(error_prefix) + "ticket \"" + id + "\" already exists";
-    error.request_may_have_been_sent = false;
-    return error;
-  }
-
-  /// Group and request lookups: the unit's touched tickets by their current fields, then the
-  /// stored rows of tickets the unit has not touched. When several tickets match, one linked to a
-  /// create request wins (an unlinked fragment is merged into it), then the smallest id.
-  template <typename Field>
-  Result<std::optional<std::string>> find_linked(const std::string& value, const char* sql, const char* what,
-                                                 Field field) {
-    std::optional<std::pair<bool, std::string>> best;  // (lacks a request id, ticket id): smallest wins
-    auto consider = [&](bool lacks_request, const std::string& id) {
-      std::pair<bool, std::string> candidate(lacks_request, id);
-      if (!best || candidate < *best) best = std::move(candidate);
-    };
-    // Every ticket of the unit, since any may have been relinked in place. Ids of one kind differ
-    // mostly at the end: the last character first spares most comparisons.
-    for (const auto& [id, entry] : touched_) {
-      if (!entry.ticket) continue;
-      const std::optional<std::string>& linked = field(*entry.ticket);
-      if (!linked || linked->size() != value.size() || (!value.empty() && linked->back() != value.back())) continue;
-      if (*linked == value) consider(!entry.ticket->request_id.has_value(), id);
-    }
-    // The rows are read once per unit and value: nothing is written before the unit's end, so
-    // they stay as read (a batch asks for the same group once per event).
-    auto rows = linked_rows_.find(std::make_pair(sql, value));
-    if (rows == linked_rows_.end()) {
-      const Op operation("look up the ticket of a ", what);
-      auto q = query(sql, operation);
-      if (!q) return q.error();
-      q->bind_static(1, value);
-      std::vector<std::pair<bool, std::string>> found;
-      for (;;) {
-        const int rc = q->step();
-        if (rc == SQLITE_DONE) break;
-        if (rc != SQLITE_ROW) return fail(rc, operation);
-        found.emplace_back(q->int64(1) == 0, std::string(q->text(0)));
-      }
-      rows = linked_rows_.emplace(std::make_pair(sql, value), std::move(found)).first;
-    }
-    for (const auto& [lacks_request, id] : rows->second) {
-      if (touched_.count(id) != 0) continue;  // the unit's copy (above) is the current one
-      consider(lacks_request, id);
-    }
-    if (!best) return std::optional<std::string>();
-    return std::optional<std::string>(std::move(best->second));
-  }
-
   Connection& impl_;
-  std::map<std::string, Entry> touched_;  // ordered: commits write in ticket id order
-  std::map<std::string, std::string> messages_;
-  // find_linked's rows by (statement, value), as stored when the unit began.
-  std::map<std::pair<const char*, std::string>, std::vector<std::pair<bool, std::string>>> linked_rows_;
-  std::vector<std::string> keys_;
-  std::unordered_set<std::string> key_set_;
-  std::vector<std::pair<std::uint64_t, std::int64_t>> new_keys_;  // (hash, id) inserted by write()
+  std::vector<std::pair<std::uint64_t, std::int64_t>> new_keys_;  // (hash, id) inserted by record_keys
+  std::size_t recorded_ = 0;                                      // keys the unit recorded
   bool capped_ = false;                                           // max_event_keys pruning ran
-  std::optional<Error> failure_;
   bool pruned_ = false;
   std::int64_t pruned_at_ = 0;
 };
@@ -1829,23 +1307,12 @@ Result<void> SqliteTicketStore::transact(const std::function<Result<void>(Ticket
   if (auto keys = impl_->catch_up_keys(); !keys) return keys;
   // A failed unit drops the tickets it touched: they were taken out of the cache, and only a
   // committed unit puts them back (keep_in_cache).
-  SqliteUnit unit(*impl_);
-  Result<void> done;
-  // No exception crosses the API: a throwing `work` fails its unit like an error (as in memory).
-  try {
-    done = work(unit);
-  } catch (const std::exception& e) {
-    return storage_error(std::string("the unit of work threw: ") + e.what());
-  } catch (...) {
-    return storage_error("the unit of work threw");
-  }
-  if (!done) return done;  // rolled back by `leave`
-  if (unit.failure()) return *unit.failure();
-  if (done = unit.write(); !done) return done;
-  if (unit.failure()) return *unit.failure();
-  if (done = impl_->exec("COMMIT", "commit a unit of work"); !done) return done;
-  unit.committed();
-  unit.keep_in_cache();
+  SqliteRows rows(*impl_);
+  tickets_detail::RowUnit unit(rows, "SqliteTicketStore");
+  if (auto done = unit.run(work); !done) return done;  // rolled back by `leave`
+  if (auto done = impl_->exec("COMMIT", "commit a unit of work"); !done) return done;
+  rows.committed();
+  unit.keep_in(impl_->cache);
   return {};
 }
 
@@ -1854,7 +1321,7 @@ namespace {
 /// A stored ticket outside a unit: a copy of the cached one when the cache is current, else read
 /// from its rows.
 Result<std::optional<StoredTicket>> read_ticket(Connection& impl, const std::string& ticket_id) {
-  if (const CachedTicket* cached = impl.cache.peek(ticket_id)) {
+  if (const tickets_detail::CachedTicket* cached = impl.cache.peek(ticket_id)) {
     return std::optional<StoredTicket>(StoredTicket{*cached->ticket, cached->version});
   }
   auto loaded = impl.load(ticket_id);
@@ -2077,15 +1544,6 @@ class OwnStatement {
   int bind_rc_ = SQLITE_OK;
 };
 
-ErrorCode error_code_named(const std::string& name) {
-  for (ErrorCode code :
-       {ErrorCode::invalid_argument, ErrorCode::unsupported, ErrorCode::transport, ErrorCode::graph_api,
-        ErrorCode::decode, ErrorCode::unauthenticated, ErrorCode::conflict, ErrorCode::storage}) {
-    if (name == to_string(code)) return code;
-  }
-  return ErrorCode::decode;  // a name from a later build: what a dead letter's error usually is
-}
-
 // Deletes the oldest letters past either bound (the newest always stays). Inside the caller's
 // transaction.
 Result<void> prune_dead_letters(sqlite3* db, const DeadLetterLimits& limits) {
@@ -2170,7 +1628,7 @@ Result<std::vector<DeadLetter>> SqliteTicketStore::dead_letters(const DeadLetter
     DeadLetter letter;
     letter.id = select.column_int64(0);
     letter.received_at = select.column_int64(1);
-    letter.error.code = error_code_named(select.column_bytes(2));
+    letter.error.code = tickets_detail::dead_letter_code(select.column_bytes(2));
     letter.error.field = select.column_bytes(3);
     letter.error.limit = select.column_bytes(4);
     letter.error.message = select.column_bytes(5);

@@ -56,18 +56,6 @@ struct SqliteOptions {
   std::vector<std::string> extra_migrations_for_testing;
 };
 
-/// A stored row `list` could not decode (hand-edited, or damaged on disk): which, and why.
-struct UnreadableTicket {
-  std::string ticket_id;
-  Error error;  ///< ErrorCode::storage, naming the ticket and the first malformed spot
-};
-
-/// What `list_checked` found: the tickets that decode, and the rows that do not.
-struct TicketListing {
-  std::vector<StoredTicket> tickets;
-  std::vector<UnreadableTicket> unreadable;
-};
-
 class WAGROUPS_SQLITE_API SqliteTicketStore final : public TicketStore {
  public:
   /// Opens (creating and migrating when needed) the database at `path`. A database file this call

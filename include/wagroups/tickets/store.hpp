@@ -25,6 +25,19 @@ struct StoredTicket {
   std::int64_t version = 0;
 };
 
+/// A stored ticket a database store could not decode (hand-edited, or damaged on disk): which,
+/// and why (see `SqliteTicketStore::list_checked`, `PostgresTicketStore::list_checked`).
+struct UnreadableTicket {
+  std::string ticket_id;
+  Error error;  ///< ErrorCode::storage, naming the ticket and the first malformed spot
+};
+
+/// What a `list_checked` found: the tickets that decode, and the rows that do not.
+struct TicketListing {
+  std::vector<StoredTicket> tickets;
+  std::vector<UnreadableTicket> unreadable;
+};
+
 /// Filters for listing tickets.
 struct TicketQuery {
   std::optional<TicketState> state;
