@@ -9,8 +9,10 @@
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -1388,6 +1390,17 @@ class Work {
 
 constexpr int kMaxAttempts = 8;
 
+/// Before a conflict's rerun: a random wait, up to 2^attempt ms (at most 64). Units that met in a
+/// database (PostgreSQL's serialization failures) would otherwise start again together and meet
+/// again; the wait lets the one that committed get out of the way. Never slept by a store that
+/// reports no conflict (the in-memory and SQLite stores).
+void wait_before_rerun(int attempt) {
+  thread_local std::minstd_rand random(std::random_device{}());
+  const int cap = 1 << std::min(attempt, 6);
+  std::uniform_int_distribution<int> micros(0, cap * 1000);
+  std::this_thread::sleep_for(std::chrono::microseconds(micros(random)));
+}
+
 std::int64_t seconds_of(std::chrono::system_clock::time_point tp) {
   return std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count();
 }
@@ -1433,6 +1446,7 @@ Result<ApplyOutcome> run_unit(TicketStore& store, const ResolutionPolicy& policy
     });
     if (done) return outcome;
     if (done.error().code != ErrorCode::conflict || attempt >= kMaxAttempts) return done.error();
+    wait_before_rerun(attempt);
   }
 }
 
