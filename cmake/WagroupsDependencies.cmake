@@ -45,6 +45,24 @@ function(wagroups_find_sqlite why)
   endif()
 endfunction()
 
+# libpq, through CMake's FindPostgreSQL (target PostgreSQL::PostgreSQL, CMake >= 3.14). Since CMake
+# 3.20 it needs only libpq-fe.h and libpq (the server headers are its optional `Server` component),
+# so Debian's libpq-dev is enough; vcpkg's libpq port (which wraps this same module) and Conan's
+# libpq recipe (CMakeDeps file name PostgreSQL) provide the same package name and target, so one
+# call serves all three. The pkg-config module `libpq` (Debian ships it too) is named only in
+# wagroups-postgres.pc.
+function(wagroups_find_postgres why)
+  if(NOT TARGET PostgreSQL::PostgreSQL)
+    find_package(PostgreSQL QUIET)
+  endif()
+  if(NOT TARGET PostgreSQL::PostgreSQL)
+    message(FATAL_ERROR "wagroups: ${why} needs libpq (the PostgreSQL client library), which was not "
+                        "found (find_package(PostgreSQL); Debian: apt-get install libpq-dev; before "
+                        "CMake 3.20 FindPostgreSQL also wants the server headers). Turn the option off "
+                        "or install it.")
+  endif()
+endfunction()
+
 function(wagroups_find_cli11 why)
   find_package(CLI11 CONFIG QUIET)
   if(NOT TARGET CLI11::CLI11)

@@ -6,6 +6,9 @@ set(_wagroups_header_excludes)
 if(NOT WAGROUPS_WITH_SQLITE)
   list(APPEND _wagroups_header_excludes PATTERN "sqlite" EXCLUDE PATTERN "sqlite.hpp" EXCLUDE)
 endif()
+if(NOT WAGROUPS_WITH_POSTGRES)
+  list(APPEND _wagroups_header_excludes PATTERN "postgres" EXCLUDE PATTERN "postgres.hpp" EXCLUDE)
+endif()
 if(NOT WAGROUPS_WITH_SANDBOX)
   list(APPEND _wagroups_header_excludes PATTERN "sandbox.hpp" EXCLUDE PATTERN "simulator.hpp" EXCLUDE)
 endif()
@@ -103,6 +106,11 @@ if(WAGROUPS_WITH_SQLITE)
   wagroups_install_component(wagroups_sqlite sqlite wagroups-sqlite
     "wagroups SQLite ticket store" "wagroups" "sqlite3")
   list(APPEND WAGROUPS_BUILT_COMPONENTS sqlite)
+endif()
+if(WAGROUPS_WITH_POSTGRES)
+  wagroups_install_component(wagroups_postgres postgres wagroups-postgres
+    "wagroups PostgreSQL ticket store" "wagroups" "libpq")
+  list(APPEND WAGROUPS_BUILT_COMPONENTS postgres)
 endif()
 
 configure_package_config_file(cmake/wagroupsConfig.cmake.in

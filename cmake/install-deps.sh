@@ -3,11 +3,15 @@
 # Idempotent: when everything is present it only checks and exits within a second or two.
 # Debian 12 ships Catch2 v2; Catch2 v3 comes from bookworm-backports, whose apt source is
 # derived from the Debian mirror this machine is already configured with (no host is named here).
+# PostgreSQL (libpq-dev for wagroups::postgres, the server for its tests) is installed without the
+# system cluster Debian would otherwise create and start: the tests run their own throwaway server
+# (cmake/postgres-test-server.sh).
 set -euo pipefail
 
 packages=(build-essential clang cmake ninja-build pkg-config git
           libcurl4-openssl-dev rapidjson-dev libssl-dev
           libsqlite3-dev libcpp-httplib-dev libcli11-dev
+          libpq-dev postgresql
           doxygen clang-format python3 binutils)
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -26,7 +30,8 @@ missing_packages() {
 
 if ! command -v apt-get >/dev/null 2>&1; then
   log "no apt-get here; install by hand: a C++17 compiler, CMake >= 3.16, libcurl, RapidJSON,"
-  log "OpenSSL, SQLite 3, cpp-httplib, CLI11 and Catch2 v3 (see README.md)."
+  log "OpenSSL, SQLite 3, cpp-httplib, CLI11, libpq and a PostgreSQL server (for its tests) and"
+  log "Catch2 v3 (see README.md)."
   have_catch2_v3 || exit 1
   exit 0
 fi
@@ -79,11 +84,39 @@ if [ "$need_catch2" -eq 1 ] && [ "${ID:-}" = debian ] && [ "$codename" = bookwor
   fi
 fi
 
+# Debian's postgresql-common reads create_main_cluster when a server package is configured; set to
+# false before that, no cluster `main` is created or started. ucf would otherwise ask whether to keep
+# this hand-written file when postgresql-common installs its own: UCF_FORCE_CONFFOLD keeps it.
+createcluster_conf=/etc/postgresql-common/createcluster.conf
+no_main_cluster() {
+  if [ -f "$createcluster_conf" ] &&
+     grep -Eq '^[[:space:]]*create_main_cluster[[:space:]]*=[[:space:]]*(false|off|no|0)[[:space:]]*$' "$createcluster_conf"; then
+    return 0
+  fi
+  log "writing create_main_cluster = false into $createcluster_conf"
+  $SUDO mkdir -p "$(dirname "$createcluster_conf")"
+  if [ -f "$createcluster_conf" ] && grep -Eq '^[[:space:]]*create_main_cluster[[:space:]]*=' "$createcluster_conf"; then
+    $SUDO sed -i -E 's/^[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' "$createcluster_conf"
+  else
+    echo 'create_main_cluster = false' | $SUDO tee -a "$createcluster_conf" >/dev/null
+  fi
+}
+installs_postgresql=0
+for p in "${missing[@]}"; do
+  if [ "$p" = postgresql ]; then installs_postgresql=1; fi
+done
+
 export DEBIAN_FRONTEND=noninteractive
+# Passed through `env` as well: sudo drops the caller's environment.
+apt_env=(DEBIAN_FRONTEND=noninteractive)
 $SUDO apt-get update -qq
+if [ "$installs_postgresql" -eq 1 ]; then
+  no_main_cluster
+  apt_env+=(UCF_FORCE_CONFFOLD=1)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing: ${missing[*]}"
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  $SUDO env "${apt_env[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if [ "$need_catch2" -eq 1 ]; then
   if [ "$codename" = bookworm ]; then
@@ -94,4 +127,7 @@ if [ "$need_catch2" -eq 1 ]; then
   fi
 fi
 have_catch2_v3 || { log "Catch2 v3 is still missing"; exit 1; }
+if [ "$installs_postgresql" -eq 1 ]; then
+  no_main_cluster  # in case the package replaced the file after all
+fi
 log "done"

@@ -2,7 +2,7 @@
 
 /// @file
 /// Symbol visibility. Each installed library exports its own API: `WAGROUPS_API` (the core),
-/// `WAGROUPS_SQLITE_API`, `WAGROUPS_SANDBOX_API`, `WAGROUPS_SANDBOX_SERVER_API`. A library's
+/// `WAGROUPS_SQLITE_API`, `WAGROUPS_POSTGRES_API`, `WAGROUPS_SANDBOX_API`, `WAGROUPS_SANDBOX_SERVER_API`. A library's
 /// `*_BUILDING` macro is set (privately) while it is compiled; `WAGROUPS_SHARED` (publicly) when the
 /// libraries are shared. On Windows that chooses dllexport or dllimport per library; elsewhere every
 /// API symbol has default visibility and the rest stays hidden.
@@ -29,6 +29,11 @@
 #define WAGROUPS_SQLITE_API WAGROUPS_DLL_EXPORT
 #else
 #define WAGROUPS_SQLITE_API WAGROUPS_DLL_IMPORT
+#endif
+#if defined(WAGROUPS_POSTGRES_BUILDING)
+#define WAGROUPS_POSTGRES_API WAGROUPS_DLL_EXPORT
+#else
+#define WAGROUPS_POSTGRES_API WAGROUPS_DLL_IMPORT
 #endif
 #if defined(WAGROUPS_SANDBOX_BUILDING)
 #define WAGROUPS_SANDBOX_API WAGROUPS_DLL_EXPORT
