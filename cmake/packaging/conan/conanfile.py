@@ -20,6 +20,7 @@ class WagroupsConan(ConanFile):
 
       option               CMake option                   target                    requirement
       with_sqlite          WAGROUPS_WITH_SQLITE           wagroups::sqlite          sqlite3
+      with_postgres        WAGROUPS_WITH_POSTGRES         wagroups::postgres        libpq
       with_sandbox         WAGROUPS_WITH_SANDBOX          wagroups::sandbox         -
       with_sandbox_server  WAGROUPS_WITH_SANDBOX_SERVER   wagroups::sandbox_server  cpp-httplib (+ sandbox)
       with_testing         WAGROUPS_WITH_TESTING          wagroups::testing         - (header-only)
@@ -41,17 +42,19 @@ class WagroupsConan(ConanFile):
         "shared": [True, False],
         "fPIC": [True, False],
         "with_sqlite": [True, False],
+        "with_postgres": [True, False],
         "with_sandbox": [True, False],
         "with_sandbox_server": [True, False],
         "with_testing": [True, False],
     }
     # The CMake defaults of a non-top-level build: the dependency-free parts on, the parts that
-    # need SQLite or cpp-httplib off. (vcpkg's port has no default features instead: its features
+    # need SQLite, libpq or cpp-httplib off. (vcpkg's port has no default features instead: its features
     # are additive across a graph, Conan's options are not; see cmake/packaging/README.md.)
     default_options = {
         "shared": False,
         "fPIC": True,
         "with_sqlite": False,
+        "with_postgres": False,
         "with_sandbox": True,
         "with_sandbox_server": False,
         "with_testing": True,
@@ -62,6 +65,7 @@ class WagroupsConan(ConanFile):
     # option -> CMake option; lint.py checks that every WAGROUPS_WITH_* of CMakeLists.txt is here.
     _cmake_options = {
         "with_sqlite": "WAGROUPS_WITH_SQLITE",
+        "with_postgres": "WAGROUPS_WITH_POSTGRES",
         "with_sandbox": "WAGROUPS_WITH_SANDBOX",
         "with_sandbox_server": "WAGROUPS_WITH_SANDBOX_SERVER",
         "with_testing": "WAGROUPS_WITH_TESTING",
@@ -100,6 +104,10 @@ class WagroupsConan(ConanFile):
         self.requires("rapidjson/[>=cci.20220822]", transitive_headers=False)
         if self.options.with_sqlite:
             self.requires("sqlite3/[>=3.35 <4]")
+        if self.options.with_postgres:
+            # conan-center's libpq: CMake package PostgreSQL, target PostgreSQL::PostgreSQL (its
+            # component `pq`), the same names wagroups finds on Debian through FindPostgreSQL.
+            self.requires("libpq/[>=14 <18]")
         if self.options.with_sandbox_server:
             self.requires("cpp-httplib/[>=0.11 <1]")
 
@@ -143,8 +151,8 @@ class WagroupsConan(ConanFile):
         # CMake: the installed wagroupsConfig.cmake, found through `builddirs`; CMakeDeps writes no
         # config of its own for wagroups (it would not know which components were built, nor
         # report a missing one by name). CMakeDeps still writes the configs of the dependencies
-        # (CURL, OpenSSL, SQLite3, httplib), which wagroupsConfig.cmake's find_dependency() loads
-        # for a static build.
+        # (CURL, OpenSSL, SQLite3, PostgreSQL, httplib), which wagroupsConfig.cmake's
+        # find_dependency() loads for a static build.
         # With components, Conan reads builddirs from the components (the root's are ignored):
         # set on `core`, which every other component requires.
         self.cpp_info.set_property("cmake_find_mode", "none")
@@ -197,3 +205,11 @@ class WagroupsConan(ConanFile):
             sqlite.libs = ["wagroups_sqlite"]
             sqlite.defines = list(defines)
             sqlite.requires = ["core", "sqlite3::sqlite3"]
+
+        if self.options.with_postgres:
+            postgres = self.cpp_info.components["postgres"]
+            postgres.set_property("cmake_target_name", "wagroups::postgres")
+            postgres.set_property("pkg_config_name", "wagroups-postgres")
+            postgres.libs = ["wagroups_postgres"]
+            postgres.defines = list(defines)
+            postgres.requires = ["core", "libpq::pq"]

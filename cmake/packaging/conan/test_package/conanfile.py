@@ -12,6 +12,7 @@ class WagroupsTestPackageConan(ConanFile):
     # recipe option -> find_package() component
     _components = {
         "with_sqlite": "sqlite",
+        "with_postgres": "postgres",
         "with_sandbox": "sandbox",
         "with_sandbox_server": "sandbox_server",
         "with_testing": "testing",

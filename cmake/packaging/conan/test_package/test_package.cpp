@@ -6,6 +6,8 @@
 //   sandbox         Client on the in-process Simulator -> create_group -> flush() the signed
 //                   webhooks -> WebhookEndpoint (verify + parse) -> TicketAggregator -> ticket exists
 //   sqlite          the aggregator's store is SqliteTicketStore(":memory:") (else InMemoryTicketStore)
+//   postgres        PostgresTicketStore links (libpq included): latest_schema_version(), and open()
+//                   on a closed loopback port fails with ErrorCode::storage (no server is needed)
 //   sandbox_server  SandboxServer on 127.0.0.1, Client over the real CurlTransport -> create_group
 // Prints one line per component and "wagroups <version> test_package OK"; returns 1 on any failure.
 
@@ -22,7 +24,11 @@
 #ifdef WAGROUPS_TP_SQLITE
 #include <wagroups/sqlite.hpp>
 #endif
+#ifdef WAGROUPS_TP_POSTGRES
+#include <wagroups/postgres.hpp>
+#endif
 
+#include <chrono>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -95,6 +101,25 @@ int main() {
     check(transport->request_count() == 1, "testing: exactly one request should be sent");
     std::cout << "testing: FakeTransport create_group request_id "
               << (created ? created->request_id.value_or("?") : std::string("-")) << "\n";
+  }
+#endif
+
+#ifdef WAGROUPS_TP_POSTGRES
+  {
+    // No server here: open() must reach libpq, fail to connect, and say so as a storage error.
+    // Port 1 on loopback refuses at once; connect_timeout bounds it if something filters instead.
+    const int latest = wagroups::PostgresTicketStore::latest_schema_version();
+    check(latest >= 1, "postgres: latest_schema_version() should be at least 1");
+    wagroups::PostgresOptions options;
+    options.pool_size = 1;
+    options.acquire_timeout = std::chrono::milliseconds(3000);
+    const auto opened =
+        wagroups::PostgresTicketStore::open("postgresql://nobody@127.0.0.1:1/x?connect_timeout=1", options);
+    check(!opened && opened.error().code == wagroups::ErrorCode::storage,
+          "postgres: open() on an unreachable server should fail with ErrorCode::storage" +
+              (opened ? std::string(" (it succeeded)") : ", got: " + error_text(opened.error())));
+    std::cout << "postgres: PostgresTicketStore latest schema " << latest << "; open(127.0.0.1:1) -> "
+              << (opened ? std::string("opened?!") : error_text(opened.error())) << "\n";
   }
 #endif
 

@@ -25,6 +25,7 @@ endif()
 vcpkg_check_features(OUT_FEATURE_OPTIONS FEATURE_OPTIONS
     FEATURES
         sqlite          WAGROUPS_WITH_SQLITE
+        postgres        WAGROUPS_WITH_POSTGRES
         sandbox         WAGROUPS_WITH_SANDBOX
         sandbox-server  WAGROUPS_WITH_SANDBOX_SERVER
         testing         WAGROUPS_WITH_TESTING
@@ -59,6 +60,7 @@ set(WAGROUPS_USAGE_COMPONENTS "")
 set(WAGROUPS_USAGE_TARGETS "wagroups::wagroups")
 set(WAGROUPS_USAGE_LINES "")
 foreach(feature_component IN ITEMS "sqlite=sqlite=SqliteTicketStore (SQLite 3)"
+                                   "postgres=postgres=PostgresTicketStore (libpq)"
                                    "sandbox=sandbox=the in-process Groups simulator"
                                    "sandbox-server=sandbox_server=the simulator over loopback HTTP"
                                    "testing=testing=FakeTransport, header-only")
@@ -77,7 +79,7 @@ if(WAGROUPS_USAGE_COMPONENTS)
     set(WAGROUPS_USAGE_NOTE "  # Ask only for the components you use; each comes from a port feature:\n${WAGROUPS_USAGE_LINES}")
 else()
     set(WAGROUPS_USAGE_FIND "find_package(wagroups CONFIG REQUIRED)")
-    set(WAGROUPS_USAGE_NOTE "  # Optional components are port features: wagroups[sqlite,sandbox,sandbox-server,testing]\n  # give wagroups::sqlite, wagroups::sandbox, wagroups::sandbox_server, wagroups::testing.\n")
+    set(WAGROUPS_USAGE_NOTE "  # Optional components are port features: wagroups[sqlite,postgres,sandbox,sandbox-server,testing]\n  # give wagroups::sqlite, wagroups::postgres, wagroups::sandbox, wagroups::sandbox_server, wagroups::testing.\n")
 endif()
 configure_file("${CMAKE_CURRENT_LIST_DIR}/usage" "${CURRENT_PACKAGES_DIR}/share/${PORT}/usage" @ONLY)
 
