@@ -1445,7 +1445,12 @@ Result<ApplyOutcome> run_unit(TicketStore& store, const ResolutionPolicy& policy
       return (*c->body)(work);
     });
     if (done) return outcome;
-    if (done.error().code != ErrorCode::conflict || attempt >= kMaxAttempts) return done.error();
+    if (done.error().code != ErrorCode::conflict) return done.error();
+    if (attempt >= kMaxAttempts) {
+      Error gave_up = done.error();
+      gave_up.message += " (gave up after " + std::to_string(kMaxAttempts) + " attempts, each refused as a conflict)";
+      return gave_up;
+    }
     wait_before_rerun(attempt);
   }
 }

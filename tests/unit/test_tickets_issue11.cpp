@@ -671,6 +671,51 @@ TEST_CASE("a unit rerun after a store's conflict gives the same tickets as a sin
   }
 }
 
+// A store that refuses every unit as a conflict after its work ran (a database under contention
+// that never lets this unit through).
+class AlwaysConflictStore final : public TicketStore {
+ public:
+  explicit AlwaysConflictStore(TicketStore& inner) : inner_(inner) {}
+  int attempts = 0;
+  Result<void> transact(const std::function<Result<void>(TicketTransaction&)>& work) override {
+    ++attempts;
+    InMemoryTicketStore scratch;  // the work runs, and is thrown away with the unit
+    return scratch.transact([&](TicketTransaction& tx) -> Result<void> {
+      auto r = work(tx);
+      if (!r) return r;
+      Error e;
+      e.code = ErrorCode::conflict;
+      e.message = "injected: could not serialize";
+      return e;
+    });
+  }
+  Result<std::optional<StoredTicket>> load(const std::string& id) override { return inner_.load(id); }
+  Result<std::optional<std::string>> find_by_group(const std::string& v) override { return inner_.find_by_group(v); }
+  Result<std::optional<std::string>> find_by_request(const std::string& v) override {
+    return inner_.find_by_request(v);
+  }
+  Result<std::vector<StoredTicket>> list(const TicketQuery& q) override { return inner_.list(q); }
+
+ private:
+  TicketStore& inner_;
+};
+
+TEST_CASE("issue12: a unit the store keeps refusing as a conflict fails after 8 attempts, saying so",
+          "[tickets][issue12]") {
+  InMemoryTicketStore inner;
+  AlwaysConflictStore store(inner);
+  TicketAggregator tickets(store);
+  auto opened = tickets.open_ticket({"REQ-1", "15550001111", "agent-7", "Order #1", {}});
+  REQUIRE_FALSE(opened);
+  CHECK(opened.error().code == ErrorCode::conflict);
+  CHECK(opened.error().message.find("injected: could not serialize") != std::string::npos);
+  CHECK(opened.error().message.find("8 attempts") != std::string::npos);
+  CHECK(store.attempts == 8);
+  auto ids = inner.list_ids({});
+  REQUIRE(ids);
+  CHECK(ids->empty());
+}
+
 TEST_CASE("issue11 item 2: the aggregator declares its timeline writes and never fetches whole", "[tickets][issue11]") {
   InMemoryTicketStore inner;
   CountingStore store(inner);
