@@ -115,8 +115,12 @@ std::optional<CachedTicket> TicketCache::take(const std::string& id) {
   }
   auto found = slots_.find(id);
   if (found == slots_.end()) return std::nullopt;
+  // Counted before the move: a moved-from entry costs less than what `put` added (its strings are
+  // gone), and the difference would pile up until the cache thought itself full.
+  bytes_ -= cost(found->first, found->second.entry);
   CachedTicket out = std::move(found->second.entry);
-  drop(found);
+  order_.erase(found->second.at);
+  slots_.erase(found);
   return out;
 }
 

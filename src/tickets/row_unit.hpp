@@ -92,6 +92,8 @@ class WAGROUPS_API TicketCache {
   const CachedTicket* peek(const std::string& id) const;
   void put(const std::string& id, CachedTicket entry);
   void clear();
+  /// The estimated bytes of the entries within the budget (the large one apart).
+  std::size_t bytes() const noexcept { return bytes_; }
 
  private:
   struct Slot {
