@@ -40,6 +40,8 @@ inline EnvChanges cli_env(const TempDir& dir, const EnvChanges& extra = {}) {
                  {"WAGROUPS_VERIFY_TOKEN", std::nullopt},
                  {"WAGROUPS_WEBHOOK_URL", std::nullopt},
                  {"WAGROUPS_TICKETS_DB", std::nullopt},
+                 {"WAGROUPS_STORE", std::nullopt},
+                 {"WAGROUPS_STORE_SCHEMA", std::nullopt},
                  {"WAGROUPS_SANDBOX_STATE", dir.file("sandbox.json")},
                  {"no_proxy", std::string("127.0.0.1,localhost")},
                  {"NO_PROXY", std::string("127.0.0.1,localhost")}};
@@ -114,6 +116,7 @@ inline constexpr int usage = 2;
 inline constexpr int api = 5;
 inline constexpr int rate_limited = 6;
 inline constexpr int invalid = 8;
+inline constexpr int storage = 9;
 inline constexpr int not_found = 10;
 }  // namespace exit_codes
 

@@ -575,7 +575,7 @@ class Demo {
   DemoClock clock_;
   Timeline timeline_;
   std::string dir_;
-  std::unique_ptr<wagroups::SqliteTicketStore> store_;
+  std::unique_ptr<wagroups::TicketStore> store_;
   std::unique_ptr<wagroups::TicketAggregator> tickets_;
   std::optional<wagroups::WebhookEndpoint> webhook_endpoint_;
   wagroups::PendingOperations pending_;

@@ -39,8 +39,9 @@ struct CreateOptions {
   std::string subject;
   std::string description;
   bool approval_required = false;
-  std::string db;                // open a ticket for the request in this store
-  std::string assignee = "cli";  // the agent the ticket is assigned to
+  StoreOptions store{/*optional_store=*/true};  // open a ticket for the request there
+  std::string assignee = "cli";                 // the agent the ticket is assigned to
+  CLI::Option* assignee_option = nullptr;
 };
 
 int run_create(Session& session, const CreateOptions& o, bool description_given) {
@@ -49,7 +50,8 @@ int run_create(Session& session, const CreateOptions& o, bool description_given)
   if (description_given) request.description = o.description;
   if (o.approval_required) request.join_approval_mode = wagroups::JoinApprovalMode::approval_required;
   // The ticket would refuse a name that is not UTF-8 after the group exists: refuse it first.
-  if (!o.db.empty() && !wagroups::text::is_valid_utf8(o.assignee))
+  const std::string store_spec = o.store.spec();
+  if (!store_spec.empty() && !wagroups::text::is_valid_utf8(o.assignee))
     return report_error("groups create", wagroups::Error::invalid_argument("assignee", "valid UTF-8"));
   const auto created = session.client().create_group(request);
   if (!created) return report_error("groups create", created.error());
@@ -61,9 +63,9 @@ int run_create(Session& session, const CreateOptions& o, bool description_given)
     if (!groups.empty()) group_id = groups.back().group_id;
   }
   std::optional<std::string> ticket_id;
-  if (!o.db.empty()) {
+  if (!store_spec.empty()) {
     int code = exit_ok;
-    auto store = open_ticket_store(o.db, code);
+    auto store = open_ticket_store(o.store, code);
     if (!store) return code;
     wagroups::TicketAggregator tickets(*store);
     // Without a request_id in the answer the ticket is matched to the group_create webhook by the
@@ -468,12 +470,20 @@ void register_groups_commands(CLI::App& app, CommandState& state) {
     CLI::Option* description = cmd->add_option("--description", o->description, "At most 2048 characters");
     cmd->add_flag("--approval-required", o->approval_required,
                   "People who open the invite link file a join request instead of joining");
-    CLI::Option* db = cmd->add_option("--db", o->db, "Also open a ticket for this request in this ticket store");
-    cmd->add_option("--assignee", o->assignee, "The agent the ticket is assigned to (with --db)")
-        ->needs(db)
-        ->capture_default_str();
+    add_store_options(*cmd, o->store, "Also open a ticket for this request in this ticket store");
+    // Not CLI11's needs(): the store may come from $WAGROUPS_STORE (checked in the callback).
+    o->assignee_option =
+        cmd->add_option("--assignee", o->assignee, "The agent the ticket is assigned to (with a store)")
+            ->capture_default_str();
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, description, &state] {
+      const bool wants_store = o->assignee_option->count() > 0 || o->store.schema_flag->count() > 0;
+      if (wants_store && o->store.spec().empty()) {
+        print_error(std::string(o->assignee_option->count() > 0 ? "--assignee" : "--store-schema") +
+                    " needs a ticket store: --store (or --db), or $" + kStoreEnv);
+        state.exit_code = exit_usage;
+        return;
+      }
       with_session(o->backend, Session::Need::any_backend, state.exit_code,
                    [&](Session& s) { return run_create(s, *o, description->count() > 0); });
     });

@@ -18,7 +18,7 @@ namespace {
 
 struct InviteOptions {
   BackendOptions backend;
-  std::string db = kDefaultTicketDb;
+  StoreOptions store;
   std::string ticket;
   std::string template_name;
   std::string language = "en_US";
@@ -30,12 +30,12 @@ struct InviteOptions {
 
 int run_invite(Session& session, const InviteOptions& o) {
   int code = exit_ok;
-  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  auto store = open_ticket_store(o.store, code, /*must_exist=*/true);
   if (!store) return code;
   const auto found = find_ticket(*store, o.ticket);
   if (!found) return report_error("invite send", found.error());
   if (!*found) {
-    print_error("invite send: no ticket " + o.ticket + " in " + o.db);
+    print_error("invite send: no ticket " + o.ticket + " in " + shown_store(o.store.spec()));
     return exit_not_found;
   }
   const std::string ticket_id = (*found)->ticket.ticket_id;
@@ -94,7 +94,7 @@ void register_invite_commands(CLI::App& app, CommandState& state) {
   cmd->add_option("--param", o->parameters, "Other body variables, in order (repeatable)");
   cmd->add_option("--phone", o->phones, "A customer's phone number (repeatable; 7 at most with the business)")
       ->required();
-  cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+  add_store_options(*cmd, o->store, "The ticket store (the ticket must be there)");
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &state] {
     with_session(o->backend, Session::Need::any_backend, state.exit_code,

@@ -9,14 +9,17 @@
 
 #include "commands.hpp"
 #include "output.hpp"
+#include "store_spec.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"WhatsApp Cloud API Groups from the command line (wagroups SDK)", "wagroups"};
   app.set_version_flag("--version", std::string(wagroups::version()));
   app.require_subcommand(1);
-  // One line on stderr, in the same form as the commands' own errors.
-  app.failure_message(
-      [](const CLI::App*, const CLI::Error& e) { return std::string("wagroups: ") + e.what() + " (see --help)\n"; });
+  // One line on stderr, in the same form as the commands' own errors; a store URI CLI11 echoes (a
+  // mistyped argument) without its password.
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return "wagroups: " + wagroups_cli::masked_store_uris(e.what()) + " (see --help)\n";
+  });
 
   // libcurl never raises signals here (CURLOPT_NOSIGNAL), but a peer closing a socket must not
   // kill the process either.

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "store_spec.hpp"
 #include "util/text.hpp"
 
 namespace wagroups_cli {
@@ -53,7 +54,8 @@ std::string terminal_safe(std::string_view text) {
 
 void print_error(std::string_view message) {
   std::cout.flush();  // keep stdout and stderr in order when both go to one terminal
-  std::cerr << "wagroups: " << terminal_safe(message) << '\n';
+  // A store URI's password never reaches stderr, whoever built the message (store_spec.hpp).
+  std::cerr << "wagroups: " << terminal_safe(masked_store_uris(message)) << '\n';
   std::cerr.flush();
 }
 
@@ -115,7 +117,7 @@ int report_error(std::string_view what, const wagroups::Error& error) {
 
 void print_progress(std::string_view message) {
   std::cout.flush();
-  std::cerr << "wagroups: " << terminal_safe(message) << '\n';
+  std::cerr << "wagroups: " << terminal_safe(masked_store_uris(message)) << '\n';
   std::cerr.flush();
 }
 

@@ -46,8 +46,9 @@ struct SendOptions {
   int days = 7;
   bool unpin = false;
   // recording on the group's ticket
-  std::string db;
+  StoreOptions store{/*optional_store=*/true};
   std::string agent = "cli";
+  CLI::Option* agent_option = nullptr;
   // fan-out (several groups)
   double rate = 80.0;
   std::size_t concurrency = 8;
@@ -67,15 +68,17 @@ struct Recorded {
   std::optional<std::string> text;
 };
 
-// With --db, each message sent is recorded on its group's ticket (so that its statuses attach to
-// it there); returns an exit code, exit_ok when there is nothing to record.
+// With a store (--store, or $WAGROUPS_STORE), each message sent is recorded on its group's ticket
+// (so that its statuses attach to it there); returns an exit code, exit_ok when there is nothing
+// to record.
 class TicketRecorder {
  public:
   explicit TicketRecorder(const SendOptions& o) : options_(o) {}
   int open() {
-    if (options_.db.empty()) return exit_ok;
+    spec_ = options_.store.spec();
+    if (spec_.empty()) return exit_ok;
     int code = exit_ok;
-    store_ = open_ticket_store(options_.db, code, /*must_exist=*/true);
+    store_ = open_ticket_store(options_.store, code, /*must_exist=*/true);
     if (!store_) return code;
     tickets_ = std::make_unique<wagroups::TicketAggregator>(*store_);
     return exit_ok;
@@ -85,7 +88,7 @@ class TicketRecorder {
     const auto ticket = store_->find_by_group(group);
     if (!ticket) return report_error("finding the ticket of " + group, ticket.error());
     if (!*ticket) {
-      print_progress("no ticket for " + group + " in " + options_.db + ": the message is not recorded");
+      print_progress("no ticket for " + group + " in " + shown_store(spec_) + ": the message is not recorded");
       return exit_ok;
     }
     const auto recorded = tickets_->record_outbound(**ticket, message_id, what.type, what.text, options_.agent);
@@ -95,7 +98,8 @@ class TicketRecorder {
 
  private:
   const SendOptions& options_;
-  std::unique_ptr<wagroups::SqliteTicketStore> store_;
+  std::string spec_;
+  std::unique_ptr<wagroups::TicketStore> store_;
   std::unique_ptr<wagroups::TicketAggregator> tickets_;
 };
 
@@ -313,8 +317,10 @@ CLI::App* add_send_command(CLI::App* send, const char* name, const char* help, s
   CLI::App* cmd = send->add_subcommand(name, help);
   cmd->add_option("group", o->positional_groups, "Group id(s)");
   cmd->add_option("--group", o->groups, "Group id (repeatable: send to several, with progress)");
-  CLI::Option* db = cmd->add_option("--db", o->db, "Record each message sent on its group's ticket in this store");
-  cmd->add_option("--agent", o->agent, "Who sent it, on the ticket (with --db)")->needs(db)->capture_default_str();
+  add_store_options(*cmd, o->store, "Record each message sent on its group's ticket in this store");
+  // Not CLI11's needs(): the store may come from $WAGROUPS_STORE (checked in the callback).
+  o->agent_option =
+      cmd->add_option("--agent", o->agent, "Who sent it, on the ticket (with a store)")->capture_default_str();
   cmd->add_option("--rate", o->rate, "With several groups: messages per second at most (0: no limit)")
       ->check(CLI::Range(0.0, 1000000.0))
       ->capture_default_str();
@@ -334,6 +340,13 @@ void register_send_commands(CLI::App& app, CommandState& state) {
   auto finish = [&state](CLI::App* cmd, std::shared_ptr<SendOptions> o, Runner run) {
     add_backend_options(*cmd, o->backend);
     cmd->callback([o, run, &state] {
+      const bool wants_store = o->agent_option->count() > 0 || o->store.schema_flag->count() > 0;
+      if (wants_store && o->store.spec().empty()) {
+        print_error(std::string(o->agent_option->count() > 0 ? "--agent" : "--store-schema") +
+                    " needs a ticket store: --store (or --db), or $" + kStoreEnv);
+        state.exit_code = exit_usage;
+        return;
+      }
       with_session(o->backend, Session::Need::any_backend, state.exit_code, [&](Session& s) { return run(s, *o); });
     });
   };

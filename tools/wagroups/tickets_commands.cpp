@@ -1,19 +1,26 @@
-// `wagroups tickets list|show|dead-letters`: the tickets `webhook serve` (or the demo) built in a SQLite store;
-// and the ticket rendering the other commands share (ticket_view.hpp).
+// `wagroups tickets list|show|dead-letters`: the tickets `webhook serve` (or the demo) built in a SQLite or
+// PostgreSQL store; and what the other commands share (ticket_view.hpp): opening the store the
+// command line names, rendering a ticket.
 
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <wagroups/sqlite/ticket_store.hpp>
 #include <wagroups/tickets.hpp>
+#if defined(WAGROUPS_CLI_HAVE_POSTGRES)
+#include <wagroups/postgres/ticket_store.hpp>
+#endif
 
 #include "commands.hpp"
 #include "output.hpp"
@@ -25,21 +32,107 @@ namespace wagroups_cli {
 // ---------------------------------------------------------------------------------------------
 // ticket_view.hpp
 
-std::unique_ptr<wagroups::SqliteTicketStore> open_ticket_store(const std::string& path, int& exit_code, bool must_exist,
-                                                               wagroups::SqliteOptions options) {
+namespace {
+
+std::optional<std::string> given(const CLI::Option* option, const std::string& value) {
+  if (option == nullptr || option->count() == 0) return std::nullopt;
+  return value;
+}
+
+const char* environment(const char* name) { return std::getenv(name); }
+
+}  // namespace
+
+std::string StoreOptions::spec() const { return choose_store(given(flag, flag_value), environment, optional).spec; }
+
+SchemaChoice StoreOptions::schema() const { return choose_schema(given(schema_flag, schema_flag_value), environment); }
+
+CLI::Option* add_store_options(CLI::App& command, StoreOptions& options, const std::string& help) {
+  const std::string where = options.optional ? std::string(" (default: $") + kStoreEnv + ", else none)"
+                                             : std::string(" (default: $") + kStoreEnv + ", then $" + kLegacyStoreEnv +
+                                                   ", then " + kDefaultTicketDb + ")";
+  // No CLI11 envname: two variables with a precedence, and --store-schema must tell the command
+  // line from the environment.
+  options.flag = command.add_option("--db,--store", options.flag_value,
+                                    help + ": a SQLite file or a postgresql:// URI" + where +
+                                        "; a URI's password is never printed (keep it out of ps: $WAGROUPS_STORE, "
+                                        "PGPASSWORD or ~/.pgpass)");
+  options.schema_flag = command.add_option(
+      "--store-schema", options.schema_flag_value,
+      std::string("PostgreSQL store: the schema holding its tables, created when missing (default: $") +
+          kStoreSchemaEnv + ", then " + kDefaultStoreSchema + "); refused with a SQLite store (where $" +
+          kStoreSchemaEnv + " is ignored)");
+  return options.flag;
+}
+
+std::unique_ptr<wagroups::TicketStore> open_ticket_store(const StoreOptions& options, int& exit_code, bool must_exist) {
+  const std::string spec = options.spec();
+  const SchemaChoice schema = options.schema();
+  if (schema.from_flag && !is_postgres_store(spec)) {
+    print_error("--store-schema applies to a PostgreSQL store only, and " + shown_store(spec) +
+                " is a SQLite file (name a postgresql:// URI with --store or $" + kStoreEnv + ")");
+    exit_code = exit_usage;
+    return nullptr;
+  }
+  return open_ticket_store(spec, exit_code, must_exist, {}, schema.schema);
+}
+
+std::unique_ptr<wagroups::TicketStore> open_ticket_store(const std::string& path, int& exit_code, bool must_exist,
+                                                         wagroups::SqliteOptions options, const std::string& schema) {
+  if (looks_like_conninfo(path)) {
+    print_error("the ticket store \"" + shown_store(path) +
+                "\" looks like a libpq key=value connection string: name a PostgreSQL store by a "
+                "postgresql://user@host:port/database URI");
+    exit_code = exit_usage;
+    return nullptr;
+  }
+  if (is_postgres_store(path)) {
+#if defined(WAGROUPS_CLI_HAVE_POSTGRES)
+    wagroups::PostgresOptions postgres;
+    postgres.schema = schema;
+    auto store = wagroups::PostgresTicketStore::open(path, postgres);
+    if (!store) {
+      const wagroups::Error& error = store.error();
+      if (error.code == wagroups::ErrorCode::invalid_argument && error.field == "schema") {
+        print_error("--store-schema \"" + schema + "\" is not a PostgreSQL schema name the store accepts (" +
+                    error.limit + ")");
+        exit_code = exit_usage;
+        return nullptr;
+      }
+      exit_code = report_error("opening the ticket store " + shown_store(path), error);
+      return nullptr;
+    }
+    return std::move(*store);
+#else
+    (void)schema;
+    print_error("cannot open " + shown_store(path) +
+                ": this wagroups was built without PostgreSQL support (WAGROUPS_WITH_POSTGRES=OFF)");
+    exit_code = exit_usage;
+    return nullptr;
+#endif
+  }
   struct stat st {};
   if (must_exist && ::stat(path.c_str(), &st) != 0) {
-    print_error("no ticket store at " + path + " (`wagroups webhook serve --db " + path +
-                "` or `wagroups groups create --db` creates one)");
+    print_error("no ticket store at " + shown_store(path) + " (`wagroups webhook serve --store " + shown_store(path) +
+                "` or `wagroups groups create --store` creates one)");
     exit_code = exit_not_found;
     return nullptr;
   }
   auto store = wagroups::SqliteTicketStore::open(path, options);
   if (!store) {
-    exit_code = report_error("opening the ticket store " + path, store.error());
+    exit_code = report_error("opening the ticket store " + shown_store(path), store.error());
     return nullptr;
   }
   return std::move(*store);
+}
+
+int report_dead_letter_error(const std::string& what, const std::string& spec, const wagroups::Error& error) {
+  if (error.code == wagroups::ErrorCode::unsupported) {
+    print_error(what + ": the ticket store " + shown_store(spec) +
+                " keeps no dead letters (it answers unsupported): " + error.to_string());
+    return exit_code_for(error);
+  }
+  return report_error(what, error);
 }
 
 wagroups::Result<std::optional<wagroups::StoredTicket>> find_ticket(wagroups::TicketStore& store,
@@ -198,7 +291,7 @@ void write_ticket_summary_json(JsonWriter& w, const wagroups::StoredTicket& stor
 namespace {
 
 struct ListOptions {
-  std::string db = kDefaultTicketDb;
+  StoreOptions store;
   std::string state;
   std::string assignee;
   std::string group;
@@ -220,9 +313,21 @@ int run_list(const ListOptions& o) {
   if (!o.group.empty()) query.group_id = o.group;
   query.limit = o.limit;
   int code = exit_ok;
-  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  auto store = open_ticket_store(o.store, code, /*must_exist=*/true);
   if (!store) return code;
-  const auto listing = store->list_checked(query);
+  // The database stores name the rows they could not decode; another store lists what it can read.
+  wagroups::Result<wagroups::TicketListing> listing = wagroups::TicketListing{};
+  if (auto* sqlite = dynamic_cast<wagroups::SqliteTicketStore*>(store.get())) {
+    listing = sqlite->list_checked(query);
+#if defined(WAGROUPS_CLI_HAVE_POSTGRES)
+  } else if (auto* postgres = dynamic_cast<wagroups::PostgresTicketStore*>(store.get())) {
+    listing = postgres->list_checked(query);
+#endif
+  } else if (auto listed = store->list(query)) {
+    listing->tickets = std::move(*listed);
+  } else {
+    listing = listed.error();
+  }
   if (!listing) return report_error("tickets list", listing.error());
   // A damaged row is named on stderr; the other tickets are listed all the same (issue 10).
   for (const auto& bad : listing->unreadable)
@@ -250,19 +355,20 @@ int run_list(const ListOptions& o) {
 }
 
 struct ShowOptions {
-  std::string db = kDefaultTicketDb;
+  StoreOptions store;
   std::string ticket;
   bool json = false;
 };
 
 int run_show(const ShowOptions& o) {
   int code = exit_ok;
-  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  auto store = open_ticket_store(o.store, code, /*must_exist=*/true);
   if (!store) return code;
   const auto found = find_ticket(*store, o.ticket);
   if (!found) return report_error("tickets show", found.error());
   if (!*found) {
-    print_error("tickets show: no ticket " + o.ticket + " in " + o.db + " (a ticket id, group id or request id)");
+    print_error("tickets show: no ticket " + o.ticket + " in " + shown_store(o.store.spec()) +
+                " (a ticket id, group id or request id)");
     return exit_not_found;
   }
   if (o.json) {
@@ -277,7 +383,7 @@ int run_show(const ShowOptions& o) {
 // tickets dead-letters (issue 10)
 
 struct DeadLettersOptions {
-  std::string db = kDefaultTicketDb;
+  StoreOptions store;
   std::size_t limit = 100;
   std::int64_t before = 0;  // 0: from the newest
   bool body = false;
@@ -359,13 +465,13 @@ std::string base64(std::string_view bytes) {
 
 int run_dead_letters(const DeadLettersOptions& o) {
   int code = exit_ok;
-  auto store = open_ticket_store(o.db, code, /*must_exist=*/true);
+  auto store = open_ticket_store(o.store, code, /*must_exist=*/true);
   if (!store) return code;
   wagroups::DeadLetterQuery query;
   query.limit = o.limit;
   if (o.before > 0) query.before_id = o.before;
   const auto letters = store->dead_letters(query);
-  if (!letters) return report_error("tickets dead-letters", letters.error());
+  if (!letters) return report_dead_letter_error("tickets dead-letters", o.store.spec(), letters.error());
   if (o.json) {
     JsonWriter w;
     w.begin_object().key("dead_letters").begin_array();
@@ -404,13 +510,14 @@ int run_dead_letters(const DeadLettersOptions& o) {
 }  // namespace
 
 void register_tickets_commands(CLI::App& app, CommandState& state) {
-  CLI::App* tickets = app.add_subcommand("tickets", "Tickets in a SQLite ticket store (built by `webhook serve`)");
+  CLI::App* tickets =
+      app.add_subcommand("tickets", "Tickets in a SQLite or PostgreSQL ticket store (built by `webhook serve`)");
   tickets->require_subcommand(1);
   {
     auto o = std::make_shared<ListOptions>();
     CLI::App* cmd =
         tickets->add_subcommand("list", "List tickets (state, assignee, members joined, messages, subject)");
-    cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+    add_store_options(*cmd, o->store, "The ticket store");
     cmd->add_option("--state", o->state, "Only tickets in this state (open, resolved, closed, ...)");
     cmd->add_option("--assignee", o->assignee, "Only this agent's tickets");
     cmd->add_option("--group", o->group, "Only the ticket of this group");
@@ -423,7 +530,7 @@ void register_tickets_commands(CLI::App& app, CommandState& state) {
     CLI::App* cmd =
         tickets->add_subcommand("show", "Show a ticket: members, invites, timeline with delivery per member");
     cmd->add_option("ticket", o->ticket, "Ticket id (or the group id, or the create request id)")->required();
-    cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+    add_store_options(*cmd, o->store, "The ticket store");
     cmd->add_flag("--json", o->json, "The ticket as JSON (wagroups::to_json)");
     cmd->callback([o, &state] { state.exit_code = run_show(*o); });
   }
@@ -431,7 +538,7 @@ void register_tickets_commands(CLI::App& app, CommandState& state) {
     auto o = std::make_shared<DeadLettersOptions>();
     CLI::App* cmd = tickets->add_subcommand(
         "dead-letters", "List webhook bodies that verified but did not parse, newest first (id, time, size, error)");
-    cmd->add_option("--db", o->db, "The ticket store")->envname("WAGROUPS_TICKETS_DB")->capture_default_str();
+    add_store_options(*cmd, o->store, "The ticket store");
     cmd->add_option("--limit", o->limit, "At most this many")->check(CLI::PositiveNumber)->capture_default_str();
     cmd->add_option("--before", o->before, "Only letters with an id below this (the next page)")
         ->check(CLI::PositiveNumber);

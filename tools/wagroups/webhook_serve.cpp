@@ -1,6 +1,7 @@
 // `wagroups webhook serve`: a webhook endpoint on 127.0.0.1 that verifies, parses and applies
-// each notification into a SQLite ticket store, answering 200 only once the store committed (so a
-// failure gets Meta's redelivery), and prints one line per ticket change.
+// each notification into a ticket store (a SQLite file, or PostgreSQL: `--store postgresql://...`
+// or $WAGROUPS_STORE), answering 200 only once the store committed (so a failure gets Meta's
+// redelivery), and prints one line per ticket change.
 //
 // Concurrent POSTs are group-committed (wagroups::GroupCommitter): the bodies that arrive while a
 // transaction commits go together into the next one, one fsync for all, each answered after it.
@@ -42,7 +43,7 @@ struct ServeOptions {
   std::string app_secret;
   std::string app_secret_file;
   std::string verify_token;
-  std::string db = kDefaultTicketDb;
+  StoreOptions store;
   std::size_t max_body_bytes = wagroups::WebhookLimits{}.max_body_bytes;
   int auto_resolve_minutes = 0;
   int auto_close_minutes = 0;
@@ -68,8 +69,19 @@ int run_serve(ServeOptions o) {
   if (o.verify_token.empty()) print_progress("no verify token: every subscription handshake (GET) gets 403");
 
   int code = exit_ok;
-  auto store = open_ticket_store(o.db, code);
+  const std::string shown = shown_store(o.store.spec());  // never the password
+  auto store = open_ticket_store(o.store, code);
   if (!store) return code;
+  // A store without dead letters (ErrorCode::unsupported) declines them: the endpoint then answers
+  // a signed body it cannot parse 400, as without a sink, and it is lost. Said once, up front.
+  wagroups::DeadLetterQuery probe;
+  probe.limit = 1;
+  const auto probed = store->dead_letters(probe);
+  const bool keeps_dead_letters = probed || probed.error().code != wagroups::ErrorCode::unsupported;
+  if (!keeps_dead_letters)
+    print_progress("the ticket store " + shown +
+                   " keeps no dead letters: a signed body that does not parse "
+                   "is answered 400 and not kept");
   wagroups::ResolutionPolicy policy;
   policy.auto_resolve_after = std::chrono::minutes(o.auto_resolve_minutes);
   policy.auto_close_after = std::chrono::minutes(o.auto_close_minutes);
@@ -160,10 +172,13 @@ int run_serve(ServeOptions o) {
       return;
     }
     if (r.error) {
-      print_error(r.http_status >= 500 ? "could not store a webhook (answered " + std::to_string(r.http_status) +
-                                             ", so it will be delivered again): " + r.error->to_string()
-                                       : "refused a POST (" + std::to_string(r.http_status) +
-                                             "): " + r.error->to_string());  // never the secret
+      const bool lost =
+          !keeps_dead_letters && r.http_status == 400 && r.error->code != wagroups::ErrorCode::unauthenticated;
+      print_error(r.http_status >= 500
+                      ? "could not store a webhook (answered " + std::to_string(r.http_status) +
+                            ", so it will be delivered again): " + r.error->to_string()
+                      : "refused a POST (" + std::to_string(r.http_status) + "): " + r.error->to_string() +
+                            (lost ? " (not kept: the ticket store keeps no dead letters)" : ""));
       return;
     }
     if (applied) print_changes(*applied);
@@ -185,10 +200,10 @@ int run_serve(ServeOptions o) {
   const std::string url = "http://127.0.0.1:" + std::to_string(port) + o.path;
   if (o.json) {
     JsonWriter w;
-    w.begin_object().member("listening", url).key("port").number(port).member("db", o.db).end_object();
+    w.begin_object().member("listening", url).key("port").number(port).member("db", shown).end_object();
     write_line(w.text());
   } else {
-    write_line("listening on " + url + " (tickets in " + o.db + ")");
+    write_line("listening on " + url + " (tickets in " + shown + ")");
   }
 
   std::atomic<bool> listen_returned{false};
@@ -235,8 +250,8 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = webhook->add_subcommand(
       "serve",
-      "Receive webhooks on 127.0.0.1: verify, parse, apply into a SQLite ticket store (200 after the commit); "
-      "one line per ticket change");
+      "Receive webhooks on 127.0.0.1: verify, parse, apply into a SQLite or PostgreSQL ticket store (200 after "
+      "the commit); one line per ticket change");
   cmd->add_option("--port", o->port, "Port (0: any free port; the first stdout line names it)")
       ->check(CLI::Range(0, 65535))
       ->capture_default_str();
@@ -249,9 +264,7 @@ void register_webhook_serve(CLI::App& app, CommandState& state) {
   cmd->add_option("--verify-token", o->verify_token,
                   "Token for the subscription handshake (default: $WAGROUPS_VERIFY_TOKEN)")
       ->envname("WAGROUPS_VERIFY_TOKEN");
-  cmd->add_option("--db", o->db, "The ticket store (created when missing)")
-      ->envname("WAGROUPS_TICKETS_DB")
-      ->capture_default_str();
+  add_store_options(*cmd, o->store, "The ticket store (created when missing)");
   cmd->add_option("--max-body-bytes", o->max_body_bytes, "Refuse larger bodies (413)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
