@@ -2,6 +2,7 @@
 
 #include "pg.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -118,6 +119,26 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& conni
     return Error::invalid_argument("schema", "a lower-case identifier of at most 63 bytes, not pg_*",
                                    "the PostgreSQL schema name is not a plain identifier");
   }
+  // libpq's own texts quote the connection string it could not parse, and the host, user or
+  // database it could not reach, any of which may hold (part of) a password: a string that does
+  // not parse is refused without libpq's text, and every value it names is masked in a failure
+  // to connect.
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (parse_error != nullptr) PQfreemem(parse_error);
+  if (parsed == nullptr) {
+    return storage(
+        "connect to the PostgreSQL server: the connection string does not parse (its text is not "
+        "repeated here: it may hold a password)");
+  }
+  std::vector<std::string> values;
+  for (const PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string_view value(o->val);
+    const bool digits = value.find_first_not_of("0123456789") == std::string_view::npos;
+    if (value.size() >= 2 && !digits) values.emplace_back(value);
+  }
+  PQconninfoFree(parsed);
   PGconn* raw = PQconnectdb(conninfo.c_str());
   if (raw == nullptr) return storage("connect to the PostgreSQL server: out of memory");
   std::unique_ptr<Connection> c(new Connection(raw));
@@ -125,7 +146,16 @@ Result<std::unique_ptr<Connection>> Connection::connect(const std::string& conni
   PQsetNoticeProcessor(
       raw, [](void*, const char*) {}, nullptr);
   if (PQstatus(raw) != CONNECTION_OK) {
-    return storage("connect to the PostgreSQL server: " + primary_message(nullptr, raw));
+    std::string message = primary_message(nullptr, raw);
+    // Longest first, so that a value inside another is not left half masked.
+    std::sort(values.begin(), values.end(),
+              [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+    for (const auto& value : values) {
+      for (auto at = message.find(value); at != std::string::npos; at = message.find(value, at + 3)) {
+        message.replace(at, value.size(), "***");
+      }
+    }
+    return storage("connect to the PostgreSQL server: " + message);
   }
   // Every statement of the store names its tables unqualified: they are the schema's.
   const std::string set_path = "SET search_path TO " + schema;
@@ -147,6 +177,17 @@ Error Connection::failure(const PGresult* r, std::string_view operation) {
   if (kind == Failure::retry) e.code = ErrorCode::conflict;
   if (kind == Failure::data) e.code = ErrorCode::invalid_argument;
   return e;
+}
+
+Result<void> Connection::commit(std::string_view operation) {
+  PgResult r(PQexec(conn_, "COMMIT"));
+  const ExecStatusType status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK) return failure(r.get(), operation);
+  // COMMIT of a transaction that failed earlier answers "ROLLBACK", not an error.
+  if (std::string_view(PQcmdStatus(r.get())) != "COMMIT") {
+    return storage(std::string(operation) + ": the transaction had failed and was rolled back");
+  }
+  return {};
 }
 
 Result<void> Connection::exec(const char* sql, std::string_view operation) {
@@ -229,7 +270,7 @@ Result<Pool::Lease> Pool::begin(const char* begin_sql, std::string_view operatio
 void Pool::give_back(std::unique_ptr<Connection> c) {
   if (c->in_transaction() && !c->broken()) (void)c->exec("ROLLBACK", "roll back an abandoned unit");
   std::lock_guard<std::mutex> lock(mutex_);
-  if (c->broken()) {
+  if (c->broken() || c->in_transaction()) {  // never handed out again inside an old transaction
     --open_;  // closed as `c` goes; the next acquire connects anew
   } else {
     idle_.push_back(std::move(c));

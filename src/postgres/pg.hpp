@@ -69,6 +69,10 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  /// COMMIT, failing (ErrorCode::storage) when the server rolled back instead (a transaction
+  /// that failed earlier).
+  Result<void> commit(std::string_view operation);
+
   /// Runs `sql` (no parameters; DDL, BEGIN, COMMIT).
   Result<void> exec(const char* sql, std::string_view operation);
 

@@ -11,6 +11,7 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -41,7 +42,32 @@ struct PostgresTicketStore::Impl {
 
   /// Each pooled connection has a cache of its own: the store's budget shared between them.
   std::size_t cache_budget() const { return options.ticket_cache_bytes / std::max<std::size_t>(1, options.pool_size); }
+
+  // Event-key pruning, after a unit's COMMIT and outside it (inside, every receiver's unit would
+  // delete the same oldest rows and fail the others' SERIALIZABLE units): at most once per
+  // kPruneEveryUnits units or kPruneEverySeconds of the store's clock, a bounded number of rows.
+  std::mutex prune_mutex;
+  std::optional<std::int64_t> last_prune_at;
+  std::size_t units_since_prune = 0;
+  std::size_t keys_since_prune = 0;
+  void prune_keys(pg::Connection& c, std::int64_t now, std::size_t recorded);
 };
+
+namespace {
+// The store whose unit this thread is running (calling the store from inside `work` would take a
+// second connection, commit on its own, and could wait on the unit's own row locks forever).
+thread_local const void* store_in_unit = nullptr;
+
+Result<void> refuse_nested(const void* store) {
+  if (store_in_unit != store) return {};
+  Error e;
+  e.code = ErrorCode::storage;
+  e.message =
+      "PostgresTicketStore: the store was called from inside a unit of work; use the TicketTransaction "
+      "given to `work`";
+  return e;
+}
+}  // namespace
 
 namespace {
 
@@ -49,6 +75,10 @@ using Params = std::vector<std::optional<std::string_view>>;
 using pg::PgResult;
 
 using tickets_detail::CachedTicket;
+
+constexpr std::size_t kPruneEveryUnits = 256;
+constexpr std::int64_t kPruneEverySeconds = 60;
+constexpr std::size_t kPruneAtLeast = 1024;
 
 Error storage_error(std::string message) {
   return tickets_detail::store_error("PostgresTicketStore", std::move(message));
@@ -204,8 +234,8 @@ Result<std::optional<StoredTicket>> read_ticket(pg::Connection& c, const std::st
 /// The statements of one unit, a SERIALIZABLE transaction on one pooled connection.
 class PgRows final : public tickets_detail::RowBackend {
  public:
-  /// `now`: the store's clock for the keys' stamps; `retention`: PostgresOptions's, in seconds.
-  PgRows(pg::Connection& c, std::int64_t now, std::int64_t retention) : c_(c), now_(now), retention_(retention) {}
+  /// `now`: the store's clock, for the keys' stamps.
+  PgRows(pg::Connection& c, std::int64_t now) : c_(c), now_(now) {}
 
   /// The header row is locked first (every writer of the ticket locks it), so that what the unit
   /// reads of the ticket stays as read until it commits. The connection's cached copy is used
@@ -316,12 +346,6 @@ class PgRows final : public tickets_detail::RowBackend {
     for (const auto& key : keys) {
       if (auto r = run(c_, kInsertKey, {key, at}, "record an event key"); !r) return r.error();
     }
-    if (retention_ > 0 && !keys.empty()) {
-      // Twice what this unit added, so the table shrinks while it is past its retention.
-      const std::string cutoff = std::to_string(now_ - retention_);
-      const std::string limit = std::to_string(std::max<std::size_t>(64, 2 * keys.size()));
-      if (auto r = run(c_, kPruneKeys, {cutoff, limit}, "prune expired event keys"); !r) return r.error();
-    }
     return {};
   }
 
@@ -363,7 +387,6 @@ class PgRows final : public tickets_detail::RowBackend {
 
   pg::Connection& c_;
   std::int64_t now_;
-  std::int64_t retention_;
 };
 
 }  // namespace
@@ -394,8 +417,13 @@ Result<void> PostgresTicketStore::transact(const std::function<Result<void>(Tick
   // ticket for this group yet, no fragment to merge), which no row lock covers. Under READ
   // COMMITTED, four receivers left a duplicate fragment ticket in 10 of 30 shuffled scenarios;
   // under SERIALIZABLE one of two such units fails with 40001 (ErrorCode::conflict) and the
-  // aggregator reruns it. FOR UPDATE on fetched tickets still makes writers of one ticket wait
-  // for each other instead of failing.
+  // aggregator reruns it. FOR UPDATE on fetched tickets makes a unit wait for another writing
+  // the same ticket (then fail as a conflict if that one committed) rather than race it.
+  if (auto nested = refuse_nested(this); !nested) return nested;
+  struct InUnit {
+    explicit InUnit(const void* store) { store_in_unit = store; }
+    ~InUnit() { store_in_unit = nullptr; }
+  } in_unit(this);
   auto lease = impl_->pool.begin("BEGIN ISOLATION LEVEL SERIALIZABLE", "begin a unit of work");
   if (!lease) return lease.error();
   pg::Connection& c = **lease;
@@ -409,13 +437,40 @@ Result<void> PostgresTicketStore::transact(const std::function<Result<void>(Tick
   // A failed unit drops the tickets it took from the connection's cache; a committed one puts
   // them back as written.
   c.cache.set_budget(impl_->cache_budget());
-  PgRows rows(c, impl_->now(), static_cast<std::int64_t>(impl_->options.event_key_retention.count()));
+  const std::int64_t now = impl_->now();
+  PgRows rows(c, now);
   tickets_detail::RowUnit unit(rows, "PostgresTicketStore");
   if (auto done = unit.run(work); !done) return done;
-  if (auto done = c.exec("COMMIT", "commit a unit of work"); !done) return done;
+  if (auto done = c.commit("commit a unit of work"); !done) return done;
   rollback.armed = false;
   unit.keep_in(c.cache);
+  impl_->prune_keys(c, now, unit.recorded_keys().size());
   return {};
+}
+
+void PostgresTicketStore::Impl::prune_keys(pg::Connection& c, std::int64_t now, std::size_t recorded) {
+  const auto retention = options.event_key_retention.count();
+  if (retention <= 0) return;
+  std::size_t limit = 0;
+  {
+    std::lock_guard<std::mutex> lock(prune_mutex);
+    units_since_prune += 1;
+    keys_since_prune += recorded;
+    const bool due =
+        !last_prune_at || units_since_prune >= kPruneEveryUnits || now - *last_prune_at >= kPruneEverySeconds;
+    if (!due) return;
+    // Enough to keep up with what was recorded since the last pruning: the table stays bounded.
+    limit = std::max<std::size_t>(kPruneAtLeast, 2 * keys_since_prune);
+    last_prune_at = now;
+    units_since_prune = 0;
+    keys_since_prune = 0;
+  }
+  // Its own statement, in READ COMMITTED: receivers pruning at once delete disjoint rows or wait,
+  // and no unit is failed by it. A failure is left for the next pruning (the unit has committed).
+  const std::int64_t cutoff = retention >= now ? 0 : now - retention;
+  const std::string before = std::to_string(cutoff);
+  const std::string count = std::to_string(limit);
+  (void)run(c, kPruneKeys, {before, count}, "prune expired event keys");
 }
 
 namespace {
@@ -477,22 +532,27 @@ Result<std::vector<std::string>> matching_ids(pg::Connection& c, const TicketQue
 }  // namespace
 
 Result<std::optional<StoredTicket>> PostgresTicketStore::load(const std::string& ticket_id) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   return in_snapshot(impl_->pool, [&](pg::Connection& c) { return read_ticket(c, ticket_id); });
 }
 
 Result<std::optional<std::string>> PostgresTicketStore::find_by_group(const std::string& group_id) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   return first_id(impl_->pool, kFirstByGroup, group_id);
 }
 
 Result<std::optional<std::string>> PostgresTicketStore::find_by_request(const std::string& request_id) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   return first_id(impl_->pool, kFirstByRequest, request_id);
 }
 
 Result<std::vector<std::string>> PostgresTicketStore::list_ids(const TicketQuery& query) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   return in_snapshot(impl_->pool, [&](pg::Connection& c) { return matching_ids(c, query); });
 }
 
 Result<TicketListing> PostgresTicketStore::list_checked(const TicketQuery& query) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   return in_snapshot(impl_->pool, [&](pg::Connection& c) -> Result<TicketListing> {
     auto ids = matching_ids(c, query);
     if (!ids) return ids.error();
@@ -563,6 +623,7 @@ std::string clamp_int64(std::size_t n) {
 }  // namespace
 
 Result<std::int64_t> PostgresTicketStore::add_dead_letter(const DeadLetter& letter) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   auto lease = impl_->pool.begin("BEGIN", "add a dead letter");
   if (!lease) return lease.error();
   pg::Connection& c = **lease;
@@ -578,7 +639,7 @@ Result<std::int64_t> PostgresTicketStore::add_dead_letter(const DeadLetter& lett
     const std::string count = clamp_int64(impl_->options.dead_letters.max_count);
     const std::string bytes = clamp_int64(impl_->options.dead_letters.max_total_bytes);
     if (auto pruned = run(c, kPruneLetters, {count, bytes}, "prune old dead letters"); !pruned) return pruned.error();
-    if (auto done = c.exec("COMMIT", "add a dead letter"); !done) return done.error();
+    if (auto done = c.commit("add a dead letter"); !done) return done.error();
     return id;
   };
   auto id = work();
@@ -587,6 +648,7 @@ Result<std::int64_t> PostgresTicketStore::add_dead_letter(const DeadLetter& lett
 }
 
 Result<std::vector<DeadLetter>> PostgresTicketStore::dead_letters(const DeadLetterQuery& query) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   const std::string before = std::to_string(query.before_id.value_or(std::numeric_limits<std::int64_t>::max()));
   const std::string limit = clamp_int64(query.limit);
   return in_snapshot(impl_->pool, [&](pg::Connection& c) -> Result<std::vector<DeadLetter>> {
@@ -609,12 +671,13 @@ Result<std::vector<DeadLetter>> PostgresTicketStore::dead_letters(const DeadLett
 }
 
 Result<bool> PostgresTicketStore::erase_dead_letter(std::int64_t id) {
+  if (auto nested = refuse_nested(this); !nested) return nested.error();
   auto lease = impl_->pool.begin("BEGIN", "erase a dead letter");
   if (!lease) return lease.error();
   const std::string which = std::to_string(id);
   auto r = run(**lease, kEraseLetter, {which}, "erase a dead letter");
   if (!r) return r.error();
-  if (auto done = (*lease)->exec("COMMIT", "erase a dead letter"); !done) return done.error();
+  if (auto done = (*lease)->commit("erase a dead letter"); !done) return done.error();
   return PQntuples(r->get()) != 0;
 }
 

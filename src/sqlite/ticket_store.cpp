@@ -1478,7 +1478,7 @@ Result<TicketListing> SqliteTicketStore::list_checked(const TicketQuery& query) 
     if (!stored) {
       // One damaged row must not hide every other ticket: reported, skipped. SQLite's own
       // failures (not a row's) fail the listing.
-      if (stored.error().message.find("decode stored ticket") == std::string::npos) return stored.error();
+      if (!tickets_detail::is_decode_error(stored.error())) return stored.error();
       listing.unreadable.push_back(UnreadableTicket{std::move(ticket_id), stored.error()});
       continue;
     }

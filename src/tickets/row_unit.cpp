@@ -30,6 +30,7 @@ std::size_t heap_of(const std::vector<ItemError>& errors) {
 }
 
 constexpr std::string_view kDecodePrefix = "decode stored ticket \"";
+constexpr const char* kDecodeField = "stored_ticket";
 
 }  // namespace
 
@@ -99,10 +100,13 @@ Error store_error(std::string_view store, std::string message) {
 }
 
 Error decode_error(std::string_view store, const std::string& ticket_id, const std::string& part, const Error& error) {
-  return store_error(store, std::string(kDecodePrefix) + ticket_id + "\"" + part + ": " + error.message);
+  Error e = store_error(store, std::string(kDecodePrefix) + ticket_id + "\"" + part + ": " + error.message);
+  e.field = kDecodeField;
+  return e;
 }
 
-bool is_decode_error(const Error& error) { return error.message.find(kDecodePrefix) != std::string::npos; }
+// By a field of its own, not by its text: a ticket id may hold any text.
+bool is_decode_error(const Error& error) { return error.code == ErrorCode::storage && error.field == kDecodeField; }
 
 // ---------------------------------------------------------------------------------------------
 // TicketCache

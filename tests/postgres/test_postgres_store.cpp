@@ -153,6 +153,22 @@ TEST_CASE("issue12: a bad schema name or an unreachable server is refused, and t
   REQUIRE_FALSE(down);
   CHECK(down.error().code == ErrorCode::storage);
   CHECK(down.error().to_string().find("s3cret-pw") == std::string::npos);
+
+  // libpq quotes what it could not parse or reach: a raw '%', an unclosed '[' or an unescaped '@'
+  // in a password would put it, or part of it, into the error.
+  const std::pair<const char*, const char*> leaky[] = {
+      {"postgresql://app:pa%zzss@127.0.0.1:1/db?connect_timeout=2", "zzss"},
+      {"postgresql://app:s3cret@[::1/db", "s3cret"},
+      {"postgresql://app:p@ss-word@127.0.0.1:1/db?connect_timeout=2", "ss-word"},
+      {"postgresql://app:pw/with-slash@127.0.0.1:1/db?connect_timeout=2", "with-slash"},
+  };
+  for (const auto& [uri, secret] : leaky) {
+    INFO(uri);
+    auto refused = PostgresTicketStore::open(uri);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == ErrorCode::storage);
+    CHECK(refused.error().to_string().find(secret) == std::string::npos);
+  }
 }
 
 TEST_CASE("issue12: a connection's cached ticket is never served once another receiver changed it",
@@ -402,4 +418,61 @@ TEST_CASE("issue12: a connection lost mid-unit fails it as storage with nothing 
     CHECK_FALSE(*applied);
     return {};
   }));
+}
+
+TEST_CASE("issue12: calling the store from inside its own unit is refused, not a hang", "[postgres][issue12][errors]") {
+  const std::string url = server_url();
+  PostgresOptions options;
+  options.schema = fresh_schema("nested");
+  options.pool_size = 1;  // a second connection for the nested call would wait for the first forever
+  auto store = wagroups_test::open_postgres(url, options);
+  REQUIRE(insert(*store, make_ticket("T-1", "kept")));
+  auto nested = store->transact([&](TicketTransaction& tx) -> Result<void> {
+    auto ticket = tx.edit("T-1");
+    if (!ticket) return ticket.error();
+    (*ticket)->subject = "outer";
+    auto loaded = store->load("T-1");
+    CHECK_FALSE(loaded);
+    auto inner = store->transact([](TicketTransaction&) -> Result<void> { return {}; });
+    CHECK_FALSE(inner);
+    if (!inner) return inner;
+    return {};
+  });
+  REQUIRE_FALSE(nested);
+  CHECK(nested.error().code == ErrorCode::storage);
+  CHECK(nested.error().message.find("inside a unit of work") != std::string::npos);
+  CHECK(store->load("T-1")->value().ticket.subject == std::optional<std::string>("kept"));
+}
+
+TEST_CASE("issue12: expired event keys are pruned after a unit, outside it, on the store's clock",
+          "[postgres][issue12]") {
+  const std::string url = server_url();
+  std::int64_t now = 1760000000;
+  PostgresOptions options;
+  options.schema = fresh_schema("prune");
+  options.event_key_retention = std::chrono::hours(1);
+  options.clock = [&now] { return std::chrono::system_clock::time_point(std::chrono::seconds(now)); };
+  auto store = wagroups_test::open_postgres(url, options);
+  auto record = [&](const std::string& key) {
+    return store->transact([&](TicketTransaction& tx) { return tx.record(key); });
+  };
+  auto applied = [&](const std::string& key) {
+    bool out = false;
+    REQUIRE(store->transact([&](TicketTransaction& tx) -> Result<void> {
+      auto a = tx.applied(key);
+      if (!a) return a.error();
+      out = *a;
+      return {};
+    }));
+    return out;
+  };
+  REQUIRE(record("old"));
+  now += 30 * 60;
+  REQUIRE(record("recent"));
+  CHECK(applied("old"));
+  now += 31 * 60 + 61;  // "old" is past the hour, "recent" is not; a minute since the last pruning
+  REQUIRE(record("new"));
+  CHECK_FALSE(applied("old"));
+  CHECK(applied("recent"));
+  CHECK(applied("new"));
 }

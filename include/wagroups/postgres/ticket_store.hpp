@@ -11,12 +11,15 @@
 ///   applying one event at once, one commits and the other's unit fails as ErrorCode::conflict;
 ///   the aggregator reruns it (bounded), and it then finds the key applied;
 /// - units are SERIALIZABLE transactions (a unit also decides on what is absent: no ticket for a
-///   group yet), and a ticket's header row is locked (`FOR UPDATE`) when fetched, so writers of one
-///   ticket wait rather than fail; serialization failures, deadlocks and a key taken by a
-///   concurrent unit are ErrorCode::conflict, which the aggregator reruns (bounded);
-/// - a lost connection, a server down or restarting fail the unit with ErrorCode::storage and
-///   nothing of it applied, so the endpoint answers non-200 and Meta delivers again; the pool
-///   drops the broken connection and the next unit connects anew.
+///   group yet), and a ticket's header row is locked (`FOR UPDATE`) when fetched. A unit that
+///   fetches a ticket another unit is writing waits for it, then, if that one committed, fails
+///   as a conflict. Serialization failures, deadlocks and a key taken by a concurrent unit are
+///   ErrorCode::conflict, which the aggregator reruns (bounded, after a random wait);
+/// - a server down, restarting or a connection lost fail the unit with ErrorCode::storage; the
+///   pool drops the broken connection and the next unit connects anew. Nothing of the unit is
+///   applied, except when the connection is lost during COMMIT, which may have landed: the
+///   redelivery then finds the event keys, so nothing is applied twice;
+/// - calling the store from inside `work` is refused (ErrorCode::storage), as in SQLite.
 ///
 /// The tables are those of SqliteTicketStore's schema v2 (a header row per ticket, a row per
 /// member, invite and timeline message; docs/tickets.md), in the schema `PostgresOptions::schema`
@@ -46,7 +49,8 @@ struct PostgresOptions {
   /// Connections kept open; units beyond it wait up to `acquire_timeout`, then fail as storage.
   std::size_t pool_size = 4;
   std::chrono::milliseconds acquire_timeout{5000};
-  /// How long a processed event key is kept (0 = forever); as SqliteOptions.
+  /// How long a processed event key is kept (0 = forever); as SqliteOptions. Expired keys are
+  /// deleted after a unit's commit, outside it, at most once per 256 units or a minute.
   std::chrono::seconds event_key_retention = std::chrono::hours(24 * 7);
   /// The store's clock, for the event keys' stamps (empty: the system clock).
   std::function<std::chrono::system_clock::time_point()> clock;
