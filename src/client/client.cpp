@@ -293,7 +293,9 @@ Result<JoinRequestsOutcome> Client::approve_join_requests(const JoinRequestsActi
   return impl_->call(
       HttpMethod::post, impl_->url({request.group_id, "join_requests"}), codec::encode_join_request_ids(request),
       Idempotency::non_idempotent, call, [&](HttpResponse& resp) {
-        return codec::decode_join_requests_result(resp, "approved_join_requests", request.join_request_ids);
+        auto outcome = codec::decode_join_requests_result(resp, "approved_join_requests", request.join_request_ids);
+        if (outcome) impl_->redact(outcome->partial_error, outcome->errors);
+        return outcome;
       });
 }
 
@@ -304,7 +306,9 @@ Result<JoinRequestsOutcome> Client::reject_join_requests(const JoinRequestsActio
   return impl_->call(
       HttpMethod::delete_, impl_->url({request.group_id, "join_requests"}), codec::encode_join_request_ids(request),
       Idempotency::non_idempotent, call, [&](HttpResponse& resp) {
-        return codec::decode_join_requests_result(resp, "rejected_join_requests", request.join_request_ids);
+        auto outcome = codec::decode_join_requests_result(resp, "rejected_join_requests", request.join_request_ids);
+        if (outcome) impl_->redact(outcome->partial_error, outcome->errors);
+        return outcome;
       });
 }
 
@@ -316,7 +320,11 @@ Result<RemoveParticipantsResponse> Client::remove_participants(const RemoveParti
   for (auto& p : trimmed.participants) p = validation::trim(p);
   return impl_->call(HttpMethod::delete_, impl_->url({request.group_id, "participants"}),
                      codec::encode_remove_participants(trimmed), Idempotency::non_idempotent, call,
-                     [](HttpResponse& resp) { return codec::decode_remove_participants(resp); });
+                     [&](HttpResponse& resp) {
+                       auto removed = codec::decode_remove_participants(resp);
+                       if (removed) impl_->redact(removed->partial_error, removed->errors);
+                       return removed;
+                     });
 }
 
 Result<SendMessageResponse> Client::send_group_message(const GroupMessage& message, const CallOptions& call) const {

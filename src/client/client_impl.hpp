@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -164,14 +165,27 @@ struct Client::Impl {
   // Error must never carry it, whatever part of a response it was copied from.
   Error redact(Error e) const {
     const std::string& token = options.access_token;
-    text::redact(e.message, token);
-    if (e.graph) {
-      text::redact(e.graph->message, token);
-      if (e.graph->details) text::redact(*e.graph->details, token);
-      if (e.graph->error_user_title) text::redact(*e.graph->error_user_title, token);
-      if (e.graph->error_user_msg) text::redact(*e.graph->error_user_msg, token);
-    }
+    for (std::string* text : {&e.message, &e.field, &e.limit}) text::redact(*text, token);
+    if (e.graph) redact(*e.graph);
     return e;
+  }
+  // Every text member: `type` and `fbtrace_id` are rendered by Error::to_string too.
+  void redact(GraphError& g) const {
+    const std::string& token = options.access_token;
+    text::redact(g.type, token);
+    text::redact(g.message, token);
+    for (auto* text : {&g.details, &g.fbtrace_id, &g.error_user_title, &g.error_user_msg}) {
+      if (*text) text::redact(**text, token);
+    }
+  }
+  // A partial success is data, not an Error, but carries Graph's texts all the same.
+  void redact(std::optional<GraphError>& partial_error, std::vector<ItemError>& errors) const {
+    if (partial_error) redact(*partial_error);
+    for (ItemError& item : errors) {
+      for (auto* text : {&item.title, &item.message, &item.details}) {
+        if (*text) text::redact(**text, options.access_token);
+      }
+    }
   }
 
   Result<HttpResponse> execute(const HttpRequest& r, Idempotency idempotency, const CallOptions& call) const {

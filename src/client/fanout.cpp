@@ -164,7 +164,9 @@ class FanOut final : public ConcurrentRequests {
       finish(slot, error.graph ? FanOutStatus::failed : FanOutStatus::unknown, std::move(error));
       return;
     }
-    error = response ? impl_.redact(retry::error_of_answer(*response, impl_.hooks)) : std::move(response).error();
+    // A transport's text is scrubbed as on the single-request path (Impl::execute): a host's own
+    // transport may quote the Authorization header in its error.
+    error = impl_.redact(response ? retry::error_of_answer(*response, impl_.hooks) : std::move(response).error());
     error.attempts = slot.attempts;
     if (retry::provably_not_accepted(error)) {
       // Not accepted, but repeated only when a repeat can succeed (throttling, a failed connect):
