@@ -16,6 +16,7 @@
 #include "client/validation.hpp"
 #include "http/retry.hpp"
 #include "json/codecs.hpp"
+#include "util/secret.hpp"
 #include "util/text.hpp"
 #include "wagroups/client/client.hpp"
 #include "wagroups/http/curl_transport.hpp"
@@ -97,6 +98,22 @@ struct Client::Impl {
         std::lock_guard<std::mutex> lock(rng_mutex);
         return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
       };
+    }
+  }
+
+  // The token's copies are wiped before their memory goes back to the heap (util/secret.hpp).
+  ~Impl() {
+    secret::cleanse(options.access_token);
+    secret::cleanse(authorization);
+    secret::cleanse(hooks.secret);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  /// Wipes a request's "Authorization" values once it was sent (the request is about to be freed).
+  static void wipe_credentials(HttpRequest& r) noexcept {
+    for (auto& header : r.headers) {
+      if (text::iequals_ascii(header.first, "Authorization")) secret::cleanse(header.second);
     }
   }
 
@@ -188,9 +205,11 @@ struct Client::Impl {
     }
   }
 
-  Result<HttpResponse> execute(const HttpRequest& r, Idempotency idempotency, const CallOptions& call) const {
+  // Takes the request (built for this call) to wipe its Authorization header after the last attempt.
+  Result<HttpResponse> execute(HttpRequest r, Idempotency idempotency, const CallOptions& call) const {
     auto sent = retry::send_with_retries(*transport, r, call.idempotency.value_or(idempotency),
                                          call.retry.value_or(options.retry), hooks);
+    wipe_credentials(r);
     if (!sent) return redact(std::move(sent).error());
     return sent;
   }

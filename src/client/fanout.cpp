@@ -95,6 +95,13 @@ class FanOut final : public ConcurrentRequests {
     report_.counts.total = groups.size();
     final_.assign(groups.size(), false);
   }
+  // The shared head holds a copy of the Authorization header (each request's own copy is the
+  // transport's, freed when it finished).
+  ~FanOut() override {
+    if (head_) ClientImpl::wipe_credentials(*head_);
+  }
+  FanOut(const FanOut&) = delete;
+  FanOut& operator=(const FanOut&) = delete;
 
   Next next(std::size_t in_flight) override {
     for (;;) {

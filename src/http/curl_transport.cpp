@@ -3,6 +3,7 @@
 
 #include "wagroups/http/curl_transport.hpp"
 
+#include "util/secret.hpp"
 #include "util/text.hpp"
 
 #include <curl/curl.h>
@@ -165,8 +166,15 @@ void redact_credentials(std::string& message, const HttpHeaders& headers) {
   }
 }
 
+// Header lines carry the access token ("Authorization: Bearer ..."): each is wiped before libcurl
+// frees it (util/secret.hpp).
 struct SlistDeleter {
-  void operator()(curl_slist* list) const noexcept { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const noexcept {
+    for (curl_slist* item = list; item != nullptr; item = item->next) {
+      if (item->data != nullptr) secret::cleanse(item->data, std::strlen(item->data));
+    }
+    curl_slist_free_all(list);
+  }
 };
 using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
@@ -394,7 +402,9 @@ struct CurlTransport::Impl {
         line += ": ";
         line += header.second;
       }
-      if (!slist_append(header_list, line)) {
+      const bool appended = slist_append(header_list, line);
+      secret::cleanse(line);  // libcurl keeps its own copy
+      if (!appended) {
         return Error::transport_failure(static_cast<int>(CURLE_OUT_OF_MEMORY), "curl: out of memory", false);
       }
     }
@@ -415,6 +425,12 @@ struct CurlTransport::Impl {
     HttpHeaders headers;
     bool had_body = false;
     std::shared_ptr<curl_slist> list;
+    HeaderCache() = default;
+    HeaderCache(const HeaderCache&) = delete;
+    HeaderCache& operator=(const HeaderCache&) = delete;
+    ~HeaderCache() {
+      for (auto& header : headers) secret::cleanse(header.second);  // the Authorization value among them
+    }
   };
 
   Result<void> prepare(const HttpRequest& request, Exchange& exchange, HeaderCache* cache = nullptr) const {
@@ -432,6 +448,7 @@ struct CurlTransport::Impl {
       if (auto built = build_headers(request, exchange.header_list); !built) return built;
       if (cache != nullptr) {
         cache->list = std::shared_ptr<curl_slist>(exchange.header_list.release(), SlistDeleter{});
+        for (auto& header : cache->headers) secret::cleanse(header.second);  // before its buffers are reused
         cache->headers = request.headers;
         cache->had_body = has_body(request);
         exchange.shared_headers = cache->list;

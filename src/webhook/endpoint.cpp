@@ -18,6 +18,8 @@
 #include <chrono>
 #include <utility>
 
+#include "util/secret.hpp"
+
 namespace wagroups {
 WAGROUPS_INLINE_NAMESPACE_BEGIN
 
@@ -25,7 +27,10 @@ WebhookEndpoint::WebhookEndpoint(WebhookEndpointOptions options)
     : verifier_(options.app_secret),
       parser_(options.limits),
       verify_token_(std::move(options.verify_token)),
-      dead_letters_(std::move(options.dead_letters)) {}
+      dead_letters_(std::move(options.dead_letters)) {
+  // The verifier keeps only the key schedule; this copy of the secret goes (util/secret.hpp).
+  secret::cleanse(options.app_secret);
+}
 
 int WebhookEndpoint::refusal_status(const Error& error) noexcept {
   return error.code == ErrorCode::unauthenticated ? 401 : 400;

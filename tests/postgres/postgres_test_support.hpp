@@ -4,12 +4,15 @@
 // the reason, when there is none), a schema name no other test process uses at the same time, a
 // store opened on it, and psql for the few checks that reach past the store (a damaged row).
 
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -58,6 +61,24 @@ inline std::unique_ptr<wagroups::PostgresTicketStore> open_postgres(const std::s
 inline bool psql(const std::string& url, const std::string& sql) {
   const std::string command = "psql -q -v ON_ERROR_STOP=1 '" + url + "' -c '" + sql + "' >/dev/null 2>&1";
   return std::system(command.c_str()) == 0;
+}
+
+/// Runs `pg_ctl <action>` (e.g. "-m fast -w -t 60 restart") on the server of
+/// cmake/postgres-test-server.sh in `dir`, as the cluster's owner, in its folder, as that script
+/// runs pg_ctl (the server's own options come back from postmaster.opts); its output goes to
+/// `dir`/pg_ctl-<log_name>.log. The exit status of the command; -1 when `dir` is no such server.
+inline int pg_ctl(const std::string& dir, const std::string& action, const std::string& log_name) {
+  std::ifstream marker(dir + "/.wagroups-postgres-test-server");
+  std::string bindir;
+  std::getline(marker, bindir);
+  struct stat st {};
+  if (bindir.empty() || ::stat((dir + "/data").c_str(), &st) != 0) return -1;
+  const passwd* owner = ::getpwuid(st.st_uid);
+  if (owner == nullptr) return -1;
+  const std::string command = "cd '" + dir + "' && runuser -u '" + owner->pw_name + "' -- '" + bindir +
+                              "/pg_ctl' -D '" + dir + "/data' -l '" + dir + "/server.log' " + action + " >'" + dir +
+                              "/pg_ctl-" + log_name + ".log' 2>&1";
+  return std::system(command.c_str());
 }
 
 }  // namespace wagroups_test

@@ -27,9 +27,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,21 +349,8 @@ struct RunReport {
   double seconds = 0;
 };
 
-// pg_ctl restart as the cluster's owner, in its folder, as cmake/postgres-test-server.sh runs
-// pg_ctl (the server's own options come back from postmaster.opts).
-int restart_server(const std::string& dir) {
-  std::ifstream marker(dir + "/.wagroups-postgres-test-server");
-  std::string bindir;
-  std::getline(marker, bindir);
-  struct stat st {};
-  if (bindir.empty() || ::stat((dir + "/data").c_str(), &st) != 0) return -1;
-  const passwd* owner = ::getpwuid(st.st_uid);
-  if (owner == nullptr) return -1;
-  const std::string command = "cd '" + dir + "' && runuser -u '" + owner->pw_name + "' -- '" + bindir +
-                              "/pg_ctl' -D '" + dir + "/data' -l '" + dir + "/server.log' -m fast -w -t 60 restart >'" +
-                              dir + "/pg_ctl-restart.log' 2>&1";
-  return std::system(command.c_str());
-}
+// pg_ctl restart of the test server (its log: pg_ctl-restart.log).
+int restart_server(const std::string& dir) { return wagroups_test::pg_ctl(dir, "-m fast -w -t 60 restart", "restart"); }
 
 class Run {
  public:

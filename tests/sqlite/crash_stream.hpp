@@ -179,9 +179,13 @@ class JournalingStore final : public wagroups::TicketStore {
       entry.description = std::move(keys);
       auto inserted = tx.insert(std::move(entry));
       if (!inserted) return inserted.error();
+      if (before_commit) before_commit();
       return {};
     });
   }
+  /// Runs inside each unit that applied something, after its journal entry, before the store
+  /// writes and commits it (the PostgreSQL kill test stops the server there).
+  std::function<void()> before_commit;
   wagroups::Result<std::optional<wagroups::StoredTicket>> load(const std::string& id) override { return inner_.load(id); }
   wagroups::Result<std::optional<std::string>> find_by_group(const std::string& g) override { return inner_.find_by_group(g); }
   wagroups::Result<std::optional<std::string>> find_by_request(const std::string& r) override {
@@ -223,6 +227,15 @@ inline wagroups::Result<StoreContents> read_contents(wagroups::TicketStore& stor
     for (std::string key; std::getline(lines, key);) ++out.key_counts[key];
   }
   return out;
+}
+
+/// Whether two stores hold the same tickets (versions aside) and the same journal key counts.
+inline bool same_contents(const StoreContents& a, const StoreContents& b) {
+  if (a.key_counts != b.key_counts || a.tickets.size() != b.tickets.size()) return false;
+  for (std::size_t i = 0; i < a.tickets.size(); ++i) {
+    if (!(a.tickets[i].ticket == b.tickets[i].ticket)) return false;
+  }
+  return true;
 }
 
 /// What the journal says went wrong: keys applied more than once, keys of the reference never

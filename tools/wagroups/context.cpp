@@ -277,6 +277,16 @@ std::unique_ptr<Session> Session::open(const BackendOptions& options, Need need,
 
 Session::~Session() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+  wipe_secret(access_token_);
+  wipe_secret(options_.app_secret);
+}
+
+void wipe_secret(std::string& secret) noexcept {
+  secret.resize(secret.capacity());  // within the capacity: no allocation
+  // Writes through a volatile pointer: the compiler may not drop them as dead stores.
+  volatile char* bytes = &secret[0];
+  for (std::size_t i = 0; i < secret.size(); ++i) bytes[i] = '\0';
+  secret.clear();
 }
 
 bool Session::load(int& exit_code) {

@@ -111,6 +111,10 @@ inline constexpr std::size_t kMaxSecretFileBytes = 8 * 1024;
 /// a regular file is followed.
 std::optional<std::string> read_secret_file(const std::string& option, const std::string& path, int& exit_code);
 
+/// Overwrites a secret's whole buffer with zeros and empties it, before the string is freed or
+/// reused (the library does the same with OpenSSL, kept out of the CLI: src/util/secret.hpp).
+void wipe_secret(std::string& secret) noexcept;
+
 /// Adds `--app-secret-file` (excluding `app_secret_option`) to `command`.
 CLI::Option* add_app_secret_file_option(CLI::App& command, std::string& path, CLI::Option* app_secret_option);
 

@@ -233,6 +233,7 @@ int run_parse(const ParseOptions& options) {
   // signature just as it refuses a wrong one.
   if (!options.no_verify) {
     const auto verified = wagroups::verify_signature(body, options.signature, secret);
+    wipe_secret(secret);  // checked: not needed again
     if (!verified) {
       print_error(std::string("signature refused (") + to_string(verified.error().auth_failure) +
                   "): " + refusal_hint(verified.error().auth_failure));

@@ -12,6 +12,10 @@
 #include <httplib_server_guard.hpp>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include <atomic>
 #include <cerrno>
@@ -53,7 +57,24 @@ struct ServeOptions {
   bool json = false;
 };
 
+// The app secret, and every body it verified, live in this long-running process's memory: a core
+// file would put them on disk. So no core files (RLIMIT_CORE 0, the hard limit too, so nothing in
+// the process raises it again) and, on Linux, not dumpable (no core even where the limit is
+// ignored, e.g. a core_pattern pipe; and /proc/<pid>/mem and ptrace closed to the same user).
+void forbid_core_dumps() {
+  const rlimit none{0, 0};
+  if (::setrlimit(RLIMIT_CORE, &none) != 0) {
+    print_progress(std::string("warning: could not disable core files: ") + std::strerror(errno));
+  }
+#ifdef __linux__
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    print_progress(std::string("warning: could not make the process non-dumpable: ") + std::strerror(errno));
+  }
+#endif
+}
+
 int run_serve(ServeOptions o) {
+  forbid_core_dumps();               // first, before the secret file is read or a body arrives
   if (!o.app_secret_file.empty()) {  // the file wins over $WAGROUPS_APP_SECRET
     int code = exit_ok;
     auto secret = read_secret_file("--app-secret-file", o.app_secret_file, code);
@@ -111,7 +132,8 @@ int run_serve(ServeOptions o) {
     if (!id) return std::move(id).error();
     return {};
   };
-  const wagroups::WebhookEndpoint endpoint(endpoint_options);
+  const wagroups::WebhookEndpoint endpoint(std::move(endpoint_options));
+  wipe_secret(o.app_secret);  // the endpoint holds its key schedule; the text is not needed again
   std::mutex output;  // one batch's lines stay together
 
   auto print_changes = [&](const wagroups::ApplyOutcome& outcome) {
