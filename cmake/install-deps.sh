@@ -5,10 +5,11 @@
 # derived from the Debian mirror this machine is already configured with (no host is named here).
 # PostgreSQL (libpq-dev for wagroups::postgres, the server for its tests) is installed without the
 # system cluster Debian would otherwise create and start: the tests run their own throwaway server
-# (cmake/postgres-test-server.sh).
+# (cmake/postgres-test-server.sh). clang's runtime (libclang-rt-dev) carries its sanitizers and libFuzzer;
+# the openssl command makes the TLS test's throwaway CA.
 set -euo pipefail
 
-packages=(build-essential clang cmake ninja-build pkg-config git
+packages=(build-essential clang libclang-rt-dev cmake ninja-build pkg-config git openssl
           libcurl4-openssl-dev rapidjson-dev libssl-dev
           libsqlite3-dev libcpp-httplib-dev libcli11-dev
           libpq-dev postgresql

@@ -6,17 +6,27 @@
 #      postgres, integration over loopback, the package consumers), as the `default` preset; then
 #      the shape checks on what it built (the core holds no simulator and links no SQLite, libpq or
 #      cpp-httplib; no public header includes libpq);
-#   4. the Doxygen reference, which must build with no warning;
-#   5. the same tests under AddressSanitizer and UBSan (`asan` preset);
-#   6. a clang build with warnings as errors (`clang` preset), its tests included.
+#   4. the mutation check: named mutants planted one at a time in that build, each of which the
+#      suite must catch (tests/mutation/run-mutants.sh);
+#   5. the Doxygen reference, which must build with no warning;
+#   6. clang with warnings as errors, AddressSanitizer and UBSan (`clang-sanitize` preset), every
+#      test but the package consumers;
+#   7. ThreadSanitizer (`tsan` preset) over every test labelled `concurrent`;
+#   8. every libFuzzer target for 30 seconds (`fuzz` preset, cmake/run-fuzzers.sh).
+# The g++ `asan` and plain `clang` presets remain for local use: stage 6 covers both in one build.
 # The presets build wagroups::postgres (WAGROUPS_WITH_POSTGRES=ON in CMakePresets.json); its tests
 # run against one throwaway PostgreSQL server on 127.0.0.1 (cmake/postgres-test-server.sh), started
 # before the first ctest and stopped when this script exits, however it exits. The tests find it
 # through WAGROUPS_TEST_POSTGRES_URL; without it they report themselves skipped, with the reason.
+# Each stage prints how long it took (seconds since the script started, and its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n=== %s\n' "$*"; }
+stage_started=$SECONDS
+step() {
+  printf '\n(previous stage: %ss)\n=== %s (at %ss)\n' "$((SECONDS - stage_started))" "$*" "$SECONDS"
+  stage_started=$SECONDS
+}
 
 postgres_dir=""
 stop_postgres() {
@@ -55,17 +65,27 @@ ctest --preset default
 step "shape of the core library"
 bash cmake/check-core-shape.sh build
 
+step "mutation check (named mutants in the default build)"
+bash tests/mutation/run-mutants.sh build
+
 step "API reference (Doxygen, warnings are errors)"
 cmake -S . -B build-docs -G Ninja -DWAGROUPS_BUILD_DOCS=ON -DWAGROUPS_BUILD_TESTS=OFF -DWAGROUPS_BUILD_TOOLS=OFF \
   -DWAGROUPS_BUILD_EXAMPLES=OFF -DWAGROUPS_BUILD_BENCHMARKS=OFF -DWAGROUPS_WITH_SQLITE=ON -DWAGROUPS_WITH_SANDBOX_SERVER=ON
 cmake --build build-docs --target docs
 
-step "AddressSanitizer and UBSan (asan preset)"
-cmake --preset asan
-cmake --build --preset asan
-ctest --preset asan
+step "clang, AddressSanitizer and UBSan (clang-sanitize preset)"
+cmake --preset clang-sanitize
+cmake --build --preset clang-sanitize
+ctest --preset clang-sanitize
 
-step "clang build and tests (clang preset)"
-cmake --preset clang
-cmake --build --preset clang
-ctest --preset clang
+step "ThreadSanitizer over the concurrent tests (tsan preset)"
+cmake --preset tsan
+cmake --build --preset tsan
+ctest --preset tsan -L concurrent
+
+step "libFuzzer targets, 30 seconds each (fuzz preset)"
+cmake --preset fuzz
+cmake --build --preset fuzz
+bash cmake/run-fuzzers.sh 30 build-fuzz
+
+step "all stages passed"
