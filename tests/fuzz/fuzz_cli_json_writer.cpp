@@ -22,6 +22,8 @@
 #include "fuzz_support.hpp"
 #include "json/rapidjson.hpp"
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include "output.hpp"
 
 namespace {
@@ -48,6 +50,15 @@ bool same_string(const rapidjson::Value& v, const std::string& expected) {
 /// terminal_safe.
 std::string expect(const std::string& s, bool repaired) { return repaired ? wagroups::text::repair_utf8(s) : s; }
 
+/// `v` written compactly. Values are compared this way, not with operator==, which looks members
+/// up by name and so tells {"d":1,"d":2} from itself.
+std::string compact(const rapidjson::Value& v) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  v.Accept(writer);
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
 void check(const std::string& text, const std::vector<Member>& members, bool repaired) {
   rapidjson::Document doc;
   doc.Parse<kFlags>(text.c_str());  // the writer escapes NUL, so the whole text is read (see valid_json)
@@ -69,7 +80,7 @@ void check(const std::string& text, const std::vector<Member>& members, bool rep
       case Kind::raw: {
         rapidjson::Document inserted;
         inserted.Parse<kFlags>(m.text.c_str());
-        WAGROUPS_FUZZ_REQUIRE(v == inserted);
+        WAGROUPS_FUZZ_REQUIRE(compact(v) == compact(inserted));
         break;
       }
       case Kind::array:
