@@ -59,7 +59,12 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   value = text::trim_ascii(value);
   if (value.empty()) return std::nullopt;
   if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    if (value.size() > 9) return std::chrono::hours(24 * 365);  // absurd, but "later", not "now"
+    // Leading zeros count for nothing ("0000000120" is 120 s); more than 9 digits is absurd, but
+    // "later", not "now", and never less than a 9-digit wait: it saturates there.
+    const std::size_t significant = value.find_first_not_of('0');
+    if (significant == std::string_view::npos) return std::chrono::seconds(0);
+    value.remove_prefix(significant);
+    if (value.size() > 9) return std::chrono::seconds(999999999);
     return std::chrono::seconds(std::stoll(std::string(value)));
   }
   if (auto when = parse_http_date(value)) {
