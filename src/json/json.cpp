@@ -105,6 +105,15 @@ bool report_untrusted(std::string_view text, const Document& doc, std::string& e
 }  // namespace
 
 bool parse(std::string_view text, Document& doc, std::string& error, Input input) {
+  // RapidJSON 1.1.0's Parse(text, length) skips each of EF, BB and BF at the start on its own (a
+  // byte-order mark, it assumes), so "\xBB{}" would pass: JSON never starts with them.
+  if (!text.empty()) {
+    const auto first = static_cast<unsigned char>(text.front());
+    if (first == 0xEF || first == 0xBB || first == 0xBF) {
+      error = "invalid JSON at offset 0: a byte-order mark or a stray byte before the value";
+      return false;
+    }
+  }
   if (input == Input::graph_response) {
     doc.Parse<kResponseFlags>(text.data(), text.size());
     return report(doc, error);

@@ -19,7 +19,6 @@
 #include <string_view>
 
 #include "fuzz_support.hpp"
-#include "known_issues.hpp"
 #include "wagroups/client/client.hpp"
 #include "wagroups/sandbox/simulator.hpp"
 
@@ -74,7 +73,6 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);
-  if (wagroups_fuzz::has_lone_low_surrogate_escape(input)) return -1;  // known, fixed on main
   try {
     sandbox::Simulator sim(options());
     if (!sim.load_state(input).ok()) return 0;

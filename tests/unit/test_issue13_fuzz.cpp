@@ -2,10 +2,15 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/matchers/catch_matchers_string.hpp>
 
 #include "http/retry.hpp"
+#include "json/json.hpp"
+#include "util/text.hpp"
+#include "wagroups/tickets.hpp"
 
 using namespace std::chrono_literals;
 namespace retry = wagroups::retry;
@@ -25,5 +30,105 @@ TEST_CASE("Retry-After delta-seconds ignore leading zeros and never read a longe
     const auto wait = retry::parse_retry_after(longer, now);
     REQUIRE(wait);
     CHECK(*wait >= *nine);
+  }
+}
+
+// fuzz_ticket_json, fuzz_sandbox_state: RapidJSON 1.1.0's UTF-8 validation let a \\u escape of a
+// lone low surrogate through, stored as bytes (ED B0 80) that are not UTF-8, so whatever stored the
+// value could not read it back. Untrusted JSON now refuses it.
+
+namespace {
+using Catch::Matchers::ContainsSubstring;
+using namespace wagroups;
+
+// Parses {"s": <literal>} as untrusted input; on success returns the string's bytes.
+bool parse_string(const std::string& literal, std::string& value, std::string& error) {
+  const std::string text = "{\"s\":\"" + literal + "\"}";
+  json::ScratchDocument doc;
+  if (!json::parse(text, doc.get(), error)) return false;
+  value = doc.get()["s"].GetString();
+  return true;
+}
+}  // namespace
+
+TEST_CASE("untrusted JSON refuses a \\u escape of a lone low surrogate", "[issue13][fuzz][json]") {
+  std::string value;
+  std::string error;
+  CHECK_FALSE(parse_string("ab\\uDC00cd", value, error));
+  CHECK_THAT(error, ContainsSubstring("offset 8") && ContainsSubstring("unpaired UTF-16 surrogate"));
+
+  // After a good pair, a second low surrogate is still lone.
+  CHECK_FALSE(parse_string("\\uD83D\\uDE00\\uDFFF", value, error));
+  CHECK_THAT(error, ContainsSubstring("offset 18"));
+
+  // The padded (SIMD) parse applies the same rule.
+  std::string padded = "[\"\\udc80\"]";
+  json::ScratchDocument doc;
+  CHECK_FALSE(json::parse_padded(padded, doc.get(), error));
+  CHECK(padded == "[\"\\udc80\"]");
+  CHECK_THAT(error, ContainsSubstring("unpaired"));
+}
+
+TEST_CASE("untrusted JSON keeps surrogate pairs and escaped backslashes", "[issue13][fuzz][json]") {
+  std::string value;
+  std::string error;
+  REQUIRE(parse_string("\\uD83D\\uDE00", value, error));
+  CHECK(value == "\xF0\x9F\x98\x80");
+  CHECK(text::is_valid_utf8(value));
+
+  // "\\uDC00" is a backslash followed by the letters uDC00, not an escape.
+  REQUIRE(parse_string("\\\\uDC00", value, error));
+  CHECK(value == "\\uDC00");
+
+  // A BMP escape just below and above the surrogate block.
+  REQUIRE(parse_string("\\uD7FF\\uE000", value, error));
+  CHECK(text::is_valid_utf8(value));
+
+  // Graph answers are not re-validated (Input::graph_response), so nothing changes for them.
+  json::ScratchDocument doc;
+  CHECK(json::parse("[\"\\uDC00\"]", doc.get(), error, json::Input::graph_response));
+}
+
+TEST_CASE("a ticket document with a lone low surrogate is refused, with a pair it round-trips",
+          "[issue13][fuzz][json]") {
+  Ticket ticket;
+  ticket.ticket_id = "T-1";
+  ticket.group_id = "G-1";
+  ticket.subject = "Order \xF0\x9F\x98\x80";
+  const std::string stored = to_json(ticket);
+  const auto back = ticket_from_json(stored);
+  REQUIRE(back.ok());
+  CHECK(back->subject == ticket.subject);
+
+  std::string escaped = stored;
+  const auto at = escaped.find("Order ");
+  REQUIRE(at != std::string::npos);
+  escaped.replace(at, 6 + 4, "Order \\uDC00");
+  const auto refused = ticket_from_json(escaped);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == ErrorCode::decode);
+  CHECK_THAT(refused.error().message, ContainsSubstring("unpaired UTF-16 surrogate"));
+}
+
+// fuzz_ticket_json, fuzz_sandbox_state: RapidJSON 1.1.0's Parse(text, length) skipped each of the
+// bytes EF, BB, BF at the start on its own, so a ticket or a simulator state behind a stray byte
+// (not UTF-8, not JSON) was accepted.
+TEST_CASE("JSON that starts with a byte-order-mark byte is refused", "[issue13][fuzz][json]") {
+  Ticket ticket;
+  ticket.ticket_id = "T-2";
+  ticket.group_id = "G-2";
+  const std::string stored = to_json(ticket);
+  REQUIRE(ticket_from_json(stored).ok());
+  for (const char* prefix : {"\xEF", "\xBB", "\xBF", "\xEF\xBB\xBF", "\xBB\xBB"}) {
+    const auto refused = ticket_from_json(prefix + stored);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().code == ErrorCode::decode);
+    CHECK_THAT(refused.error().message, ContainsSubstring("offset 0"));
+  }
+  std::string error;
+  for (const auto input : {json::Input::untrusted, json::Input::graph_response}) {
+    json::ScratchDocument doc;
+    CHECK_FALSE(json::parse("\xBF[1]", doc, error, input));
+    CHECK(json::parse(" [1]", doc, error, input));
   }
 }

@@ -125,6 +125,7 @@ class WagroupsConan(ConanFile):
         tc.cache_variables["WAGROUPS_BUILD_TESTS"] = False
         tc.cache_variables["WAGROUPS_BUILD_EXAMPLES"] = False
         tc.cache_variables["WAGROUPS_BUILD_BENCHMARKS"] = False
+        tc.cache_variables["WAGROUPS_BUILD_FUZZERS"] = False
         tc.cache_variables["WAGROUPS_BUILD_DOCS"] = False
         tc.cache_variables["WAGROUPS_INSTALL"] = True
         tc.cache_variables["WAGROUPS_WARNINGS_AS_ERRORS"] = False
