@@ -96,7 +96,7 @@ TEST_CASE("issue12: the store gives the same tickets as the in-memory store, sce
 }
 
 TEST_CASE("issue12: four receivers delivering one shuffled stream each converge on one in-order delivery",
-          "[postgres][issue12]") {
+          "[postgres][issue12][concurrent]") {
   // Each receiver has its own store (its own connections), as separate processes would; every
   // event reaches every receiver, in a different order. Units that meet in the database fail as
   // conflicts and are rerun by the aggregator; under READ COMMITTED this left duplicate fragment

@@ -850,7 +850,7 @@ TEST_CASE("a read-only file is refused", "[sqlite][errors]") {
 // ---------------------------------------------------------------------------------------------
 // Concurrency
 
-TEST_CASE("units from four threads are serialized: no update is lost", "[sqlite][concurrency]") {
+TEST_CASE("units from four threads are serialized: no update is lost", "[sqlite][concurrency][concurrent]") {
   TempDir dir;
   SqliteOptions options;
   options.durability = SqliteOptions::Durability::normal;  // the logic, not the fsyncs
@@ -893,7 +893,7 @@ TEST_CASE("units from four threads are serialized: no update is lost", "[sqlite]
   }
 }
 
-TEST_CASE("two stores on one file: the write lock is shared across connections", "[sqlite][concurrency]") {
+TEST_CASE("two stores on one file: the write lock is shared across connections", "[sqlite][concurrency][concurrent]") {
   TempDir dir;
   const auto path = dir.file("shared.db");
   SqliteOptions options;

@@ -257,7 +257,7 @@ TEST_CASE("in-memory store: list filters, sorts by ticket id and limits", "[tick
   CHECK(store.list(none)->empty());
 }
 
-TEST_CASE("in-memory store: concurrent units are isolated", "[tickets]") {
+TEST_CASE("in-memory store: concurrent units are isolated", "[tickets][concurrent]") {
   InMemoryTicketStore store;
   REQUIRE(store.transact([](TicketTransaction& tx) -> Result<void> {
     auto t = tx.insert(ticket("counter"));
