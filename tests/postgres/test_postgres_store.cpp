@@ -141,6 +141,21 @@ TEST_CASE("issue12: four receivers delivering one shuffled stream each converge 
   }
 }
 
+TEST_CASE("issue13: four threads applying one shuffled stream to one shared store apply each event once",
+          "[postgres][issue13][concurrent]") {
+  // One PostgresTicketStore (one connection pool) used by four threads at once, where the test
+  // above gives each receiver its own store. Units that meet in the database fail as conflicts and
+  // are rerun by the aggregator; a delivery still failing is delivered again, as Meta would.
+  const std::string url = server_url();
+  const auto scenarios = wagroups_test::env_number({"WAGROUPS_POSTGRES_SCENARIOS"}, 40);
+  for (std::uint64_t seed = 1300; seed < 1300 + scenarios; ++seed) {
+    auto shared = open_store(url, fresh_schema("shared"));
+    const auto problem = wagroups_test::concurrent_apply_problem(*shared, seed, 4, /*attempts=*/20);
+    INFO("scenario seed " << seed << ": " << problem.value_or("none"));
+    CHECK_FALSE(problem);
+  }
+}
+
 TEST_CASE("issue12: a bad schema name or an unreachable server is refused, and the password never shows",
           "[postgres][issue12]") {
   PostgresOptions options;
