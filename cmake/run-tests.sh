@@ -11,7 +11,9 @@
 #   5. the Doxygen reference, which must build with no warning;
 #   6. clang with warnings as errors, AddressSanitizer and UBSan (`clang-sanitize` preset), every
 #      test but the package consumers;
-#   7. ThreadSanitizer (`tsan` preset) over every test labelled `concurrent`;
+#   7. ThreadSanitizer (`tsan` preset) over every test labelled `concurrent` (the Catch2 tests tagged
+#      [concurrent], labelled by wagroups_discover_tests in tests/CMakeLists.txt; the build preset
+#      builds only the test executables that hold them; cmake/tsan-suppressions.txt);
 #   8. every libFuzzer target for 30 seconds (`fuzz` preset, cmake/run-fuzzers.sh).
 # The g++ `asan` and plain `clang` presets remain for local use: stage 6 covers both in one build.
 # The presets build wagroups::postgres (WAGROUPS_WITH_POSTGRES=ON in CMakePresets.json); its tests

@@ -89,7 +89,7 @@ TEST_CASE("a connection the server closes is replaced transparently", "[integrat
   CHECK(transport.connections_opened() == 3);
 }
 
-TEST_CASE("concurrent callers each get their own answer", "[integration][transport]") {
+TEST_CASE("concurrent callers each get their own answer", "[integration][transport][concurrent]") {
   LoopbackServer server;
   server->Get("/echo", [](const httplib::Request& req, httplib::Response& res) {
     res.set_content("echo:" + req.get_param_value("id"), "text/plain");

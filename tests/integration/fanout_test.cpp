@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -393,4 +394,52 @@ TEST_CASE("issue11 item 5: over plain HTTP the fan-out keeps one kept-alive conn
   auto again = client.send_to_groups(groups(50), text_message(), o);
   REQUIRE(again);
   CHECK(transport->connections_opened() <= 4);
+}
+
+TEST_CASE("issue13: four threads fan out at once over one shared CurlTransport; every group is sent exactly once",
+          "[fanout][integration][issue13][concurrent]") {
+  // Each thread has its own copy of one client: the copies share the transport, its pools of
+  // multi and easy handles and its kept-alive connections.
+  ScriptedServer server([](const std::string&, int) { return Action::ok; });
+  auto transport = std::make_shared<wagroups::CurlTransport>(wagroups::CurlTransportOptions{});
+  wagroups::ClientOptions options = options_for(server.base_url());
+  options.transport = transport;
+  const wagroups::Client client(options);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 40;
+  const auto all = groups(kThreads * kPerThread);
+  std::vector<wagroups::Client> clients(kThreads, client);
+  std::vector<std::optional<wagroups::Result<wagroups::FanOutReport>>> reports(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::vector<std::string> mine(all.begin() + t * kPerThread, all.begin() + (t + 1) * kPerThread);
+      wagroups::FanOutOptions o;
+      o.max_in_flight = 4;
+      o.messages_per_second = 0;
+      reports[static_cast<std::size_t>(t)].emplace(
+          clients[static_cast<std::size_t>(t)].send_to_groups(mine, text_message(), o));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) {
+    INFO("thread " << t);
+    const auto& report = *reports[static_cast<std::size_t>(t)];
+    REQUIRE(report);
+    CHECK(report->all_sent());
+    CHECK(static_cast<int>(report->counts.sent) == kPerThread);
+    REQUIRE(static_cast<int>(report->results.size()) == kPerThread);
+    for (const auto& r : report->results) {
+      INFO(r.group_id << " " << wagroups::to_string(r.status));
+      REQUIRE(r.status == FanOutStatus::sent);
+      CHECK(r.response->message_id() == "wamid." + r.group_id);
+    }
+  }
+  const auto accepted = server.accepted();
+  CHECK(accepted.size() == all.size());
+  for (const auto& g : all) {
+    INFO(g);
+    CHECK((accepted.count(g) ? accepted.at(g) : 0) == 1);
+  }
+  CHECK(server.requests_read() == kThreads * kPerThread);
 }

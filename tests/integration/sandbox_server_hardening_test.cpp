@@ -60,7 +60,7 @@ TEST_CASE(
 }
 
 TEST_CASE("issue10 item 8: slow clients on every worker do not starve a Graph call to the sandbox server",
-          "[integration][sandbox][issue10]") {
+          "[integration][sandbox][issue10][concurrent]") {
   Simulator sim;
   ServerOptions options;
   options.request_timeout = 2s;
@@ -81,7 +81,7 @@ TEST_CASE("issue10 item 8: the sandbox server refuses a request timeout of zero"
 TEST_CASE(
     "issue10 item 8: the sandbox server closes after httplib's own 414, refuses headers over 64 KiB with 400 (its "
     "body limit is 16 MiB), and idle or silent connections do not starve it",
-    "[integration][sandbox][issue10]") {
+    "[integration][sandbox][issue10][concurrent]") {
   Simulator sim;
   auto server = start(sim);
   const int port = server->port();

@@ -216,7 +216,7 @@ std::string create_group(const wagroups::Client& client, SandboxServer& server,
 }  // namespace
 
 TEST_CASE("sandbox server: create_group over CurlTransport, then its signed group_create webhook",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
   auto server = start_server(sim, with_webhooks(endpoint));
@@ -251,7 +251,7 @@ TEST_CASE("sandbox server: create_group over CurlTransport, then its signed grou
 }
 
 TEST_CASE("sandbox server: list, info and settings round trip, with a multipart profile picture",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
   auto server = start_server(sim, with_webhooks(endpoint));
@@ -301,7 +301,7 @@ TEST_CASE("sandbox server: list, info and settings round trip, with a multipart 
 }
 
 TEST_CASE("sandbox server: 131208 with Retry-After reaches the client through CurlTransport",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   // The simulator's clock drives its rate window; the client's sleeper records each wait and
   // moves that clock on instead of sleeping.
   auto now = std::make_shared<std::atomic<std::int64_t>>(1'700'000'000'000);  // ms since epoch
@@ -358,7 +358,7 @@ TEST_CASE("sandbox server: 131208 with Retry-After reaches the client through Cu
 }
 
 TEST_CASE("sandbox server: a webhook answered 500 twice is delivered on the third POST",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
   endpoint.script({500, 503});
@@ -400,7 +400,7 @@ class CerrCapture {
 }  // namespace
 
 TEST_CASE("sandbox server: a webhook still refused after the retries is dropped and logged",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
   endpoint.script({500, 500, 500});
@@ -524,7 +524,7 @@ TEST_CASE("sandbox server: ::1 when the host has IPv6 loopback", "[integration][
 }
 
 TEST_CASE("sandbox server: webhooks of simulated people are delivered without a Graph call",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
   auto server = start_server(sim, with_webhooks(endpoint));
@@ -550,7 +550,7 @@ TEST_CASE("sandbox server: webhooks of simulated people are delivered without a 
 }
 
 TEST_CASE("sandbox server: without a webhook URL deliveries stay queued in the simulator",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   auto server = start_server(sim);
   wagroups::Client client(client_options(*server, sim));
@@ -570,7 +570,7 @@ TEST_CASE("sandbox server: without a webhook URL deliveries stay queued in the s
 }
 
 TEST_CASE("sandbox server: unknown paths get a Graph error envelope; headers pass through",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   auto server = start_server(sim);
   wagroups::CurlTransportOptions topts;
@@ -598,7 +598,7 @@ TEST_CASE("sandbox server: unknown paths get a Graph error envelope; headers pas
 }
 
 TEST_CASE("sandbox server: concurrent clients each get their own group_create webhook",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
   auto server = start_server(sim, with_webhooks(endpoint));
@@ -633,7 +633,7 @@ TEST_CASE("sandbox server: concurrent clients each get their own group_create we
 }
 
 TEST_CASE("sandbox server: stop and the destructor do not hang on pending webhooks",
-          "[integration][sandbox]") {
+          "[integration][sandbox][concurrent]") {
   Simulator sim(simulator_options());
   WebhookEndpoint endpoint;
 

@@ -695,7 +695,7 @@ std::string describe(const RunReport& r, const Stream& s) {
 }  // namespace
 
 TEST_CASE("issue12: four receiver processes ingest one duplicated, shuffled stream exactly once",
-          "[postgres][issue12]") {
+          "[postgres][issue12][concurrent]") {
   const std::string url = server_url();
   ::signal(SIGPIPE, SIG_IGN);  // a dead receiver's stdin must fail the write, not kill the test
   const std::uint64_t seed = 500;

@@ -96,7 +96,7 @@ TEST_CASE("issue12: the store gives the same tickets as the in-memory store, sce
 }
 
 TEST_CASE("issue12: four receivers delivering one shuffled stream each converge on one in-order delivery",
-          "[postgres][issue12]") {
+          "[postgres][issue12][concurrent]") {
   // Each receiver has its own store (its own connections), as separate processes would; every
   // event reaches every receiver, in a different order. Units that meet in the database fail as
   // conflicts and are rerun by the aggregator; under READ COMMITTED this left duplicate fragment
@@ -138,6 +138,21 @@ TEST_CASE("issue12: four receivers delivering one shuffled stream each converge 
     CHECK(failed.load() == 0);
     auto store = open_store(url, schema);
     CHECK_FALSE(wagroups_test::compare_stores(memory, *store));
+  }
+}
+
+TEST_CASE("issue13: four threads applying one shuffled stream to one shared store apply each event once",
+          "[postgres][issue13][concurrent]") {
+  // One PostgresTicketStore (one connection pool) used by four threads at once, where the test
+  // above gives each receiver its own store. Units that meet in the database fail as conflicts and
+  // are rerun by the aggregator; a delivery still failing is delivered again, as Meta would.
+  const std::string url = server_url();
+  const auto scenarios = wagroups_test::env_number({"WAGROUPS_POSTGRES_SCENARIOS"}, 40);
+  for (std::uint64_t seed = 1300; seed < 1300 + scenarios; ++seed) {
+    auto shared = open_store(url, fresh_schema("shared"));
+    const auto problem = wagroups_test::concurrent_apply_problem(*shared, seed, 4, /*attempts=*/20);
+    INFO("scenario seed " << seed << ": " << problem.value_or("none"));
+    CHECK_FALSE(problem);
   }
 }
 

@@ -122,7 +122,7 @@ TEST_CASE("sandbox: load_state refuses what is not a saved state and keeps the c
   CHECK(h.sim->group(g.group_id));
 }
 
-TEST_CASE("sandbox: thread-safe: concurrent clients, people and flushes", "[sandbox]") {
+TEST_CASE("sandbox: thread-safe: concurrent clients, people and flushes", "[sandbox][concurrent]") {
   Harness h;
   std::vector<Harness::Created> groups;
   for (int i = 0; i < 4; ++i) {

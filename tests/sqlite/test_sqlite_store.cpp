@@ -2,6 +2,7 @@
 // and concurrency within one store and across two connections to one file.
 
 #include "sqlite_test_support.hpp"
+#include "ticket_scenarios.hpp"
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/generators/catch_generators.hpp>
@@ -850,7 +851,7 @@ TEST_CASE("a read-only file is refused", "[sqlite][errors]") {
 // ---------------------------------------------------------------------------------------------
 // Concurrency
 
-TEST_CASE("units from four threads are serialized: no update is lost", "[sqlite][concurrency]") {
+TEST_CASE("units from four threads are serialized: no update is lost", "[sqlite][concurrency][concurrent]") {
   TempDir dir;
   SqliteOptions options;
   options.durability = SqliteOptions::Durability::normal;  // the logic, not the fsyncs
@@ -893,7 +894,7 @@ TEST_CASE("units from four threads are serialized: no update is lost", "[sqlite]
   }
 }
 
-TEST_CASE("two stores on one file: the write lock is shared across connections", "[sqlite][concurrency]") {
+TEST_CASE("two stores on one file: the write lock is shared across connections", "[sqlite][concurrency][concurrent]") {
   TempDir dir;
   const auto path = dir.file("shared.db");
   SqliteOptions options;
@@ -987,5 +988,18 @@ TEST_CASE("two stores on one file: the write lock is shared across connections",
     CHECK(waiter_ok);
     CHECK(counter_of(*c, "T-1") == 1700000000 + 2);
     CHECK(version_of(*c, "T-1") == 3);
+  }
+}
+
+TEST_CASE("issue13: four threads applying one shuffled stream to one SQLite store apply each event once",
+          "[sqlite][concurrency][issue13][concurrent]") {
+  TempDir dir;
+  SqliteOptions options;
+  options.durability = SqliteOptions::Durability::normal;  // the logic, not the fsyncs
+  for (std::uint64_t seed = 1300; seed < 1308; ++seed) {
+    auto shared = open_store(dir.file("shared-" + std::to_string(seed) + ".db"), options);
+    const auto problem = wagroups_test::concurrent_apply_problem(*shared, seed);
+    INFO("scenario seed " << seed << ": " << problem.value_or("none"));
+    CHECK_FALSE(problem);
   }
 }

@@ -26,9 +26,12 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -778,6 +781,57 @@ inline std::optional<std::string> compare_stores(wagroups::TicketStore& expected
     return out.str();
   }
   return std::nullopt;
+}
+
+/// Runs a shuffled plan of `s` (seed `seed * 10 + i` for thread i) on `threads` threads at once,
+/// all over the one `store`, each thread with its own aggregator (as the workers of one receiver
+/// have). A thread whose plan failed delivers it again, whole, up to `attempts` times (Meta
+/// redelivers what was not acknowledged; everything applied before is a duplicate by then).
+/// Returns the last failure of a thread that never got through, if one did not.
+inline std::optional<std::string> run_plans_concurrently(wagroups::TicketStore& store, const TicketScenario& s,
+                                                         std::uint64_t seed, int threads = 4, int attempts = 1) {
+  std::mutex mutex;
+  std::optional<std::string> failure;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      const auto plan = shuffled_plan(s, seed * 10 + static_cast<std::uint64_t>(t));
+      std::optional<std::string> failed;
+      for (int attempt = 0; attempt < attempts; ++attempt) {
+        failed = run_plan(store, s, plan);
+        if (!failed) return;
+      }
+      std::lock_guard<std::mutex> lock(mutex);
+      failure = "thread " + std::to_string(t) + ": " + *failed;
+    });
+  }
+  for (auto& w : workers) w.join();
+  return failure;
+}
+
+/// A message id that some ticket's timeline holds twice, if one does (an event applied twice).
+inline std::optional<std::string> message_applied_twice(wagroups::TicketStore& store) {
+  auto all = all_tickets(store);
+  if (!all) return "listing the store: " + all.error().to_string();
+  for (const auto& t : *all) {
+    std::set<std::string> seen;
+    for (const auto& m : t.ticket.timeline)
+      if (!seen.insert(m.message_id).second) return t.ticket.ticket_id + " holds " + m.message_id + " twice";
+  }
+  return std::nullopt;
+}
+
+/// The scenario of `seed` delivered by `threads` threads at once to the one, empty `shared` store
+/// (run_plans_concurrently), then compared with one in-order delivery to an in-memory store: what
+/// failed or differs first, if anything did (a message applied twice included).
+inline std::optional<std::string> concurrent_apply_problem(wagroups::TicketStore& shared, std::uint64_t seed,
+                                                           int threads = 4, int attempts = 1) {
+  const auto s = make_ticket_scenario(seed);
+  wagroups::InMemoryTicketStore expected(false);
+  if (auto failed = run_plan(expected, s, in_order_plan(s))) return "the in-order reference: " + *failed;
+  if (auto failed = run_plans_concurrently(shared, s, seed, threads, attempts)) return failed;
+  if (auto twice = message_applied_twice(shared)) return twice;
+  return compare_stores(expected, shared);
 }
 
 struct PropertyReport {

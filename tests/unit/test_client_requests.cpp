@@ -350,7 +350,7 @@ TEST_CASE("the per-call timeout reaches the transport", "[client][requests]") {
   CHECK(f.transport->last_request().timeout == std::chrono::seconds(30));
 }
 
-TEST_CASE("a copied client shares its transport and works from several threads", "[client][requests]") {
+TEST_CASE("a copied client shares its transport and works from several threads", "[client][requests][concurrent]") {
   FakeClient f;
   f.transport->set_handler([](const HttpRequest&) -> Result<HttpResponse> {
     HttpResponse r;

@@ -230,7 +230,7 @@ TEST_CASE("issue11 item 4: a lone body runs at once in a unit of its own, with i
 TEST_CASE(
     "issue11 item 4: bodies that arrive during a unit share the next one; each is applied once and answered "
     "with its own changes",
-    "[tickets][issue11]") {
+    "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;
@@ -272,7 +272,8 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("issue11 item 4: a unit never holds more bodies than the bound; the oldest go first", "[tickets][issue11]") {
+TEST_CASE("issue11 item 4: a unit never holds more bodies than the bound; the oldest go first",
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;
@@ -305,7 +306,8 @@ TEST_CASE("issue11 item 4: a unit never holds more bodies than the bound; the ol
   CHECK(stored_messages(store).size() == 11);
 }
 
-TEST_CASE("issue11 item 4: no caller returns before the commit of the unit holding its body", "[tickets][issue11]") {
+TEST_CASE("issue11 item 4: no caller returns before the commit of the unit holding its body",
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;
@@ -333,7 +335,7 @@ TEST_CASE("issue11 item 4: no caller returns before the commit of the unit holdi
 }
 
 TEST_CASE("issue11 item 4: a failing body among good ones gets the error; the others commit with their own outcomes",
-          "[tickets][issue11]") {
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;
@@ -368,7 +370,7 @@ TEST_CASE("issue11 item 4: a failing body among good ones gets the error; the ot
 }
 
 TEST_CASE("issue11 item 4: a store that fails fails every body of its unit, and nothing is acknowledged",
-          "[tickets][issue11]") {
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;
@@ -399,7 +401,7 @@ TEST_CASE("issue11 item 4: a store that fails fails every body of its unit, and 
 }
 
 TEST_CASE("issue11 item 4: a store that throws reaches only the caller whose body threw; the others commit",
-          "[tickets][issue11]") {
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;
@@ -431,7 +433,7 @@ TEST_CASE("issue11 item 4: a store that throws reaches only the caller whose bod
 }
 
 TEST_CASE("issue11 item 4: many threads at once: every body applied exactly once, every caller answered",
-          "[tickets][issue11]") {
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   TicketAggregator tickets(store);
   GroupCommitOptions options;
@@ -479,7 +481,8 @@ TEST_CASE("issue11 item 4: many threads at once: every body applied exactly once
   }
 }
 
-TEST_CASE("issue11 item 4: destroying the committer waits for a caller still inside apply", "[tickets][issue11]") {
+TEST_CASE("issue11 item 4: destroying the committer waits for a caller still inside apply",
+          "[tickets][issue11][concurrent]") {
   TestStore store;
   Gate gate;
   store.gate = &gate;

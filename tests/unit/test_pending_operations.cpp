@@ -463,7 +463,7 @@ TEST_CASE("a pending operation past twice the time to live is counted expired on
   CHECK(ops.expire() == 0);
 }
 
-TEST_CASE("wait returns as soon as another thread observes the outcome", "[webhook][pending]") {
+TEST_CASE("wait returns as soon as another thread observes the outcome", "[webhook][pending][concurrent]") {
   PendingOperations ops;  // system clock
   REQUIRE(ops.track("req-wait", OperationKind::create_group));
   std::thread webhook([&] {
@@ -507,7 +507,8 @@ TEST_CASE("wait on an id never tracked returns at once, unset", "[webhook][pendi
   CHECK(std::chrono::steady_clock::now() - start < 5s);
 }
 
-TEST_CASE("expire wakes a waiter whose operation ran out of time on the injected clock", "[webhook][pending]") {
+TEST_CASE("expire wakes a waiter whose operation ran out of time on the injected clock",
+          "[webhook][pending][concurrent]") {
   FakeClock clock;
   PendingOperations ops(1000ms, clock.clock());
   REQUIRE(ops.track("req-timeout", OperationKind::update_settings));
@@ -536,7 +537,7 @@ TEST_CASE("with the system clock, wait ends as expired when the time to live run
   CHECK(elapsed < 10s);
 }
 
-TEST_CASE("huge time to live and timeout do not overflow", "[webhook][pending]") {
+TEST_CASE("huge time to live and timeout do not overflow", "[webhook][pending][concurrent]") {
   PendingOperations ops(std::chrono::milliseconds::max());
   REQUIRE(ops.track("req-forever", OperationKind::create_group));
   CHECK(ops.find("req-forever")->state == OperationState::pending);
@@ -551,7 +552,8 @@ TEST_CASE("huge time to live and timeout do not overflow", "[webhook][pending]")
   CHECK(s->state == OperationState::succeeded);
 }
 
-TEST_CASE("concurrent track and observe from several threads resolve every operation", "[webhook][pending]") {
+TEST_CASE("concurrent track and observe from several threads resolve every operation",
+          "[webhook][pending][concurrent]") {
   PendingOperations ops;
   constexpr int kIds = 2000;
   constexpr int kThreads = 4;

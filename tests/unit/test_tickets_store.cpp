@@ -10,6 +10,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 
+#include "ticket_scenarios.hpp"
 #include "wagroups/tickets.hpp"
 
 using namespace wagroups;
@@ -257,7 +258,7 @@ TEST_CASE("in-memory store: list filters, sorts by ticket id and limits", "[tick
   CHECK(store.list(none)->empty());
 }
 
-TEST_CASE("in-memory store: concurrent units are isolated", "[tickets]") {
+TEST_CASE("in-memory store: concurrent units are isolated", "[tickets][concurrent]") {
   InMemoryTicketStore store;
   REQUIRE(store.transact([](TicketTransaction& tx) -> Result<void> {
     auto t = tx.insert(ticket("counter"));
@@ -284,4 +285,14 @@ TEST_CASE("in-memory store: concurrent units are isolated", "[tickets]") {
   auto t = store.load("counter");
   CHECK((*t)->ticket.last_activity_at == 2000);
   CHECK((*t)->version == 2001);
+}
+
+TEST_CASE("issue13: four threads applying one shuffled stream to one in-memory store apply each event once",
+          "[tickets][issue13][concurrent]") {
+  for (std::uint64_t seed = 1300; seed < 1320; ++seed) {
+    InMemoryTicketStore shared;
+    const auto problem = wagroups_test::concurrent_apply_problem(shared, seed);
+    INFO("scenario seed " << seed << ": " << problem.value_or("none"));
+    CHECK_FALSE(problem);
+  }
 }

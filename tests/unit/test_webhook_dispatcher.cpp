@@ -223,7 +223,7 @@ TEST_CASE("dispatch(batch) handles the events in order and sums the counts", "[w
   CHECK(d.dispatch(WebhookBatch{}) == 0);
 }
 
-TEST_CASE("a const dispatcher can be shared by threads once registered", "[webhook][dispatcher]") {
+TEST_CASE("a const dispatcher can be shared by threads once registered", "[webhook][dispatcher][concurrent]") {
   std::atomic<int> created_count{0};
   std::atomic<int> any_count{0};
   WebhookDispatcher d;

@@ -608,7 +608,7 @@ TEST_CASE("hostile: events keep the parsed body alive after the batch is gone", 
   CHECK(RawJson().str().empty());
 }
 
-TEST_CASE("hostile: one parser serves four threads at once", "[webhook][hostile]") {
+TEST_CASE("hostile: one parser serves four threads at once", "[webhook][hostile][concurrent]") {
   const WebhookParser parser;
   const std::string expected = describe(*parser.parse(group_fixture()));
   std::atomic<int> mismatches{0};

@@ -261,7 +261,7 @@ TEST_CASE("copied and moved verifiers keep working", "[webhook][signature]") {
   check_refused(copy.verify(kBody + "x", header), AuthFailure::signature_mismatch);
 }
 
-TEST_CASE("one verifier serves four threads at once", "[webhook][signature]") {
+TEST_CASE("one verifier serves four threads at once", "[webhook][signature][concurrent]") {
   const SignatureVerifier verifier(kSecret);
   // Bodies and headers are prepared up front so the threads only verify.
   std::mt19937 rng(7);
