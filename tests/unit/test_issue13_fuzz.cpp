@@ -132,3 +132,24 @@ TEST_CASE("JSON that starts with a byte-order-mark byte is refused", "[issue13][
     CHECK(json::parse(" [1]", doc, error, input));
   }
 }
+
+// fuzz_cli_json_writer: RapidJSON 1.1.0's UTF-8 check takes every continuation byte a lead byte
+// announces, even past the NUL that ends a NUL-terminated text, so a text ending in a cut-off
+// sequence is read beyond its end unless padded. json::parse (which bounds the stream by length)
+// and json::parse_padded (16 NUL bytes) must refuse such texts without reading past them: under
+// the ASan build an over-read fails this test.
+TEST_CASE("a text that ends inside a UTF-8 sequence is refused without reading past it", "[issue13][fuzz][json]") {
+  for (const char* cut : {"\xC3", "\xE4", "\xE4\xB8", "\xF0", "\xF0\x9F\x98"}) {
+    const std::string text = std::string("[\"") + cut;
+    std::string error;
+    {
+      json::ScratchDocument doc;
+      CHECK_FALSE(json::parse(text, doc, error));
+    }
+    std::string exact(text);  // no spare capacity past the text
+    exact.shrink_to_fit();
+    json::ScratchDocument doc;
+    CHECK_FALSE(json::parse_padded(exact, doc, error));
+    CHECK(exact == text);
+  }
+}
