@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "json/rapidjson.hpp"
 #include <rapidjson/error/en.h>
@@ -102,9 +103,21 @@ bool report_untrusted(std::string_view text, const Document& doc, std::string& e
   }
   return true;
 }
+
+// RapidJSON ends a text at a NUL byte, so "[1]\0junk" would pass as [1]; JSON holds no raw NUL.
+std::optional<std::string> nul_byte_error(std::string_view text) {
+  const void* nul = std::memchr(text.data(), 0, text.size());
+  if (!nul) return std::nullopt;
+  return "invalid JSON at offset " + std::to_string(static_cast<const char*>(nul) - text.data()) +
+         ": NUL byte in the text";
+}
 }  // namespace
 
 bool parse(std::string_view text, Document& doc, std::string& error, Input input) {
+  if (auto nul = nul_byte_error(text)) {
+    error = std::move(*nul);
+    return false;
+  }
   // RapidJSON 1.1.0's Parse(text, length) skips each of EF, BB and BF at the start on its own (a
   // byte-order mark, it assumes), so "\xBB{}" would pass: JSON never starts with them.
   if (!text.empty()) {
@@ -124,9 +137,8 @@ bool parse(std::string_view text, Document& doc, std::string& error, Input input
 
 SimdPadding::SimdPadding(std::string& text) : text_(text), size_(text.size()) {
   constexpr std::size_t kSimdPadding = 16;
-  if (const void* nul = std::memchr(text.data(), 0, text.size())) {
-    error_ = "invalid JSON at offset " + std::to_string(static_cast<const char*>(nul) - text.data()) +
-             ": NUL byte in the text";
+  if (auto nul = nul_byte_error(text)) {
+    error_ = std::move(*nul);
     return;
   }
   text.append(kSimdPadding, '\0');
