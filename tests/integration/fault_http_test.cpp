@@ -210,7 +210,12 @@ TEST_CASE("issue13 fault server: a write reset before the server read it is neve
     CHECK(e.code == ErrorCode::transport);
     CHECK(server.requests_received() == 0);
     CHECK(server.connections() == static_cast<std::size_t>(e.attempts));
-    if (e.request_may_have_been_sent) CHECK(e.attempts == 1);
+    // curl meets the reset either while sending (provably unsent: repeated) or while waiting for
+    // the answer (may have been sent: never repeated), as the timing falls; so the write stops at
+    // the first attempt that may have been sent, or at the limit when none may have been.
+    CHECK(e.attempts >= 1);
+    CHECK(e.attempts <= kMaxAttempts);
+    if (!e.request_may_have_been_sent) CHECK(e.attempts == kMaxAttempts);
   }
 }
 
