@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Runs every libFuzzer target of a fuzz build for SECONDS each, one after another.
+# Runs every libFuzzer target of a fuzz build for SECONDS each, two at a time.
 #
 #   bash cmake/run-fuzzers.sh SECONDS [BUILD-DIR]      (BUILD-DIR defaults to build-fuzz)
 #
-# For each target: seeds it with tests/fuzz/make-corpus.sh in a temporary folder, runs it with its
-# dictionary (tests/fuzz/dict/), -max_total_time=SECONDS, -timeout=10, -rss_limit_mb=2048 and a
-# -max_len suited to it, under ASan (leaks detected) and UBSan (halting on the first report), and
-# prints its executions, exec/s, corpus size and cov/ft from libFuzzer's final stats. Exits 1 when
-# any target found a crash, leak, UB report, timeout or out-of-memory (the inputs are kept in
-# BUILD-DIR/fuzz-artifacts/), 2 on a usage or setup error, 0 when all ran clean.
+# FUZZ_JOBS=1 runs one at a time. For each target: seeds it with tests/fuzz/make-corpus.sh in a
+# temporary folder, runs it with its dictionary (tests/fuzz/dict/), -max_total_time=SECONDS,
+# -timeout=10, -rss_limit_mb=2048 and a -max_len suited to it, under ASan (leaks detected) and UBSan
+# (halting on the first report), and prints its executions, exec/s, corpus size and cov/ft from
+# libFuzzer's final stats. Exits 1 when any target found a crash, leak, UB report, timeout or
+# out-of-memory (the inputs are kept in BUILD-DIR/fuzz-artifacts/), 2 on a usage or setup error,
+# 0 when all ran clean.
 set -euo pipefail
 
 if [ $# -lt 1 ] || [ $# -gt 2 ] || ! [[ "$1" =~ ^[0-9]+$ ]] || [ "$1" -eq 0 ]; then
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 fi
 seconds="$1"
@@ -46,6 +47,8 @@ bash "$repo/tests/fuzz/make-corpus.sh" "$work/corpus" "$build" >/dev/null
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:allocator_may_return_null=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
+# One target per core (FUZZ_JOBS, default 2): each still gets SECONDS of its own.
+jobs="${FUZZ_JOBS:-2}"
 failed=()
 summary=()
 for entry in "${targets[@]}"; do
@@ -56,12 +59,23 @@ for entry in "${targets[@]}"; do
     failed+=("$name (not built)")
     continue
   fi
-  log="$work/$name.log"
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
   echo "run-fuzzers: $name for ${seconds}s" >&2
-  status=0
-  "$binary" "$work/corpus/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
-    -dict="$repo/tests/fuzz/dict/$dict" -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
-    >"$log" 2>&1 || status=$?
+  (
+    status=0
+    "$binary" "$work/corpus/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" \
+      -dict="$repo/tests/fuzz/dict/$dict" -print_final_stats=1 -artifact_prefix="$artifacts/$name-" \
+      >"$work/$name.log" 2>&1 || status=$?
+    echo "$status" >"$work/$name.status"
+  ) &
+done
+wait
+
+for entry in "${targets[@]}"; do
+  IFS=: read -r name _ _ <<<"$entry"
+  log="$work/$name.log"
+  [ -f "$work/$name.status" ] || continue  # not built: already listed
+  status="$(cat "$work/$name.status")"
   # Any sanitizer report or libFuzzer finding fails the target, even one that did not end the run.
   if [ "$status" -ne 0 ] || grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:|SUMMARY: ' "$log"; then
     failed+=("$name")

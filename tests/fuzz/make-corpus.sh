@@ -10,6 +10,8 @@
 # Every file is a complete input for its target; the framing of targets that split their input
 # (a choice byte, length-prefixed pieces) is described at the top of each fuzz_*.cpp.
 set -euo pipefail
+# Lengths below are byte counts (${#text} counts characters in a UTF-8 locale).
+export LC_ALL=C
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2
