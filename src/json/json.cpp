@@ -106,6 +106,7 @@ bool report_untrusted(std::string_view text, const Document& doc, std::string& e
 
 // RapidJSON ends a text at a NUL byte, so "[1]\0junk" would pass as [1]; JSON holds no raw NUL.
 std::optional<std::string> nul_byte_error(std::string_view text) {
+  if (text.empty()) return std::nullopt;  // memchr must not see an empty view's null data()
   const void* nul = std::memchr(text.data(), 0, text.size());
   if (!nul) return std::nullopt;
   return "invalid JSON at offset " + std::to_string(static_cast<const char*>(nul) - text.data()) +

@@ -173,7 +173,8 @@ TEST_CASE("JSON with a NUL byte is refused by both parses", "[issue13][fuzz][jso
     CHECK_FALSE(json::parse_padded(padded, doc2, error, input));
     CHECK_THAT(error, ContainsSubstring("offset 3"));
   }
-  // A NUL escaped inside a string is fine.
+  // A NUL escaped inside a string is fine; an empty view (null data) is refused, not read.
   json::ScratchDocument doc;
   CHECK(json::parse("[\"a\\u0000b\"]", doc, error));
+  CHECK_FALSE(json::parse(std::string_view(), doc, error));
 }
