@@ -10,13 +10,12 @@
 #      suite must catch (tests/mutation/run-mutants.sh);
 #   5. the Doxygen reference, which must build with no warning;
 #   6. clang with warnings as errors, AddressSanitizer and UBSan (`clang-sanitize` preset), every
-#      test but the package consumers and the example programs' tests;
+#      test but the package consumers (the CLI's and the example programs' tests included);
 #   7. ThreadSanitizer (`tsan` preset) over every test labelled `concurrent` (the Catch2 tests tagged
 #      [concurrent], labelled by wagroups_discover_tests in tests/CMakeLists.txt; the build preset
 #      builds only the test executables that hold them; cmake/tsan-suppressions.txt);
 #   8. every libFuzzer target for 30 seconds (`fuzz` preset, cmake/run-fuzzers.sh).
-# The g++ `asan` and plain `clang` presets remain for local use: stage 6 covers both in one build,
-# except the example programs and their tests (the CLI, the receiver), which only stage 1 builds.
+# The g++ `asan` and plain `clang` presets remain for local use: stage 6 covers both in one build.
 # The presets build wagroups::postgres (WAGROUPS_WITH_POSTGRES=ON in CMakePresets.json); its tests
 # run against one throwaway PostgreSQL server on 127.0.0.1 (cmake/postgres-test-server.sh), started
 # before the first ctest and stopped when this script exits, however it exits. The tests find it
