@@ -132,6 +132,11 @@ TEST_CASE("JSON that starts with a byte-order-mark byte is refused", "[issue13][
     json::ScratchDocument doc;
     CHECK_FALSE(json::parse("\xBF[1]", doc, error, input));
     CHECK(json::parse(" [1]", doc, error, input));
+    // parse_padded reads a NUL-terminated text, which RapidJSON scans for no byte-order mark.
+    std::string padded("\xEF\xBB\xBF[1]");
+    json::ScratchDocument doc2;
+    CHECK_FALSE(json::parse_padded(padded, doc2, error, input));
+    CHECK(padded == "\xEF\xBB\xBF[1]");
   }
 }
 
